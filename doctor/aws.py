@@ -1,0 +1,168 @@
+"""AWS session factory, the read-only guard, and error classification.
+
+Every client made here carries a botocore ``before-call`` hook that refuses any operation that is
+not a read. ``ExecuteCommand`` / ``RunTask`` / ``StopTask`` are allowed only when the chosen probe
+transport needs them. A refused call raises ``WriteRefused``: that is a bug in the doctor.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import boto3
+
+READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Filter", "Simulate")
+EXEC_OPERATIONS = {
+    "ecs-exec": frozenset({"ExecuteCommand"}),
+    "probe-task": frozenset({"RunTask", "StopTask"}),
+}
+DENIED_CODES = {
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess",
+    "AuthorizationError", "AuthFailure", "Forbidden", "403", "NotAuthorized",
+}
+THROTTLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
+# operations whose IAM action differs from service:Operation
+IAM_ACTION_OVERRIDES = {
+    ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "HeadObject"): "s3:GetObject",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+}
+IAM_PREFIX = {"elasticache": "elasticache", "rds": "rds", "logs": "logs", "ec2": "ec2", "ecs": "ecs",
+              "ssm": "ssm", "s3": "s3", "iam": "iam", "sts": "sts"}
+
+
+class WriteRefused(RuntimeError):
+    """The doctor tried a non-read AWS operation. Always a bug; reported loudly."""
+
+
+def is_allowed(operation: str, transport: str | None = None) -> bool:
+    if operation.startswith(READ_PREFIXES):
+        return True
+    return operation in EXEC_OPERATIONS.get(transport or "", frozenset())
+
+
+def iam_action(service: str, operation: str) -> str:
+    return IAM_ACTION_OVERRIDES.get((service, operation), f"{IAM_PREFIX.get(service, service)}:{operation}")
+
+
+class AwsSession:
+    """Creates guarded, cached clients. Thread-safe (checks run in worker threads)."""
+
+    def __init__(
+        self,
+        region: str | None = None,
+        profile: str | None = None,
+        transport: str | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 20.0,
+        max_attempts: int = 4,
+    ) -> None:
+        self.region = region
+        self.profile = profile
+        self.transport = transport
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_attempts = max_attempts
+        self._session: boto3.Session | None = None
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.calls: list[tuple[str, str]] = []  # (service, operation), for tests and the IAM policy
+
+    @property
+    def session(self) -> boto3.Session:
+        import boto3
+
+        with self._lock:
+            if self._session is None:
+                self._session = boto3.Session(region_name=self.region, profile_name=self.profile)
+            return self._session
+
+    @property
+    def region_name(self) -> str | None:
+        return self.session.region_name
+
+    def client(self, service: str) -> Any:
+        from botocore.config import Config as BotoConfig
+
+        session = self.session
+        with self._lock:
+            if service not in self._clients:
+                cfg = BotoConfig(
+                    retries={"mode": "standard", "max_attempts": self.max_attempts},
+                    connect_timeout=self.connect_timeout,
+                    read_timeout=self.read_timeout,
+                )
+                client = session.client(service, config=cfg)
+                client.meta.events.register("before-call.*.*", self._guard)
+                self._clients[service] = client
+            return self._clients[service]
+
+    def _guard(self, model: Any, **_: Any) -> None:
+        service = model.service_model.service_name
+        op = model.name
+        with self._lock:
+            self.calls.append((service, op))
+        if not is_allowed(op, self.transport):
+            raise WriteRefused(
+                f"read-only guard refused {service}:{op} (transport={self.transport or 'none'}); this is a bug in ame-doctor"
+            )
+
+    def account_id(self) -> str | None:
+        try:
+            return str(self.client("sts").get_caller_identity()["Account"])
+        except Exception:
+            return None
+
+
+_PERFORM = re.compile(r"perform:\s*([a-z0-9-]+:[A-Za-z0-9]+)")
+
+
+def denied_action(exc: BaseException) -> str | None:
+    """If ``exc`` is an AWS permission error, the IAM action that was denied; else None."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return None
+    err = exc.response.get("Error", {})
+    code = str(err.get("Code", ""))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code not in DENIED_CODES and not (status == 403 and code in ("", "403")):
+        return None
+    m = _PERFORM.search(str(err.get("Message", "")))
+    if m:
+        return m.group(1)
+    service = _service_of(exc)
+    return iam_action(service, exc.operation_name) if service else exc.operation_name
+
+
+def _service_of(exc: Any) -> str | None:
+    svc = getattr(exc, "service_name", None)
+    if svc:
+        return str(svc)
+    import botocore.session
+
+    loader = botocore.session.get_session()
+    for name in IAM_PREFIX:
+        try:
+            if exc.operation_name in loader.get_service_model(name).operation_names:
+                return name
+        except Exception:
+            continue
+    return None
+
+
+def error_code(exc: BaseException) -> str | None:
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "")) or None
+    return None
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
+
+    return isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError)

@@ -1,0 +1,218 @@
+"""Configuration: TOML (stdlib) validated by pydantic; every key has the platform's default."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from doctor.model import Severity
+
+DEFAULT_CLUSTER = "propertyfeedtemplate-production"
+DEFAULT_SSM_PATH = "/propertyfeedtemplate/production/"
+DEFAULT_REQUIRED = [
+    "APP_KEY", "APP_NAME", "DB_HOST", "DB_PORT", "DB_DATABASE", "DB_USERNAME", "DB_PASSWORD",
+    "REDIS_HOST", "REDIS_PORT", "AWS_BUCKET",
+]
+DEFAULT_SECRET_KEYS = ["*PASSWORD*", "*SECRET*", "*KEY*", "*TOKEN*"]
+HEAVY_QUEUES = ("sync", "image", "bulk")
+
+
+class ConfigError(Exception):
+    """A bad configuration: one clear line for the user, exit 2."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AwsConfig(_Section):
+    region: str | None = None
+    profile: str | None = None
+
+
+class EcsConfig(_Section):
+    cluster: str = DEFAULT_CLUSTER
+    container: str | None = None
+
+
+class QueueConfig(_Section):
+    service: str
+    scale: tuple[int, int] = (0, 1)
+
+    @field_validator("scale")
+    @classmethod
+    def _ordered(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[0] < 0 or v[0] > v[1]:
+            raise ValueError("scale must be [min, max] with 0 <= min <= max")
+        return v
+
+
+def _default_queues() -> dict[str, QueueConfig]:
+    return {
+        "sync": QueueConfig(service="propertyfeedtemplate-sync", scale=(0, 1)),
+        "image": QueueConfig(service="propertyfeedtemplate-image", scale=(0, 2)),
+        "bulk": QueueConfig(service="propertyfeedtemplate-bulk", scale=(0, 1)),
+    }
+
+
+class SsmConfig(_Section):
+    path: str = DEFAULT_SSM_PATH
+    required: list[str] = Field(default_factory=lambda: list(DEFAULT_REQUIRED))
+    secret_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_SECRET_KEYS))
+
+    @field_validator("path")
+    @classmethod
+    def _slashes(cls, v: str) -> str:
+        if not v.startswith("/"):
+            raise ValueError("must start with '/'")
+        return v if v.endswith("/") else v + "/"
+
+
+class EnvConfig(_Section):
+    file: Path | None = None
+
+
+class RedisConfig(_Section):
+    host: str | None = None
+    port: int | None = None
+    db: int | None = None
+    prefix: str | None = None
+    tls: bool = False
+    password: str | None = None
+
+
+class DatabaseConfig(_Section):
+    cluster: str | None = None
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+class DnsConfig(_Section):
+    nameservers: list[str] = Field(default_factory=list)
+
+    @field_validator("nameservers")
+    @classmethod
+    def _hostport(cls, v: list[str]) -> list[str]:
+        for ns in v:
+            host, _, port = ns.rpartition(":") if ns.count(":") == 1 else (ns, "", "")
+            if port and not port.isdigit():
+                raise ValueError(f"nameserver {ns!r}: port must be a number")
+        return v
+
+
+Transport = Literal["ecs-exec", "probe-task", "local", "off"]
+
+
+class ExecConfig(_Section):
+    transport: Transport = "ecs-exec"
+    timeout: float = Field(30.0, gt=0)
+    app_root: str | None = None
+    fallback: Transport = "off"
+
+
+class RunConfig(_Section):
+    timeout: float = Field(120.0, gt=0)
+    check_timeout: float = Field(60.0, gt=0)
+    concurrency: int = Field(8, ge=1, le=64)
+    fail_on: Severity = Severity.error
+    strict: bool = False
+    window_minutes: int = Field(60, ge=1, description="look-back window for stopped tasks and logs")
+    restart_storm: int = Field(3, ge=1, description="stopped tasks in the window that make a restart storm")
+    soak_minutes: int = Field(15, ge=0)
+
+
+class Config(_Section):
+    aws: AwsConfig = Field(default_factory=AwsConfig)
+    ecs: EcsConfig = Field(default_factory=EcsConfig)
+    queues: dict[str, QueueConfig] = Field(default_factory=_default_queues)
+    ssm: SsmConfig = Field(default_factory=SsmConfig)
+    env: EnvConfig = Field(default_factory=EnvConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    dns: DnsConfig = Field(default_factory=DnsConfig)
+    exec: ExecConfig = Field(default_factory=ExecConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
+
+    @model_validator(mode="after")
+    def _no_default_queue(self) -> Config:
+        if "default" in self.queues:
+            raise ValueError("queues.default: 'default' stays on the app hosts and cannot be an ECS queue")
+        return self
+
+    def service_for(self, queue: str) -> str | None:
+        q = self.queues.get(queue)
+        return q.service if q else None
+
+    @property
+    def services(self) -> dict[str, str]:
+        """service name -> queue name"""
+        return {q.service: name for name, q in self.queues.items()}
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """Best-effort line number of a key path in TOML text (for error messages)."""
+    lines = text.splitlines()
+    section = [str(p) for p in loc[:-1] if not isinstance(p, int)]
+    key = str(loc[-1]) if loc and not isinstance(loc[-1], int) else None
+    start = 0
+    if section:
+        header = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(re.escape(s) for s in section) + r"\s*\]")
+        for i, line in enumerate(lines):
+            if header.match(line):
+                start = i
+                break
+        else:
+            # maybe [section] with key inside, e.g. queues.sync -> [queues.sync]
+            pass
+    if key:
+        pat = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+        for i in range(start, len(lines)):
+            if pat.match(lines[i]):
+                return i + 1
+    return start + 1 if section else None
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load --config / AME_DOCTOR_CONFIG / ./ame-doctor.toml, then apply CLI overrides (dotted keys)."""
+    explicit = path is not None or bool(os.environ.get("AME_DOCTOR_CONFIG"))
+    if path is None:
+        env = os.environ.get("AME_DOCTOR_CONFIG")
+        path = Path(env) if env else Path("ame-doctor.toml")
+    data: dict[str, Any] = {}
+    text = ""
+    if path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: invalid TOML: {e}") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: cannot read: {e}") from None
+    elif explicit:
+        raise ConfigError(f"{path}: config file not found")
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = data
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(root)"
+        line = _line_of(text, loc) if text else None
+        where = f"{path}:{line}: " if line else (f"{path}: " if text else "")
+        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+        raise ConfigError(f"{where}{key}: {err['msg']}{more}") from None

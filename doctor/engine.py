@@ -1,0 +1,390 @@
+"""The async runner: dependency-aware scheduling, deadlines, the event stream, the report.
+
+Checks run in daemon threads (blocking SDK calls) or on the loop (async checks), at most
+``concurrency`` at once, each as soon as its dependencies are done; results are always reported
+in the fixed order. A check that raises or times out becomes ``error``; an AWS permission error
+becomes ``unknown`` naming the IAM action. Nothing a check does aborts the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from doctor import __version__
+from doctor.aws import AwsSession, WriteRefused, denied_action, is_unreachable
+from doctor.config import Config
+from doctor.facts import Facts
+from doctor.model import (
+    CheckResult,
+    CheckStatus,
+    Finding,
+    QueueTarget,
+    Report,
+    RunInfo,
+    Severity,
+    Target,
+    ToolInfo,
+    exit_code_for,
+    run_status,
+    summarize,
+)
+from doctor.redact import Redactor
+from doctor.registry import CheckMeta, RegisteredCheck
+
+
+class CheckUnknown(Exception):
+    """Raise from a check when it cannot run: status ``unknown`` with the reason and what unlocks it."""
+
+    def __init__(self, reason: str, unlock: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.unlock = unlock
+
+
+class CheckSkipped(Exception):
+    """Raise from a check when it does not apply (status ``skipped``)."""
+
+
+# --- events -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: str
+    target: Target
+    checks: list[CheckMeta]
+
+
+@dataclass(frozen=True)
+class CheckStarted:
+    check_id: str
+
+
+@dataclass(frozen=True)
+class FindingEmitted:
+    check_id: str
+    finding: Finding
+
+
+@dataclass(frozen=True)
+class CheckFinished:
+    result: CheckResult
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    report: Report
+
+
+Event = RunStarted | CheckStarted | FindingEmitted | CheckFinished | RunFinished
+
+
+class CheckContext:
+    """What a check sees: config, AWS, shared facts, the redactor, and helpers to build findings."""
+
+    def __init__(self, meta: CheckMeta, engine: Engine) -> None:
+        self.meta = meta
+        self.config: Config = engine.config
+        self.aws: AwsSession = engine.aws
+        self.facts: Facts = engine.facts
+        self.redactor: Redactor = engine.redactor
+        self.summary: str | None = None
+        self.unknown_reason: str | None = None
+        self.unlock: str | None = None
+        self._engine = engine
+
+    def finding(
+        self,
+        kind: str,
+        resource: str,
+        severity: Severity | str,
+        title: str,
+        *,
+        detail: str = "",
+        evidence: dict[str, Any] | None = None,
+        resources: Iterable[str] = (),
+        remediation: str | None = None,
+        signals: Iterable[str] = (),
+    ) -> Finding:
+        return Finding(
+            uid=f"{self.meta.id}:{kind}:{resource}",
+            severity=Severity(severity),
+            title=title,
+            detail=detail,
+            evidence=evidence or {},
+            resources=list(resources) or ([resource] if resource else []),
+            remediation=self.meta.remediation if remediation is None else remediation,
+            signals=list(signals),
+        )
+
+    def mark_unknown(self, reason: str, unlock: str | None = None) -> None:
+        """Part of the check could not run: the check is ``unknown`` unless something failed."""
+        self.unknown_reason = reason if self.unknown_reason is None else f"{self.unknown_reason}; {reason}"
+        self.unlock = self.unlock or unlock
+
+    def result_of(self, check_id: str) -> CheckResult | None:
+        """The finished result of a dependency (declare it in ``depends_on``)."""
+        return self._engine.results.get(check_id)
+
+
+def status_from(findings: list[Finding], unknown: bool) -> CheckStatus:
+    worst = max((f.severity.rank for f in findings), default=-1)
+    if worst >= Severity.error.rank:
+        return CheckStatus.fail
+    if unknown:
+        return CheckStatus.unknown
+    if worst == Severity.warning.rank:
+        return CheckStatus.warn
+    return CheckStatus.passed
+
+
+@dataclass
+class EngineOptions:
+    only: list[str] = field(default_factory=list)
+    skip: list[str] = field(default_factory=list)
+    priority: list[str] = field(default_factory=list)  # started first (e.g. a --symptom playbook's checks)
+    argv: list[str] = field(default_factory=list)
+    diagnose: bool = True
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        checks: list[RegisteredCheck],
+        options: EngineOptions | None = None,
+        aws: AwsSession | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options or EngineOptions()
+        self.redactor = redactor or Redactor(config.ssm.secret_keys)
+        self.aws = aws or AwsSession(config.aws.region, config.aws.profile, transport=config.exec.transport)
+        self.facts = Facts(config, self.aws, self.redactor)
+        self.checks = [c for c in checks if self._selected(c.id)]
+        self.results: dict[str, CheckResult] = {}
+        self.run_id = uuid.uuid4().hex[:12]
+        self.started = datetime.now(UTC)
+        self.report: Report | None = None
+        self._listeners: list[Callable[[Event], None]] = []
+
+    def _selected(self, check_id: str) -> bool:
+        if self.options.only and check_id not in self.options.only:
+            return False
+        return check_id not in self.options.skip
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, event: Event) -> None:
+        for listener in self._listeners:
+            listener(event)
+
+    def target(self) -> Target:
+        return Target(
+            account=None,
+            region=self.config.aws.region,
+            cluster=self.config.ecs.cluster,
+            queues={name: QueueTarget(service=q.service) for name, q in self.config.queues.items()},
+        )
+
+    async def events(self) -> AsyncIterator[Event]:
+        """The run as an async stream of events (what the TUI consumes)."""
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.subscribe(queue.put_nowait)
+        task = asyncio.create_task(self.run())
+        task.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+        finally:
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def run(self) -> Report:
+        loop = asyncio.get_running_loop()
+        target = self.target()
+        self._emit(RunStarted(self.run_id, target, [c.meta for c in self.checks]))
+        sem = asyncio.Semaphore(self.config.run.concurrency)
+        by_id = {c.id: c for c in self.checks}
+        done: dict[str, asyncio.Event] = {c.id: asyncio.Event() for c in self.checks}
+        rank = {cid: i for i, cid in enumerate(self.options.priority)}
+
+        async def one(rc: RegisteredCheck) -> None:
+            try:
+                for dep in rc.meta.depends_on:
+                    if dep in done:
+                        await done[dep].wait()
+                bad = [d for d in rc.meta.depends_on
+                       if d in self.results and self.results[d].status in (CheckStatus.error, CheckStatus.skipped)]
+                if bad:
+                    self._finish(rc.meta, CheckResult(
+                        id=rc.id, title=rc.meta.title, order=rc.meta.order, status=CheckStatus.skipped,
+                        summary=f"skipped: dependency {', '.join(bad)} did not complete"))
+                    return
+                async with sem:  # FIFO: tasks are created priority-first, then in report order
+                    self._emit(CheckStarted(rc.id))
+                    result = await self._run_check(rc, loop)
+                self._finish(rc.meta, result)
+            finally:
+                done[rc.id].set()
+
+        ordered = sorted(self.checks, key=lambda c: (rank.get(c.id, len(rank)), c.meta.order))
+        tasks = [asyncio.create_task(one(c)) for c in ordered]
+        interrupted = False
+        try:
+            await asyncio.wait_for(asyncio.gather(*tasks), timeout=self.config.run.timeout)
+        except TimeoutError:
+            reason = f"global deadline of {self.config.run.timeout:g}s reached"
+            self._fill_unfinished(by_id, reason)
+        except asyncio.CancelledError:
+            interrupted = True
+            for t in tasks:
+                t.cancel()
+            self._fill_unfinished(by_id, "interrupted")
+            self.report = self._build_report(target, interrupted=True)
+            raise
+        self.report = self._build_report(target, interrupted=interrupted)
+        self._emit(RunFinished(self.report))
+        return self.report
+
+    def _fill_unfinished(self, by_id: dict[str, RegisteredCheck], reason: str) -> None:
+        for cid, rc in by_id.items():
+            if cid not in self.results:
+                self.results[cid] = CheckResult(id=cid, title=rc.meta.title, order=rc.meta.order,
+                                                status=CheckStatus.skipped, summary=f"skipped: {reason}")
+
+    def _finish(self, meta: CheckMeta, result: CheckResult) -> None:
+        result = self._scrub(result)
+        self.results[meta.id] = result
+        self._emit(CheckFinished(result))
+
+    def _scrub(self, result: CheckResult) -> CheckResult:
+        return CheckResult.model_validate(self.redactor.scrub_obj(result.model_dump(mode="json")))
+
+    async def _run_check(self, rc: RegisteredCheck, loop: asyncio.AbstractEventLoop) -> CheckResult:
+        meta = rc.meta
+        ctx = CheckContext(meta, self)
+        findings: list[Finding] = []
+        timeout = meta.timeout or self.config.run.check_timeout
+        start = time.monotonic()
+
+        def on_finding(f: Finding) -> None:
+            f = Finding.model_validate(self.redactor.scrub_obj(f.model_dump(mode="json")))
+            findings.append(f)
+            self._emit(FindingEmitted(meta.id, f))
+
+        status: CheckStatus | None = None
+        summary: str | None = None
+        unlock: str | None = None
+        try:
+            if inspect.isasyncgenfunction(rc.func):
+                async def drain() -> None:
+                    async for f in rc.func(ctx):
+                        on_finding(f)
+                await asyncio.wait_for(drain(), timeout)
+            elif inspect.iscoroutinefunction(rc.func):
+                for f in (await asyncio.wait_for(rc.func(ctx), timeout)) or ():
+                    on_finding(f)
+            else:
+                await asyncio.wait_for(_in_thread(loop, rc.func, ctx, on_finding), timeout)
+        except TimeoutError:
+            status, summary = CheckStatus.error, f"timed out after {timeout:g}s"
+        except CheckUnknown as e:
+            status, summary, unlock = CheckStatus.unknown, e.reason, e.unlock
+        except CheckSkipped as e:
+            status, summary = CheckStatus.skipped, str(e)
+        except WriteRefused as e:
+            status, summary = CheckStatus.error, str(e)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            action = denied_action(e)
+            if action:
+                status = CheckStatus.unknown
+                summary = f"access denied: needs IAM permission {action}"
+                unlock = action
+            elif is_unreachable(e):
+                status, summary = CheckStatus.unknown, f"AWS endpoint unreachable: {e}"
+            else:
+                status, summary = CheckStatus.error, f"check crashed: {type(e).__name__}: {e}"
+        if status is None:
+            status = status_from(findings, ctx.unknown_reason is not None)
+            unlock = ctx.unlock
+            summary = ctx.summary or _default_summary(status, findings, ctx.unknown_reason)
+        elif status == CheckStatus.unknown and findings:
+            status = status_from(findings, True)
+        return CheckResult(
+            id=meta.id, title=meta.title, order=meta.order, status=status,
+            duration_ms=int((time.monotonic() - start) * 1000), summary=summary or "",
+            findings=findings, unlock=unlock,
+        )
+
+    def _build_report(self, target: Target, interrupted: bool) -> Report:
+        results = sorted(self.results.values(), key=lambda r: (r.order, r.id))
+        finished = datetime.now(UTC)
+        try:
+            target = target.model_copy(update={"account": self.aws.account_id() if self._aws_used() else None,
+                                               "region": self.aws.region_name})
+        except Exception:
+            pass
+        report = Report(
+            tool=ToolInfo(version=__version__),
+            run=RunInfo(
+                id=self.run_id, started_at=self.started.isoformat(), finished_at=finished.isoformat(),
+                duration_ms=int((finished - self.started).total_seconds() * 1000),
+                argv=[self.redactor.scrub(a) for a in self.options.argv], interrupted=interrupted,
+            ),
+            target=target, checks=results, summary=summarize(results), status=run_status(results),
+        )
+        if self.options.diagnose:
+            from doctor.diagnosis import diagnose
+
+            report.playbooks = diagnose(report, self.config)
+        report.exit_code = exit_code_for(results, self.config.run.fail_on, self.config.run.strict)
+        return report
+
+    def _aws_used(self) -> bool:
+        return bool(self.aws.calls)
+
+
+def _default_summary(status: CheckStatus, findings: list[Finding], unknown: str | None) -> str:
+    problems = [f for f in findings if f.severity.rank >= Severity.warning.rank]
+    if problems:
+        head = problems[0].title
+        return head if len(problems) == 1 else f"{head} (+{len(problems) - 1} more)"
+    if unknown:
+        return unknown
+    return "ok"
+
+
+async def _in_thread(
+    loop: asyncio.AbstractEventLoop, func: Callable[[CheckContext], Any], ctx: CheckContext,
+    on_finding: Callable[[Finding], None],
+) -> None:
+    """Run a sync check in a daemon thread (a stuck SDK call cannot block exit), streaming findings."""
+    fut: asyncio.Future[None] = loop.create_future()
+
+    def post(f: Finding) -> None:
+        loop.call_soon_threadsafe(on_finding, f)
+
+    def target() -> None:
+        try:
+            out = func(ctx)
+            for f in out or ():
+                post(f)
+        except BaseException as e:  # delivered to the awaiting coroutine
+            exc = e
+            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_exception(exc))
+            return
+        loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))
+
+    threading.Thread(target=target, name=f"check-{ctx.meta.id}", daemon=True).start()
+    await fut

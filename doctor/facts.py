@@ -1,0 +1,253 @@
+"""Per-run shared facts: fetched once, lazily, shared between checks (thread-safe memo).
+
+Facts that several checks need live here (SSM values, ECS services, tasks, task definitions,
+the Redis and DB targets). Other modules add their own with ``facts.memo(key, fn)``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from doctor.aws import AwsSession
+    from doctor.config import Config
+    from doctor.redact import Redactor
+
+T = TypeVar("T")
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    host: str | None
+    port: int
+    password: str | None
+    db: int
+    prefix: str
+    tls: bool
+    source: str  # "config" | "ssm"
+
+
+@dataclass(frozen=True)
+class DbTarget:
+    host: str | None
+    port: int
+    database: str | None
+    username: str | None
+    password: str | None
+    source: str
+
+
+def laravel_redis_prefix(values: dict[str, str]) -> str:
+    """The Redis key prefix as Laravel's config/database.php derives it (8.x-11.x default).
+
+    ``REDIS_PREFIX`` wins; else ``Str::slug(APP_NAME, '_') . '_database_'``.
+    """
+    if "REDIS_PREFIX" in values:
+        return values["REDIS_PREFIX"]
+    return slug(values.get("APP_NAME", "laravel"), "_") + "_database_"
+
+
+def slug(title: str, separator: str = "-") -> str:
+    """Laravel ``Str::slug`` for ASCII input."""
+    import re
+
+    flip = "_" if separator == "-" else "-"
+    title = re.sub(re.escape(flip) + "+", separator, title)
+    title = title.replace("@", separator + "at" + separator)
+    title = re.sub(r"[^" + re.escape(separator) + r"\w\s]+", "", title.lower())
+    title = re.sub(r"[" + re.escape(separator) + r"\s]+", separator, title)
+    return title.strip(separator)
+
+
+class Facts:
+    def __init__(self, config: Config, aws: AwsSession, redactor: Redactor) -> None:
+        self.config = config
+        self.aws = aws
+        self.redactor = redactor
+        self._memo: dict[Any, Any] = {}
+        self._locks: dict[Any, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.now = datetime.now(UTC)
+
+    def memo(self, key: Any, fn: Callable[[], T]) -> T:
+        """Compute ``fn()`` once per run; a failure is remembered and re-raised to every caller."""
+        with self._guard:
+            if key in self._memo:
+                return self._unwrap(self._memo[key])
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._guard:
+                if key in self._memo:
+                    return self._unwrap(self._memo[key])
+            try:
+                value: Any = fn()
+            except Exception as e:  # remembered: a denied call is not retried by every check
+                value = _Failed(e)
+            with self._guard:
+                self._memo[key] = value
+            return self._unwrap(value)
+
+    @staticmethod
+    def _unwrap(value: Any) -> Any:
+        if isinstance(value, _Failed):
+            raise value.exc
+        return value
+
+    # --- SSM -------------------------------------------------------------------------------
+    def ssm_parameters(self) -> dict[str, dict[str, Any]]:
+        """Every parameter under ``[ssm] path`` (recursive, decrypted), keyed by its full name."""
+
+        def fetch() -> dict[str, dict[str, Any]]:
+            ssm = self.aws.client("ssm")
+            out: dict[str, dict[str, Any]] = {}
+            for page in ssm.get_paginator("get_parameters_by_path").paginate(
+                Path=self.config.ssm.path, Recursive=True, WithDecryption=True
+            ):
+                for p in page.get("Parameters", []):
+                    out[p["Name"]] = p
+                    if p.get("Type") == "SecureString" or self.redactor.is_secret_key(p["Name"].rsplit("/", 1)[-1]):
+                        self.redactor.add_secret(p.get("Value"))
+            return out
+
+        return self.memo("ssm.parameters", fetch)
+
+    def ssm_values(self) -> dict[str, str]:
+        """Parameter basename (e.g. ``DB_HOST``) -> value."""
+        base = self.config.ssm.path
+        out: dict[str, str] = {}
+        for name, p in self.ssm_parameters().items():
+            key = name[len(base):] if name.startswith(base) else name.rsplit("/", 1)[-1]
+            out[key] = p.get("Value", "")
+        return out
+
+    # --- ECS -------------------------------------------------------------------------------
+    def services(self) -> dict[str, dict[str, Any] | None]:
+        """Configured service name -> describe_services entry (None when ECS says it is missing)."""
+
+        def fetch() -> dict[str, dict[str, Any] | None]:
+            ecs = self.aws.client("ecs")
+            names = [q.service for q in self.config.queues.values()]
+            out: dict[str, dict[str, Any] | None] = {n: None for n in names}
+            for i in range(0, len(names), 10):
+                resp = ecs.describe_services(cluster=self.config.ecs.cluster, services=names[i:i + 10])
+                for s in resp.get("services", []):
+                    if s.get("status") != "INACTIVE":
+                        out[s["serviceName"]] = s
+            return out
+
+        return self.memo("ecs.services", fetch)
+
+    def task_definition(self, arn: str) -> dict[str, Any]:
+        def fetch() -> dict[str, Any]:
+            return dict(self.aws.client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"])
+
+        return self.memo(("ecs.taskdef", arn), fetch)
+
+    def service_task_definition(self, service: str) -> dict[str, Any] | None:
+        svc = self.services().get(service)
+        if not svc or not svc.get("taskDefinition"):
+            return None
+        return self.task_definition(svc["taskDefinition"])
+
+    def tasks(self, service: str, desired_status: str = "RUNNING") -> list[dict[str, Any]]:
+        """Tasks of ``service`` (by ``group == service:<name>``); STOPPED ones within the window."""
+
+        def fetch() -> list[dict[str, Any]]:
+            ecs = self.aws.client("ecs")
+            cluster = self.config.ecs.cluster
+            arns: list[str] = []
+            for page in ecs.get_paginator("list_tasks").paginate(
+                cluster=cluster, serviceName=service, desiredStatus=desired_status
+            ):
+                arns.extend(page.get("taskArns", []))
+            tasks: list[dict[str, Any]] = []
+            for i in range(0, len(arns), 100):
+                resp = ecs.describe_tasks(cluster=cluster, tasks=arns[i:i + 100])
+                tasks.extend(resp.get("tasks", []))
+            group = f"service:{service}"
+            tasks = [t for t in tasks if t.get("group") == group]
+            if desired_status == "STOPPED":
+                since = self.now - timedelta(minutes=self.config.run.window_minutes)
+                tasks = [t for t in tasks if _ts(t.get("stoppedAt") or t.get("createdAt")) >= since]
+            else:
+                tasks = [t for t in tasks if t.get("lastStatus") != "STOPPED"]
+            return tasks
+
+        return self.memo(("ecs.tasks", service, desired_status), fetch)
+
+    def container_name(self, taskdef: dict[str, Any]) -> str | None:
+        """``[ecs] container``, else the first essential container of the task definition."""
+        if self.config.ecs.container:
+            return self.config.ecs.container
+        for c in taskdef.get("containerDefinitions", []):
+            if c.get("essential", True):
+                return str(c["name"])
+        return None
+
+    # --- targets ---------------------------------------------------------------------------
+    def _ssm_values_or_empty(self) -> dict[str, str]:
+        try:
+            return self.ssm_values()
+        except Exception:
+            return {}
+
+    def redis_target(self) -> RedisTarget:
+        cfg = self.config.redis
+        values = self._ssm_values_or_empty()
+        from_config = cfg.host is not None
+        password = cfg.password if cfg.password is not None else values.get("REDIS_PASSWORD") or None
+        if password in ("null", ""):
+            password = None
+        self.redactor.add_secret(password)
+        return RedisTarget(
+            host=cfg.host or values.get("REDIS_HOST"),
+            port=cfg.port or _int(values.get("REDIS_PORT"), 6379),
+            password=password,
+            db=cfg.db if cfg.db is not None else _int(values.get("REDIS_DB"), 0),
+            prefix=cfg.prefix if cfg.prefix is not None else laravel_redis_prefix(values),
+            tls=cfg.tls or values.get("REDIS_SCHEME", "").lower() == "tls",
+            source="config" if from_config else "ssm",
+        )
+
+    def db_target(self) -> DbTarget:
+        cfg = self.config.database
+        values = self._ssm_values_or_empty()
+        password = cfg.password if cfg.password is not None else values.get("DB_PASSWORD")
+        self.redactor.add_secret(password)
+        return DbTarget(
+            host=cfg.host or values.get("DB_HOST"),
+            port=cfg.port or _int(values.get("DB_PORT"), 3306),
+            database=cfg.database or values.get("DB_DATABASE"),
+            username=cfg.username or values.get("DB_USERNAME"),
+            password=password,
+            source="config" if cfg.host else "ssm",
+        )
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def _ts(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return datetime.min.replace(tzinfo=UTC)

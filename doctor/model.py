@@ -1,0 +1,228 @@
+"""The report model: the public, versioned contract of every run (DESIGN section 6)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class Severity(str, Enum):
+    info = "info"
+    warning = "warning"
+    error = "error"
+    critical = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.info: 0, Severity.warning: 1, Severity.error: 2, Severity.critical: 3}
+
+
+class CheckStatus(str, Enum):
+    passed = "pass"
+    warn = "warn"
+    fail = "fail"
+    error = "error"
+    unknown = "unknown"
+    skipped = "skipped"
+
+
+class RunStatus(str, Enum):
+    healthy = "healthy"
+    degraded = "degraded"
+    failing = "failing"
+    unknown = "unknown"
+
+
+class CauseState(str, Enum):
+    confirmed = "confirmed"
+    likely = "likely"
+    possible = "possible"
+    ruled_out = "ruled-out"
+    unknown = "unknown"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Finding(_Model):
+    uid: str = Field(description="deterministic: '<check id>:<kind>:<resource>'")
+    severity: Severity
+    title: str
+    detail: str = ""
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    resources: list[str] = Field(default_factory=list)
+    remediation: str = ""
+    signals: list[str] = Field(default_factory=list)
+
+
+class CheckResult(_Model):
+    id: str
+    title: str
+    order: int
+    status: CheckStatus
+    duration_ms: int = 0
+    summary: str = ""
+    findings: list[Finding] = Field(default_factory=list)
+    unlock: str | None = Field(
+        default=None, description="for unknown/skipped: the IAM action or flag that would let it run"
+    )
+
+
+class CauseResult(_Model):
+    id: str
+    title: str
+    state: CauseState
+    score: float = 0.0
+    evidence: list[str] = Field(default_factory=list, description="finding uids that support it")
+    refuting: list[str] = Field(default_factory=list, description="finding uids that argue against it")
+    next_steps: list[str] = Field(default_factory=list)
+
+
+class PlaybookResult(_Model):
+    id: str
+    title: str
+    verdict: str
+    causes: list[CauseResult] = Field(default_factory=list)
+
+
+class ToolInfo(_Model):
+    name: str = "ame-doctor"
+    version: str
+
+
+class RunInfo(_Model):
+    id: str
+    started_at: str
+    finished_at: str | None = None
+    duration_ms: int = 0
+    argv: list[str] = Field(default_factory=list)
+    interrupted: bool = False
+
+
+class QueueTarget(_Model):
+    service: str
+
+
+class Target(_Model):
+    account: str | None = None
+    region: str | None = None
+    cluster: str
+    queues: dict[str, QueueTarget] = Field(default_factory=dict)
+
+
+class Summary(_Model):
+    passed: int = Field(0, alias="pass")
+    warn: int = 0
+    fail: int = 0
+    error: int = 0
+    unknown: int = 0
+    skipped: int = 0
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+
+class Report(_Model):
+    schema_version: int = SCHEMA_VERSION
+    tool: ToolInfo
+    run: RunInfo
+    target: Target
+    status: RunStatus = RunStatus.unknown
+    exit_code: int = 0
+    checks: list[CheckResult] = Field(default_factory=list)
+    playbooks: list[PlaybookResult] = Field(default_factory=list)
+    summary: Summary = Field(default_factory=Summary)
+
+    def check(self, check_id: str) -> CheckResult | None:
+        return next((c for c in self.checks if c.id == check_id), None)
+
+    def findings(self) -> list[tuple[CheckResult, Finding]]:
+        return [(c, f) for c in self.checks for f in c.findings]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, by_alias=True)
+
+
+def summarize(checks: list[CheckResult]) -> Summary:
+    counts = {s: 0 for s in CheckStatus}
+    for c in checks:
+        counts[c.status] += 1
+    return Summary(
+        passed=counts[CheckStatus.passed],
+        warn=counts[CheckStatus.warn],
+        fail=counts[CheckStatus.fail],
+        error=counts[CheckStatus.error],
+        unknown=counts[CheckStatus.unknown],
+        skipped=counts[CheckStatus.skipped],
+    )
+
+
+def run_status(checks: list[CheckResult]) -> RunStatus:
+    statuses = {c.status for c in checks}
+    if CheckStatus.fail in statuses:
+        return RunStatus.failing
+    if CheckStatus.warn in statuses or CheckStatus.error in statuses:
+        return RunStatus.degraded
+    if not checks or statuses <= {CheckStatus.unknown, CheckStatus.skipped}:
+        return RunStatus.unknown
+    if CheckStatus.unknown in statuses:
+        return RunStatus.degraded
+    return RunStatus.healthy
+
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_CANNOT_RUN = 3
+
+
+def exit_code_for(checks: list[CheckResult], fail_on: Severity, strict: bool) -> int:
+    """Section 6: 1 when a finding is at or above fail_on, or (strict) any unknown/error check."""
+    for c in checks:
+        if any(f.severity.rank >= fail_on.rank for f in c.findings):
+            return EXIT_FINDINGS
+        if strict and c.status in (CheckStatus.unknown, CheckStatus.error):
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+class ReportError(Exception):
+    """A saved report that cannot be read: one clear line, exit 2."""
+
+
+def load_report(path: str) -> Report:
+    import json
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ReportError(f"{path}: cannot read: {e}") from None
+    except json.JSONDecodeError as e:
+        raise ReportError(f"{path}: not JSON (line {e.lineno}: {e.msg})") from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise ReportError(f"{path}: not an ame-doctor report (no schema_version)")
+    version = data["schema_version"]
+    if not isinstance(version, int):
+        raise ReportError(f"{path}: schema_version must be an integer")
+    if version > SCHEMA_VERSION:
+        raise ReportError(
+            f"{path}: report schema_version {version} is newer than this ame-doctor supports ({SCHEMA_VERSION}); upgrade ame-doctor"
+        )
+    try:
+        return Report.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise ReportError(f"{path}: invalid report at {loc}: {err['msg']}") from None
