@@ -15,6 +15,7 @@ moto's ``create_service`` starts no tasks, so tasks are run with ``group=service
 from __future__ import annotations
 
 import base64
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,12 +189,22 @@ def build_world(session: Any, spec: WorldSpec | None = None) -> World:
         w.task_definitions[service] = td
         netcfg = {"awsvpcConfiguration": {"subnets": list(w.worker_subnets), "securityGroups": [w.worker_sg],
                                           "assignPublicIp": "DISABLED"}}
-        ecs.create_service(
-            cluster=spec.cluster, serviceName=service, taskDefinition=td, desiredCount=spec.running_tasks,
-            launchType="FARGATE", platformVersion="1.4.0", networkConfiguration=netcfg,
-            enableExecuteCommand=True,
-            deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
-        )
+        # moto reports runningCount from MOTO_ECS_SERVICE_RUNNING at creation (read in-process, which is
+        # also where ThreadedMotoServer runs); set it so the healthy service is steady.
+        saved = os.environ.get("MOTO_ECS_SERVICE_RUNNING")
+        os.environ["MOTO_ECS_SERVICE_RUNNING"] = str(spec.running_tasks)
+        try:
+            ecs.create_service(
+                cluster=spec.cluster, serviceName=service, taskDefinition=td, desiredCount=spec.running_tasks,
+                launchType="FARGATE", platformVersion="1.4.0", networkConfiguration=netcfg,
+                enableExecuteCommand=True,
+                deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+            )
+        finally:
+            if saved is None:
+                os.environ.pop("MOTO_ECS_SERVICE_RUNNING", None)
+            else:
+                os.environ["MOTO_ECS_SERVICE_RUNNING"] = saved
         w.tasks[service] = []
         if spec.running_tasks:
             run = ecs.run_task(
