@@ -114,7 +114,8 @@ Sampler = Callable[[], dict[str, QueueView]]
 
 def watch(sampler: Sampler, cluster: str, interval: float, duration: float, restart_storm: int,
           on_tick: Callable[[float, dict[str, QueueView], dict[str, QueueSoak]], None] | None = None,
-          sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> SoakResult:
+          sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+          stopped: Callable[[], bool] = lambda: False) -> SoakResult:
     start = clock()
     result = SoakResult(cluster=cluster, started_at=datetime.now(UTC).isoformat(), interval_s=interval,
                         duration_s=duration, queues=[])
@@ -127,7 +128,7 @@ def watch(sampler: Sampler, cluster: str, interval: float, duration: float, rest
             q.samples.append(_sample(v, elapsed))
         if on_tick:
             on_tick(elapsed, views, soaks)
-        if elapsed + interval > duration:
+        if elapsed + interval > duration or stopped():
             break
         sleep(max(0.0, interval - (clock() - start - elapsed)))
     for q in soaks.values():
