@@ -84,6 +84,8 @@ class CauseResult(_Model):
     evidence: list[str] = Field(default_factory=list, description="finding uids that support it")
     refuting: list[str] = Field(default_factory=list, description="finding uids that argue against it")
     next_steps: list[str] = Field(default_factory=list)
+    reason: str = Field(default="", description="why this state: the matching signal expressions, or the "
+                        "checks that ruled it out / could not run")
 
 
 class PlaybookResult(_Model):
