@@ -417,3 +417,17 @@ def test_engine_fills_playbooks(monkeypatch: pytest.MonkeyPatch) -> None:
     c = cause(report.playbooks, "workers-not-consuming")
     assert c.state == CauseState.confirmed and c.evidence == ["queue.state:no_consumer:bulk"]
     assert cause(report.playbooks, "bad-db-host").state == CauseState.unknown  # its checks did not run
+
+
+def test_text_report_shows_top_causes_evidence_steps_and_verdicts() -> None:
+    from doctor.render.text import render
+
+    r = make_report(["sg.redis_ingress_missing", "dns.db_ok", "dns.redis_ok"], evidence=SG_EVIDENCE)
+    r.playbooks = diagnose(r, Config())
+    out = render(r)
+    diag = out.split("Diagnosis", 1)[1].split("Checks", 1)[0]
+    first = diag.strip().splitlines()[0]
+    assert "CONFIRMED" in first and "missing-redis-ingress" in first
+    assert "evidence: sg.ingress:redis_ingress_missing:x0" in diag
+    assert "$ aws ec2 authorize-security-group-ingress --group-id sg-0redis" in diag
+    assert "jobs-fail-immediately: Confirmed: " in out and "timeout-symptoms: " in out

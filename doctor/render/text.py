@@ -47,8 +47,15 @@ def render(report: Report, *, color: bool = False) -> str:
         for p, c in sorted(causes, key=lambda pc: -pc[1].score):
             lines.append(("red" if c.state.value == "confirmed" else "yellow",
                           f"  {c.state.value.upper():>9} {p.id} / {c.id}: {c.title}"))
+            if c.evidence:
+                lines.append(("dim", f"            evidence: {', '.join(c.evidence)}"))
             for step in c.next_steps:
                 lines.append(("", f"            $ {step}"))
+        lines.append(("", ""))
+    if report.playbooks:  # each playbook's verdict, in report order (a --symptom playbook first)
+        lines.append(("bold", "Playbooks"))
+        for p in report.playbooks:
+            lines.append(("", f"  {p.id}: {p.verdict}"))
         lines.append(("", ""))
     lines.append(("bold", "Checks"))
     for c in report.checks:
