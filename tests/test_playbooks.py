@@ -236,3 +236,21 @@ def test_cli_run_unknown_symptom_exits_2(cli) -> None:  # type: ignore[no-untype
     res = cli("run", "--symptom", "nope", "--only", "ssm.values")
     assert res.returncode == 2
     assert "unknown playbook 'nope'" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_cli_run_symptom_puts_that_playbook_first(moto_endpoint, cli) -> None:  # type: ignore[no-untyped-def]
+    import boto3
+
+    from doctor.sim.world import build_world
+
+    build_world(boto3.Session(region_name="eu-west-1"))
+    res = cli("run", "--symptom", "queue-not-draining", "--only", "ssm.values", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert [p["id"] for p in report["playbooks"]][0] == "queue-not-draining"
+    assert {p["id"] for p in report["playbooks"]} == set(CONTRACT)
+    causes = {c["id"]: c for p in report["playbooks"] for c in p["causes"]}
+    assert causes["stale-ssm-values"]["state"] == "ruled-out"          # ssm.ok
+    assert "ssm.values:ok:" in causes["stale-ssm-values"]["refuting"][0]
+    assert causes["workers-not-consuming"]["state"] == "unknown"       # queue.state did not run
+    assert all("reason" in c for c in causes.values())
