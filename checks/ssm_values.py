@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -113,7 +113,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                               evidence={"parameter": name, "reason": reason, **shown},
                               signals=["ssm.value_invalid"],
                               remediation=f"aws ssm put-parameter --name {name} --overwrite --value <corrected>")
-        p = params[name] if name in params else {}
+        p = params.get(name, {})
         if ctx.redactor.is_secret_key(key) and p.get("Type") != "SecureString":
             problems += 1
             yield ctx.finding("secret_not_secure", name, "warning",
@@ -132,7 +132,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                           signals=["ssm.ok"], remediation="")
 
 
-def _taskdef_refs(ctx: CheckContext, params: dict[str, Any]) -> Iterator[Finding]:
+def _taskdef_refs(ctx: CheckContext, params: dict[str, Any]) -> Generator[Finding, None, int]:
     """Every secrets[].valueFrom in the worker task definitions must name an existing parameter."""
     problems = 0
     refs: dict[str, list[str]] = {}  # parameter name -> ["service/container/SECRET", ...]
@@ -166,7 +166,7 @@ def _taskdef_refs(ctx: CheckContext, params: dict[str, Any]) -> Iterator[Finding
     return problems
 
 
-def _newer_than_tasks(ctx: CheckContext, params: dict[str, Any]) -> Iterator[Finding]:
+def _newer_than_tasks(ctx: CheckContext, params: dict[str, Any]) -> Generator[Finding, None, int]:
     problems = 0
     for service in ctx.config.services:
         tasks = ctx.facts.tasks(service, "RUNNING")
