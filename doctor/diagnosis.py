@@ -676,6 +676,11 @@ def next_steps(cause: Cause, support: list[Finding], report: Report, config: Con
     ctx = _context(everything, report, config)
     services = _services(support, config) or list(config.services)
     params = _params(support, config)
+    groups: dict[str, str] = {}  # service -> its awslogs group, from any finding that names both
+    for f in everything:
+        svc, grp = f.evidence.get("service"), f.evidence.get("log_group")
+        if isinstance(svc, str) and isinstance(grp, str) and grp:
+            groups.setdefault(svc, grp)
     steps: list[str] = []
     for tmpl in cause.next_steps:
         names = set(_PLACEHOLDER.findall(tmpl))
@@ -684,8 +689,8 @@ def next_steps(cause: Cause, support: list[Finding], report: Report, config: Con
             rows = []
             for s in services:
                 row = dict(ctx, service=s)
-                if "log_group" not in ctx or len(services) > 1:
-                    row["log_group"] = f"/ecs/{s}"
+                row["log_group"] = groups.get(s) or (ctx["log_group"] if len(services) == 1 and "log_group" in ctx
+                                                     else f"/ecs/{s}")
                 queue = config.services.get(s)
                 if queue:
                     row["queue"] = queue

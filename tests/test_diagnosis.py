@@ -431,3 +431,11 @@ def test_text_report_shows_top_causes_evidence_steps_and_verdicts() -> None:
     assert "evidence: sg.ingress:redis_ingress_missing:x0" in diag
     assert "$ aws ec2 authorize-security-group-ingress --group-id sg-0redis" in diag
     assert "jobs-fail-immediately: Confirmed: " in out and "timeout-symptoms: " in out
+
+
+def test_log_group_comes_from_the_evidence() -> None:
+    c = cause(run(["startup.runtime_dirs_missing"], evidence={"startup.runtime_dirs_missing": {
+        "service": SERVICES["image"], "log_group": "/custom/image-workers"}}), "missing-runtime-dirs")
+    joined = "\n".join(c.next_steps)
+    assert "--log-group-name /custom/image-workers " in joined
+    assert f"--service {SERVICES['image']} " in joined and SERVICES["bulk"] not in joined
