@@ -1,0 +1,549 @@
+"""The interactive doctor: a thin Textual client of the engine's event stream.
+
+Everything shown comes from engine events or a saved report (already redacted by the engine);
+the UI decides nothing about checks. ``source=None`` is the read-only ``view`` mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Container, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import ContentSwitcher, DataTable, Footer, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from doctor.engine import Event, RunFinished
+from doctor.model import CauseState, Report
+from doctor.tui.source import EventSource
+from doctor.tui.state import (
+    FILTERS,
+    RUNNING,
+    SEVERITY_STYLE,
+    STATUS_LABEL,
+    STATUS_STYLE,
+    Row,
+    RunState,
+)
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+VIEWS = ("checks", "diagnosis")
+CAUSE_STYLE = {
+    CauseState.confirmed: "bold red", CauseState.likely: "red", CauseState.possible: "yellow",
+    CauseState.unknown: "blue", CauseState.ruled_out: "dim",
+}
+HELP = """\
+ame-doctor — keys
+
+  r        rerun every check              c   rerun the highlighted check
+  f        filter checks by status (all, problems, fail, warn, error, unknown, skipped, pass)
+  v        switch view: checks  <->  diagnosis (playbooks, causes ranked)
+  j / m    export the report as JSON / Markdown (the path is shown in a notification)
+  tab      move focus between the list and the detail pane
+  enter    diagnosis view: expand a cause; on an evidence line jump to the finding;
+           on a next-step command copy it to the clipboard
+  y        copy the highlighted next-step command
+  ctrl+p   command palette (the same actions by name)
+  ?        this help          q   quit
+
+Statuses: PASS, WARN, FAIL, ERROR, UNKNOWN (could not check: see 'unlock'), SKIP,
+PENDING, RUNNING. In `ame-doctor view REPORT.json` the report is read-only (rerun disabled).
+
+Press escape to close."""
+
+
+def _fmt_ms(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return f"{ms}ms" if ms < 1000 else f"{ms / 1000:.1f}s"
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close"), Binding("q", "dismiss", "Close", show=False),
+        Binding("question_mark", "dismiss", "Close", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static(HELP, id="help-text", markup=False)
+
+
+class DoctorApp(App[int]):
+    """Checks pane + detail pane, diagnosis view, header with target and run state."""
+
+    TITLE = "ame-doctor"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "rerun_all", "Rerun all"),
+        Binding("c", "rerun_check", "Rerun check"),
+        Binding("f", "cycle_filter", "Filter"),
+        Binding("v", "switch_view", "View"),
+        Binding("j", "export('json')", "JSON"),
+        Binding("m", "export('markdown')", "MD"),
+        Binding("y", "copy_step", "Copy", show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        source: EventSource | None = None,
+        report: Report | None = None,
+        *,
+        metas: Iterable[object] = (),
+        animate: bool = True,
+        export_dir: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        autostart: bool = True,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.animate = animate
+        self.export_dir = export_dir or Path.cwd()
+        self.clock = clock
+        self.autostart = autostart
+        self.state = RunState(clock)
+        self.filter = "all"
+        self.view = "checks"
+        self.selected: str | None = None
+        self.marked: str | None = None  # finding uid jumped to from the diagnosis
+        self.exported: list[Path] = []
+        self.copied: list[str] = []
+        self._frame = 0
+        if report is not None:
+            self.state.load_report(report, metas)
+
+    @property
+    def read_only(self) -> bool:
+        return self.source is None
+
+    # --- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(id="header", markup=False)
+        with ContentSwitcher(initial="checks-view", id="views"):
+            with Container(id="checks-view"):
+                yield DataTable(id="checks", cursor_type="row", zebra_stripes=False)
+                with VerticalScroll(id="detail"):
+                    yield Static(id="detail-head", markup=False)
+            with Container(id="diagnosis-view"):
+                yield Tree("Diagnosis", id="diagnosis")
+                yield Static(id="diagnosis-hint", markup=False)
+        yield Footer(show_command_palette=False)  # ctrl+p still opens it (see the help)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#checks", DataTable)
+        table.add_column("status", key="status", width=11)
+        table.add_column("check", key="check", width=13)
+        table.add_column("time", key="time", width=6)
+        table.add_column("summary", key="summary")
+        tree = self.query_one("#diagnosis", Tree)
+        tree.show_root = False
+        self.refresh_all()
+        table.focus()
+        if self.animate:
+            self.set_interval(0.1, self._tick)
+        if self.source is not None and self.autostart:
+            self.start_run()
+
+    def on_resize(self) -> None:
+        self.screen.set_class(self.size.width >= 140, "wide")
+        self.refresh_table()
+
+    # --- running -----------------------------------------------------------------------------
+    def start_run(self, only: Sequence[str] | None = None) -> None:
+        if self.source is None:
+            self.notify("read-only: this is a saved report; rerun is disabled", severity="warning")
+            return
+        self.state.begin(only)
+        self.refresh_all()
+        self.run_worker(self._consume(list(only) if only else None), exclusive=True, group="run",
+                        exit_on_error=False)
+
+    async def _consume(self, only: list[str] | None) -> None:
+        assert self.source is not None
+        base = self.state.report
+        try:
+            async for event in self.source.events(only):
+                self.apply_event(event, base)
+        except Exception as e:  # the engine itself failed: say so, keep the UI alive
+            self.state.phase = "failed"
+            self.state.error = f"{type(e).__name__}: {e}"
+            self.refresh_all()
+            return
+        if self.state.phase == "running":  # the stream ended without RunFinished
+            self.state.phase = "failed"
+            self.state.error = "the run ended without a report"
+            self.refresh_all()
+
+    def apply_event(self, event: Event, base: Report | None = None) -> None:
+        changed = self.state.apply(event)
+        if isinstance(event, RunFinished):
+            partial = self.state.partial
+            report = event.report
+            if partial and base is not None and self.source is not None:
+                report = self.source.merge(base, report)
+            self.state.finish(report)
+            self.refresh_all()
+            self.notify(f"run finished: {report.status.value} (exit {report.exit_code})")
+            return
+        if changed is None:
+            self.refresh_all()
+            return
+        self.refresh_table()
+        self.refresh_header()
+        if changed == self.selected:
+            self.refresh_detail()
+
+    def _tick(self) -> None:
+        self._frame += 1
+        if self.state.phase != "running":
+            return
+        table = self.query_one("#checks", DataTable)
+        for row in self.state.rows.values():
+            if row.status == RUNNING and row.id in table.rows:
+                table.update_cell(row.id, "status", self._status_cell(row))
+                table.update_cell(row.id, "time", self._time_cell(row))
+
+    # --- rendering ---------------------------------------------------------------------------
+    def refresh_all(self) -> None:
+        self.refresh_header()
+        self.refresh_table()
+        self.refresh_detail()
+        self.refresh_diagnosis()
+
+    def refresh_header(self) -> None:
+        t = self.state.target
+        text = Text()
+        if t is None:
+            text.append("ame-doctor", style="bold")
+        else:  # fits 80 columns with the default cluster name
+            text.append("cluster ", style="bold").append(t.cluster)
+            text.append("  region ", style="bold").append(t.region or "?")
+            text.append("  acct ", style="bold").append(t.account or "?")
+        text.append("\n")
+        text.append(self.state.run_state_text(), style="bold")
+        text.append(f"   view: {self.view}   filter: {self.filter}")
+        self.query_one("#header", Static).update(text)
+
+    def _status_cell(self, row: Row) -> Text:
+        label = STATUS_LABEL[row.status]
+        if row.status == RUNNING:
+            spin = SPINNER[self._frame % len(SPINNER)] if self.animate else "…"
+            label = f"{spin} {label}"
+        return Text(label, style=STATUS_STYLE[row.status])
+
+    def _time_cell(self, row: Row) -> str:
+        if row.status == RUNNING and self.animate and row.started is not None:
+            return f"{self.clock() - row.started:.1f}s"
+        return _fmt_ms(row.duration_ms)
+
+    def refresh_table(self) -> None:
+        try:
+            table = self.query_one("#checks", DataTable)
+        except Exception:
+            return
+        if not table.columns:
+            return
+        rows = self.state.visible(self.filter)
+        keep = self.selected
+        width = max(20, table.size.width - 11 - 13 - 6 - 8) if table.size.width else 40
+        table.clear()
+        for row in rows:
+            summary = row.summary or ("" if row.status in ("pending", RUNNING) else "ok")
+            table.add_row(self._status_cell(row), row.id, self._time_cell(row),
+                          Text(_clip(summary, width)), key=row.id)
+        ids = [r.id for r in rows]
+        if keep in ids:
+            table.move_cursor(row=ids.index(keep), animate=False, scroll=True)
+        elif ids:
+            table.move_cursor(row=0, animate=False)
+            self.selected = ids[0]
+        else:
+            self.selected = None
+
+    def refresh_detail(self) -> None:
+        try:
+            pane = self.query_one("#detail", VerticalScroll)
+            head = self.query_one("#detail-head", Static)
+        except Exception:
+            return
+        pane.remove_children(".finding")
+        row = self.state.rows.get(self.selected or "")
+        if row is None:
+            head.update("no check selected" if self.state.rows else "waiting for the run to start…")
+            return
+        text = Text()
+        text.append(f"{row.id} — {row.title}\n", style="bold")
+        text.append("status ").append(STATUS_LABEL[row.status], style=STATUS_STYLE[row.status])
+        if row.duration_ms is not None:
+            text.append(f"   took {_fmt_ms(row.duration_ms)}")
+        text.append("\n")
+        if row.summary:
+            text.append(f"{row.summary}\n")
+        if row.unlock:
+            text.append("unlock: ", style="bold").append(f"{row.unlock}\n")
+        if row.why:
+            text.append("why it matters: ", style="bold").append(f"{row.why}\n")
+        if not row.findings:
+            text.append("no findings yet" if row.status in ("pending", RUNNING) else "no findings", style="dim")
+        text.rstrip()
+        head.update(text)
+        widgets = []
+        for f in row.findings:
+            w = Static(self._finding_text(f), classes="finding", markup=False)
+            if f.uid == self.marked:
+                w.add_class("marked")
+            widgets.append(w)
+        if widgets:
+            pane.mount_all(widgets)
+            marked = [w for w in widgets if w.has_class("marked")]
+            if marked:
+                self.call_after_refresh(pane.scroll_to_widget, marked[0], animate=False, top=True)
+
+    @staticmethod
+    def _finding_text(f: Any) -> Text:
+        text = Text()
+        text.append(f"[{f.severity.value.upper()}]", style=SEVERITY_STYLE.get(f.severity.value, ""))
+        text.append(f" {f.title}\n", style="bold")
+        if f.detail:
+            text.append(f"{f.detail}\n")
+        if f.evidence:
+            text.append("evidence:\n", style="bold")
+            for k, v in f.evidence.items():
+                text.append(f"  {k}: {v}\n")
+        if f.resources:
+            text.append("resources: ", style="bold").append(", ".join(f.resources) + "\n")
+        if f.remediation:
+            text.append("remediation: ", style="bold").append(f"{f.remediation}\n")
+        if f.signals:
+            text.append(f"signals: {', '.join(f.signals)}\n", style="dim")
+        text.append(f"uid: {f.uid}", style="dim")
+        return text
+
+    def refresh_diagnosis(self) -> None:
+        try:
+            tree = self.query_one("#diagnosis", Tree)
+            hint = self.query_one("#diagnosis-hint", Static)
+        except Exception:
+            return
+        tree.clear()
+        report = self.state.report
+        if report is None or not report.playbooks:
+            hint.update("The diagnosis appears when the run finishes." if report is None
+                        else "No playbooks in this report.")
+            return
+        hint.update("enter: expand / jump to the finding / copy the command   y: copy")
+        for book in report.playbooks:
+            node = tree.root.add(Text.assemble((book.title, "bold"), f" — {book.verdict}"),
+                                 data={"kind": "playbook", "id": book.id}, expand=True)
+            for rank, cause in enumerate(book.causes, 1):
+                label = Text.assemble(f"{rank}. ", (f"[{cause.state.value.upper()}]", CAUSE_STYLE[cause.state]),
+                                      f" {cause.title}")
+                if cause.score:
+                    label.append(f"  score {cause.score:.2f}", style="dim")
+                strong = cause.state in (CauseState.confirmed, CauseState.likely)
+                cnode = node.add(label, data={"kind": "cause", "id": cause.id}, expand=strong)
+                if cause.reason:
+                    cnode.add_leaf(Text.assemble(("why: ", "bold"), cause.reason), data={"kind": "text"})
+                self._add_evidence(cnode, "evidence", cause.evidence)
+                self._add_evidence(cnode, "refuting", cause.refuting)
+                if cause.next_steps:
+                    steps = cnode.add(Text("next steps (enter copies)", style="bold"), data={"kind": "text"},
+                                      expand=True)
+                    for step in cause.next_steps:
+                        steps.add_leaf(Text(f"$ {step}"), data={"kind": "cmd", "text": step})
+
+    def _add_evidence(self, cnode: TreeNode[Any], label: str, uids: list[str]) -> None:
+        if not uids:
+            return
+        ev = cnode.add(Text(f"{label} (enter jumps to the finding)", style="bold"), data={"kind": "text"},
+                       expand=True)
+        for uid in uids:
+            hit = self.state.finding(uid)
+            if hit is None:
+                ev.add_leaf(Text(uid), data={"kind": "finding", "uid": uid})
+                continue
+            _, f = hit
+            ev.add_leaf(Text.assemble((f"[{f.severity.value.upper()}]", SEVERITY_STYLE.get(f.severity.value, "")),
+                                      f" {f.title}", (f"  {uid}", "dim")),
+                        data={"kind": "finding", "uid": uid})
+
+    # --- events from widgets -------------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#checks")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value if event.row_key is not None else None
+        if key != self.selected:
+            self.selected = key
+            self.marked = None
+            self.refresh_detail()
+
+    @on(Tree.NodeSelected, "#diagnosis")
+    def _node_selected(self, event: Tree.NodeSelected[Any]) -> None:
+        data = event.node.data or {}
+        if data.get("kind") == "finding":
+            self.jump_to_finding(data["uid"])
+        elif data.get("kind") == "cmd":
+            self.copy_text(data["text"])
+
+    def jump_to_finding(self, uid: str) -> None:
+        hit = self.state.finding(uid)
+        if hit is None:
+            self.notify(f"finding {uid} is not in this report", severity="warning")
+            return
+        row, _ = hit
+        self.filter = "all"
+        self.selected = row.id
+        self.marked = uid
+        self.set_view("checks")
+        self.refresh_table()
+        self.refresh_detail()
+        self.query_one("#detail", VerticalScroll).focus()
+
+    def copy_text(self, text: str) -> None:
+        self.copied.append(text)
+        self.copy_to_clipboard(text)
+        self.notify(f"copied: {text}", title="clipboard")
+
+    def set_view(self, view: str) -> None:
+        self.view = view
+        self.query_one("#views", ContentSwitcher).current = f"{view}-view"
+        target = "#checks" if view == "checks" else "#diagnosis"
+        self.query_one(target).focus()
+        self.refresh_header()
+
+    # --- actions -----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("rerun_all", "rerun_check") and self.read_only:
+            return None  # shown greyed out: a saved report cannot be rerun
+        if action == "copy_step" and self.view != "diagnosis":
+            return False
+        return True
+
+    def action_rerun_all(self) -> None:
+        self.start_run()
+
+    def action_rerun_check(self) -> None:
+        if self.selected is None:
+            self.notify("no check highlighted", severity="warning")
+            return
+        if self.state.report is None:  # nothing to merge into yet: rerun everything
+            self.start_run()
+            return
+        self.start_run([self.selected])
+
+    def action_cycle_filter(self) -> None:
+        self.set_filter(FILTERS[(FILTERS.index(self.filter) + 1) % len(FILTERS)])
+
+    def set_filter(self, flt: str) -> None:
+        self.filter = flt
+        self.refresh_table()
+        self.refresh_detail()
+        self.refresh_header()
+
+    def action_switch_view(self) -> None:
+        self.set_view(VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)])
+
+    def action_copy_step(self) -> None:
+        node = self.query_one("#diagnosis", Tree).cursor_node
+        data = (node.data if node is not None else None) or {}
+        if data.get("kind") == "cmd":
+            self.copy_text(data["text"])
+        else:
+            self.notify("highlight a next-step command ($ …) to copy it", severity="warning")
+
+    def action_export(self, fmt: str) -> None:
+        from doctor.cli import write_file
+        from doctor.render import available_formats, render
+
+        report = self.state.report
+        if report is None:
+            self.notify("nothing to export yet: the run has not finished", severity="warning")
+            return
+        if fmt not in available_formats():
+            self.notify(f"{fmt} export is unavailable: its renderer is not installed in this build",
+                        severity="error")
+            return
+        ext = {"json": "json", "markdown": "md"}[fmt]
+        path = self.export_dir / f"ame-doctor-{report.run.id}.{ext}"
+        try:
+            write_file(path, render(report, fmt))
+        except OSError as e:
+            self.notify(f"export failed: {e}", severity="error")
+            return
+        self.exported.append(path)
+        self.notify(f"wrote {fmt} report to {path}", title="exported")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if not self.read_only:
+            yield SystemCommand("Rerun all checks", "Run every check again", self.action_rerun_all)
+            yield SystemCommand("Rerun selected check", "Run the highlighted check again", self.action_rerun_check)
+        for flt in FILTERS:
+            yield SystemCommand(f"Filter: {flt}", f"Show {flt} checks", lambda f=flt: self.set_filter(f))
+        yield SystemCommand("View: checks", "Checks and their findings", lambda: self.set_view("checks"))
+        yield SystemCommand("View: diagnosis", "Playbooks with causes ranked", lambda: self.set_view("diagnosis"))
+        yield SystemCommand("Export JSON", "Write the report as JSON", lambda: self.action_export("json"))
+        yield SystemCommand("Export Markdown", "Write the report as Markdown", lambda: self.action_export("markdown"))
+        yield SystemCommand("Help", "Keys and views", self.action_help)
+
+    # --- outcome -------------------------------------------------------------------------------
+    def exit_code(self) -> int:
+        if self.read_only:
+            return 0
+        report = self.state.report
+        return report.exit_code if report is not None else 130
+
+
+def run_live(args: argparse.Namespace, argv: list[str]) -> int:
+    """``ame-doctor tui`` / bare ``ame-doctor`` on a terminal."""
+    from doctor.cli import EXIT_CANNOT_RUN, parse_outputs, write_file
+    from doctor.render import render
+    from doctor.tui.source import LiveSource
+
+    source = LiveSource(args, argv)
+    outputs = parse_outputs(getattr(args, "output", []) or [], "json")
+    why = source.preflight()
+    if why:
+        print(f"ame-doctor: cannot run: {why}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    app = DoctorApp(source)
+    app.run()
+    report = app.state.report
+    if report is not None:
+        for fmt, path in outputs:
+            write_file(path, render(report, fmt))
+            print(f"ame-doctor: wrote {fmt} report to {path}", file=sys.stderr)
+    return app.exit_code()
+
+
+def run_view(report: Report) -> int:
+    """``ame-doctor view REPORT.json``: the same UI over a saved report, read-only."""
+    metas: list[object] = []
+    try:
+        from doctor.registry import all_checks
+
+        metas = [c.meta for c in all_checks()]
+    except Exception:  # the why-it-matters text is a bonus; a broken plugin must not block viewing
+        metas = []
+    app = DoctorApp(None, report, metas=metas)
+    app.run()
+    return 0

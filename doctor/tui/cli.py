@@ -1,0 +1,30 @@
+"""``ame-doctor view REPORT.json``: browse a saved report in the TUI, read-only."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+EXIT_USAGE = 2
+
+
+def register(subparsers: Any, add_run_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = subparsers.add_parser(
+        "view", help="open a saved JSON report in the TUI, read-only (browse an incident attachment later)")
+    p.add_argument("report", metavar="REPORT.json", help="a report written by `ame-doctor run --output`")
+    p.set_defaults(handler=cmd_view)
+
+
+def cmd_view(args: argparse.Namespace, argv: list[str]) -> int:
+    from doctor.model import ReportError, load_report
+
+    try:
+        report = load_report(args.report)
+    except ReportError as e:
+        print(f"ame-doctor: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    from doctor.tui.app import run_view
+
+    return run_view(report)
