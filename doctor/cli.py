@@ -53,6 +53,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--timeout", type=float, help="global deadline in seconds (default 120)")
     o.add_argument("--concurrency", type=int, help="checks running at once (default 8)")
     o.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
+    g.add_argument("--sample", type=float, metavar="SECONDS",
+                   help="queue.state: read the queues over SECONDS for drain rate and time to empty (default: one reading)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +111,7 @@ def load_config_from_args(args: argparse.Namespace) -> Any:
         "run.strict": getattr(args, "strict", None),
         "run.timeout": getattr(args, "timeout", None),
         "run.concurrency": getattr(args, "concurrency", None),
+        "run.sample": getattr(args, "sample", None),
     }
     return load_config(getattr(args, "config", None), overrides)
 

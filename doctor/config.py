@@ -127,6 +127,16 @@ class RunConfig(_Section):
     window_minutes: int = Field(60, ge=1, description="look-back window for stopped tasks and logs")
     restart_storm: int = Field(3, ge=1, description="stopped tasks in the window that make a restart storm")
     soak_minutes: int = Field(15, ge=0)
+    sample: float = Field(0.0, ge=0, le=3600, description="queue.state: seconds over which to take queue readings "
+                          "for the drain rate (--sample); 0 = one reading")
+
+    @model_validator(mode="after")
+    def _room_for_sample(self) -> RunConfig:
+        """--sample S needs S seconds inside queue.state's deadline and the run's."""
+        if self.sample:
+            self.check_timeout = max(self.check_timeout, self.sample + 30)
+            self.timeout = max(self.timeout, self.sample + 60)
+        return self
 
 
 class Config(_Section):
