@@ -1,0 +1,378 @@
+"""Exec transports: how the probe gets to where the worker runs.
+
+- ``ecs-exec``: ``ecs.execute_command(interactive=True)`` then ``session-manager-plugin`` with the session,
+  exactly as the AWS CLI drives it; the exit status comes back through a sentinel line.
+- ``probe-task``: a one-off ``RunTask`` of the service's own task definition and network configuration
+  with a command override, tagged ``ame-doctor=probe``, ``startedBy=ame-doctor``; bounded poll; exit code
+  from the task, output from its awslogs stream; the task is always stopped.
+- ``local``: the same command on this host (tests, demo, on-call inside the VPC).
+- ``off``.
+
+Every subprocess runs in its own process group with a deadline and is killed as a group on timeout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pty
+import shutil
+import signal
+import subprocess
+import time
+from typing import TYPE_CHECKING, Any
+
+from doctor.probe import (
+    PLUGIN_INSTALL_HINT,
+    ProbeResult,
+    ProbeSpec,
+    TransportUnavailable,
+    parse_output,
+)
+
+if TYPE_CHECKING:
+    from doctor.aws import AwsSession
+    from doctor.facts import Facts
+
+PLUGIN = "session-manager-plugin"
+PROBE_TAG = {"key": "ame-doctor", "value": "probe"}
+STARTED_BY = "ame-doctor"
+MAX_OVERRIDES_CHARS = 8192  # RunTask: total characters of the overrides JSON
+
+
+def run_bounded(argv: list[str], *, env: dict[str, str] | None = None, cwd: str | None = None,
+                timeout: float, use_pty: bool = False) -> tuple[int | None, str, bool]:
+    """Run ``argv`` in a new session; return (exit status, combined output, timed_out). Never hangs."""
+    master = slave = None
+    stdin: Any = subprocess.DEVNULL
+    if use_pty:  # session-manager-plugin wants a terminal on stdin
+        master, slave = pty.openpty()
+        stdin = slave
+    try:
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                                cwd=cwd, start_new_session=True)
+    finally:
+        if slave is not None:
+            os.close(slave)
+    timed_out = False
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc)
+        try:
+            out, _ = proc.communicate(timeout=2)
+        except subprocess.TimeoutExpired:
+            out = b""
+    finally:
+        if master is not None:
+            os.close(master)
+        _kill_group(proc)  # stragglers of a finished leader
+    return (None if timed_out else proc.returncode), out.decode("utf-8", "replace"), timed_out
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(2)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def session_for(facts: Facts, transport: str) -> AwsSession:
+    """The run's AWS session when its guard already allows ``transport``'s operations, else a sibling
+    session guarded for exactly that transport (used when it is the configured ``[exec] fallback``)."""
+    from doctor.aws import EXEC_OPERATIONS, AwsSession, is_allowed
+
+    aws = facts.aws
+    if all(is_allowed(op, aws.transport) for op in EXEC_OPERATIONS[transport]):
+        return aws
+
+    def make() -> AwsSession:
+        s = AwsSession(aws.region, aws.profile, transport=transport, connect_timeout=aws.connect_timeout,
+                       read_timeout=aws.read_timeout, max_attempts=aws.max_attempts)
+        return s
+
+    return facts.memo(("probe.aws", transport), make)
+
+
+def _aws_unavailable(e: Exception, action: str) -> TransportUnavailable:
+    from doctor.aws import denied_action, error_code
+
+    denied = denied_action(e)
+    if denied:
+        return TransportUnavailable(f"access denied: needs {denied}", kind="exec_denied", unlock=denied,
+                                    remediation=f"Allow {denied} for the doctor's role.")
+    return TransportUnavailable(f"{action} failed: {error_code(e) or type(e).__name__}: {e}")
+
+
+class Transport:
+    name = "off"
+
+    def run(self, facts: Facts, service: str, spec: ProbeSpec) -> ProbeResult:
+        raise NotImplementedError
+
+
+class OffTransport(Transport):
+    name = "off"
+
+    def run(self, facts: Facts, service: str, spec: ProbeSpec) -> ProbeResult:
+        raise TransportUnavailable("exec transport is off", kind="exec_off",
+                                   remediation="Run with --exec ecs-exec, --exec probe-task, or --exec local "
+                                   "(on a host inside the VPC).", unlock="--exec ecs-exec|probe-task|local")
+
+
+# --- local ----------------------------------------------------------------------------------
+def container_env(facts: Facts, service: str) -> dict[str, str]:
+    """The environment the service's container would see: SSM values, overlaid by the task definition's
+    ``environment`` and ``secrets`` (resolved from SSM), with the doctor's targets filling gaps."""
+    env: dict[str, str] = {}
+    try:
+        params = facts.ssm_parameters()
+        env.update(facts.ssm_values())
+    except Exception:
+        params = {}
+    try:
+        td = facts.service_task_definition(service)
+    except Exception:
+        td = None
+    if td:
+        name = facts.container_name(td)
+        for c in td.get("containerDefinitions", []):
+            if c.get("name") != name:
+                continue
+            for kv in c.get("environment", []):
+                env[kv["name"]] = kv.get("value", "")
+            for sec in c.get("secrets", []):
+                ref = sec.get("valueFrom", "")
+                pname = "/" + ref.split(":parameter/", 1)[1].lstrip("/") if ":parameter/" in ref else ref
+                if pname in params:
+                    env[sec["name"]] = params[pname].get("Value", "")
+    r, d = facts.redis_target(), facts.db_target()
+    fill = {"REDIS_HOST": r.host, "REDIS_PORT": str(r.port), "REDIS_PASSWORD": r.password,
+            "DB_HOST": d.host, "DB_PORT": str(d.port)}
+    for k, v in fill.items():
+        if v and not env.get(k):
+            env[k] = v
+    if facts.config.redis.host:  # an explicit [redis] / [database] target wins on this host
+        env.update(REDIS_HOST=r.host or "", REDIS_PORT=str(r.port))
+    if facts.config.database.host:
+        env.update(DB_HOST=d.host or "", DB_PORT=str(d.port))
+    return env
+
+
+def resolve_overrides(facts: Facts, hosts: list[str | None], timeout: float) -> dict[str, str]:
+    """host -> first IPv4 via the configured ``[dns] nameservers`` (like curl --resolve); {} without them."""
+    from doctor.connect import DnsFailure, is_ip, resolve
+
+    ns = facts.config.dns.nameservers
+    out: dict[str, str] = {}
+    if not ns:
+        return out
+    for h in hosts:
+        if not h or is_ip(h) or h in out:
+            continue
+        try:
+            addrs = resolve(h, ns, timeout)
+        except DnsFailure:
+            continue  # the probe then reports the name as unresolvable, as the task would
+        if addrs:
+            out[h] = addrs[0]
+    return out
+
+
+class LocalTransport(Transport):
+    """The probe on this host, in the environment the service's container would have."""
+
+    name = "local"
+
+    def run(self, facts: Facts, service: str, spec: ProbeSpec) -> ProbeResult:
+        env = container_env(facts, service)
+        spec = dataclasses.replace(spec, resolve=resolve_overrides(
+            facts, [env.get("REDIS_HOST"), env.get("DB_HOST")], spec.timeout))
+        for k in ("PATH", "HOME", "TMPDIR", "LANG"):
+            if k in os.environ:
+                env.setdefault(k, os.environ[k])
+        res = ProbeResult(service=service, transport=self.name, task="local")
+        sh = shutil.which("sh", path=env.get("PATH"))
+        if not sh:
+            raise TransportUnavailable("no sh on PATH for the local probe")
+        root = spec.app_root or os.getcwd()
+        cwd = root if os.path.isdir(root) else None
+        rc, out, timed_out = run_bounded([sh, "-c", spec.shell_script()], env=env, cwd=cwd,
+                                         timeout=facts.config.exec.timeout)
+        parse_output(out, res)
+        if timed_out:
+            res.reason = f"the local probe did not finish within {facts.config.exec.timeout:g}s"
+            res.ok = False
+        elif res.exit_status is None:
+            res.exit_status = rc
+        return res
+
+
+# --- ecs-exec -------------------------------------------------------------------------------
+class EcsExecTransport(Transport):
+    """``ecs.execute_command`` + ``session-manager-plugin``, as ``aws ecs execute-command`` does it."""
+
+    name = "ecs-exec"
+
+    def run(self, facts: Facts, service: str, spec: ProbeSpec) -> ProbeResult:
+        plugin = shutil.which(PLUGIN)
+        if not plugin:
+            raise TransportUnavailable(f"{PLUGIN} is not on PATH", kind="plugin_missing",
+                                       signals=("exec.unavailable", "exec.plugin_missing"),
+                                       remediation=PLUGIN_INSTALL_HINT)
+        cluster = facts.config.ecs.cluster
+        tasks = [t for t in facts.tasks(service, "RUNNING") if t.get("lastStatus") == "RUNNING"]
+        if not tasks:
+            raise TransportUnavailable(f"no RUNNING task of {service} to exec into", kind="no_task",
+                                       remediation="Scale the service up, or use --exec probe-task.")
+        task = tasks[0]
+        if task.get("enableExecuteCommand") is False:
+            raise TransportUnavailable(
+                f"ECS Exec is not enabled on task {task['taskArn'].rsplit('/', 1)[-1]}", kind="exec_disabled",
+                signals=("exec.unavailable", "exec.disabled"),
+                remediation=f"aws ecs update-service --cluster {cluster} --service {service} "
+                "--enable-execute-command --force-new-deployment")
+        td = facts.task_definition(task["taskDefinitionArn"]) if task.get("taskDefinitionArn") else {}
+        name = facts.container_name(td) if td else facts.config.ecs.container
+        containers = task.get("containers", [])
+        container = next((c for c in containers if c.get("name") == name), containers[0] if containers else None)
+        runtime_id = (container or {}).get("runtimeId")
+        if not container or not runtime_id:
+            raise TransportUnavailable(f"container {name!r} of the task has no runtimeId yet (not started?)",
+                                       kind="no_runtime_id")
+        aws = session_for(facts, "ecs-exec")
+        ecs = aws.client("ecs")
+        try:
+            resp = ecs.execute_command(cluster=cluster, task=task["taskArn"], container=container["name"],
+                                       interactive=True, command=spec.exec_command())
+        except Exception as e:
+            u = _aws_unavailable(e, "ecs:ExecuteCommand")
+            if "agent" in str(e).lower() or "not enabled" in str(e).lower():
+                u.signals = ("exec.unavailable", "exec.agent_not_running")
+                u.remediation = ("Redeploy the service with --enable-execute-command and check the "
+                                 "ExecuteCommandAgent status (`ame-doctor run --only exec.ready`).")
+            raise u from None
+        cluster_name = resp.get("clusterArn", cluster).rsplit("/", 1)[-1]
+        task_id = resp.get("taskArn", task["taskArn"]).rsplit("/", 1)[-1]
+        target = {"Target": f"ecs:{cluster_name}_{task_id}_{runtime_id}"}
+        argv = [plugin, json.dumps(resp["session"]), ecs.meta.region_name, "StartSession", aws.profile or "",
+                json.dumps(target), ecs.meta.endpoint_url]
+        res = ProbeResult(service=service, transport=self.name, task=task["taskArn"])
+        rc, out, timed_out = run_bounded(argv, timeout=facts.config.exec.timeout, use_pty=True)
+        parse_output(out, res)
+        if timed_out:
+            res.ok = False
+            res.reason = f"the ECS Exec session did not finish within {facts.config.exec.timeout:g}s (killed)"
+        elif res.exit_status is None:
+            res.reason = res.reason or f"{PLUGIN} exited {rc} without the probe's exit sentinel"
+            res.ok = False
+        return res
+
+
+# --- probe-task -----------------------------------------------------------------------------
+class ProbeTaskTransport(Transport):
+    """A one-off task of the service's own task definition and network, stopped in every case."""
+
+    name = "probe-task"
+    poll_interval = 2.0
+
+    def run(self, facts: Facts, service: str, spec: ProbeSpec) -> ProbeResult:
+        svc = facts.services().get(service)
+        if not svc:
+            raise TransportUnavailable(f"ECS service {service} not found", kind="no_service")
+        td = facts.service_task_definition(service) or {}
+        container = facts.container_name(td)
+        if not container:
+            raise TransportUnavailable(f"no container to override in {svc.get('taskDefinition')}")
+        cluster = facts.config.ecs.cluster
+        overrides = {"containerOverrides": [{"name": container, "command": spec.task_command()}]}
+        size = len(json.dumps(overrides, separators=(",", ":")))
+        if size > MAX_OVERRIDES_CHARS:
+            raise TransportUnavailable(f"probe overrides are {size} characters (RunTask allows {MAX_OVERRIDES_CHARS})")
+        kwargs: dict[str, Any] = {
+            "cluster": cluster, "taskDefinition": svc["taskDefinition"], "count": 1, "startedBy": STARTED_BY,
+            "overrides": overrides, "tags": [PROBE_TAG, {"key": "ame-doctor:service", "value": service}],
+        }
+        if svc.get("networkConfiguration"):
+            kwargs["networkConfiguration"] = svc["networkConfiguration"]
+        if svc.get("capacityProviderStrategy"):
+            kwargs["capacityProviderStrategy"] = svc["capacityProviderStrategy"]
+        elif svc.get("launchType"):
+            kwargs["launchType"] = svc["launchType"]
+        if svc.get("platformVersion"):
+            kwargs["platformVersion"] = svc["platformVersion"]
+        ecs = session_for(facts, "probe-task").client("ecs")
+        try:
+            resp = ecs.run_task(**kwargs)
+        except Exception as e:
+            raise _aws_unavailable(e, "ecs:RunTask") from None
+        if not resp.get("tasks"):
+            why = "; ".join(f"{f.get('arn', '')} {f.get('reason', '')}".strip() for f in resp.get("failures", []))
+            raise TransportUnavailable(f"RunTask started no task: {why or 'no reason given'}", kind="run_task_failed")
+        arn = resp["tasks"][0]["taskArn"]
+        res = ProbeResult(service=service, transport=self.name, task=arn)
+        deadline = time.monotonic() + facts.config.exec.timeout
+        stopped: dict[str, Any] | None = None
+        try:
+            while True:
+                d = ecs.describe_tasks(cluster=cluster, tasks=[arn]).get("tasks", [])
+                if d and d[0].get("lastStatus") == "STOPPED":
+                    stopped = d[0]
+                    break
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
+            text = self._log_text(facts, td, container, arn)
+            parse_output(text, res)
+            if stopped is None:
+                res.ok = False
+                res.reason = f"the probe task did not stop within {facts.config.exec.timeout:g}s"
+            else:
+                c = next((c for c in stopped.get("containers", []) if c.get("name") == container), {})
+                if c.get("exitCode") is not None:
+                    res.exit_status = int(c["exitCode"])
+                if not res.ok and res.reason and stopped.get("stoppedReason"):
+                    res.reason += f" (task stopped: {stopped['stoppedReason']})"
+        finally:
+            try:
+                ecs.stop_task(cluster=cluster, task=arn, reason="ame-doctor probe finished")
+            except Exception as e:  # recorded, never raised over the result
+                res.reason = (res.reason + "; " if res.reason else "") + f"StopTask failed: {e}"
+        return res
+
+    def _log_text(self, facts: Facts, td: dict[str, Any], container: str, arn: str) -> str:
+        cdef = next((c for c in td.get("containerDefinitions", []) if c.get("name") == container), {})
+        lc = cdef.get("logConfiguration") or {}
+        opts = lc.get("options") or {}
+        if lc.get("logDriver") != "awslogs" or "awslogs-group" not in opts:
+            return ""
+        stream = f"{opts.get('awslogs-stream-prefix', 'ecs')}/{container}/{arn.rsplit('/', 1)[-1]}"
+        logs = facts.aws.client("logs")
+        lines: list[str] = []
+        try:
+            kw: dict[str, Any] = {"logGroupName": opts["awslogs-group"], "logStreamName": stream, "startFromHead": True}
+            for _ in range(10):
+                page = logs.get_log_events(**kw)
+                lines.extend(e.get("message", "") for e in page.get("events", []))
+                token = page.get("nextForwardToken")
+                if not page.get("events") or not token or token == kw.get("nextToken"):
+                    break
+                kw["nextToken"] = token
+        except Exception:
+            return "\n".join(lines)
+        return "\n".join(lines)
+
+
+TRANSPORTS: dict[str, type[Transport]] = {
+    "ecs-exec": EcsExecTransport, "probe-task": ProbeTaskTransport, "local": LocalTransport, "off": OffTransport,
+}
+
+
+def get_transport(name: str) -> Transport:
+    return TRANSPORTS[name]()
