@@ -217,6 +217,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                                   resources=[service, group], signals=["startup.logging_init_failed"],
                                   remediation=f"aws logs create-log-group --log-group-name {group}")
             elif channel != "stderr":
+                problems += 1
                 yield ctx.finding("logs_empty", service, "warning",
                                   f"{service}: no log lines in {group} and LOG_CHANNEL is "
                                   f"{channel if channel is not None else 'unset (Laravel default: stack -> file)'}",

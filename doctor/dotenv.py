@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_NAME = re.compile(r"\A[\w.]+\Z", re.UNICODE)
-_VAR = re.compile(r"\A\$\{([a-zA-Z0-9_.]+)\}")
+_NAME = re.compile(r"\A[a-zA-Z0-9_.]+\Z")
+_VAR = re.compile(r"\$\{([a-zA-Z0-9_.]+)\}")  # used with .match(s, pos): anchored at pos
 _ESCAPES = {"f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _QUOTE_AFTER_NON_BACKSLASH = re.compile(r'(?=([^\\]"))')
 
@@ -86,20 +86,22 @@ def _logical_lines(text: str) -> tuple[list[tuple[int, str]], int | None]:
     start = 0
     multiline = False
     for no, line in enumerate(re.split(r"\r\n|\n|\r", text), 1):
-        starts_here = False if multiline else _looks_like_multiline_start(line)
-        if starts_here:
-            multiline = True
+        # phpdotenv's Lines::multilineProcess: the start test runs on every line, even inside a value
+        started = _looks_like_multiline_start(line)
+        if started and not multiline:
             start = no
+        if started:
+            multiline = True
         if multiline:
             buffer.append(line)
-            if _looks_like_multiline_stop(line, starts_here):
+            if _looks_like_multiline_stop(line, started):
                 multiline = False
                 line = "\n".join(buffer)
                 buffer = []
-            else:
-                continue
         else:
             start = no
+        if multiline:
+            continue
         stripped = line.strip()
         if stripped == "" or stripped.startswith("#"):
             continue

@@ -128,7 +128,7 @@ _STOP_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 STOP_PATTERN: re.Pattern[str] = re.compile("|".join(f"(?P<{k}>{p})" for k, p in _STOP_PATTERNS))
 _SECRET_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("parameter_missing", re.compile(r"ParameterNotFound|ResourceNotFoundException|invalid parameters|"
+    ("parameter_missing", re.compile(r"ParameterNotFound|ResourceNotFoundException|invalid (?:ssm )?parameters|"
                                      r"InvalidParameters|does not exist")),
     ("access_denied", re.compile(r"AccessDenied|not authorized|is not authorized to perform")),
     ("network", re.compile(r"i/o timeout|context deadline exceeded|dial tcp|connection reset")),

@@ -1,0 +1,144 @@
+"""ecs.startup against moto: stopped tasks classified, log lines matched, empty logs explained."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from doctor.model import CheckStatus
+from doctor.sim.world import WorldSpec, build_world, put_log_lines
+from tests.ecs_helpers import crash, kinds, run_check, signals
+
+ID = "ecs.startup"
+
+
+def deny(monkeypatch: pytest.MonkeyPatch, service: str, operation: str) -> None:
+    """Make the doctor's own clients get AccessDenied for one operation (IAM enforcement in-process)."""
+    from doctor.aws import AwsSession, iam_action
+
+    original = AwsSession.client
+
+    def client(self: AwsSession, name: str) -> Any:
+        c = original(self, name)
+        if name == service:
+            def refuse(**_: Any) -> None:
+                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "User: arn:aws:iam::1:user/x "
+                                   f"is not authorized to perform: {iam_action(service, operation)}"}}, operation)
+            c.meta.events.register(f"before-call.{service}.{operation}", refuse, unique_id=f"deny-{operation}")
+        return c
+
+    monkeypatch.setattr(AwsSession, "client", client)
+
+
+def test_healthy_world_is_ok(world: Any) -> None:
+    r = run_check(ID)
+    assert r.status == CheckStatus.passed, r
+    assert signals(r) == {"startup.ok"}
+    assert r.findings[0].evidence["log_streams"] == 3  # the newest running task of each service
+
+
+def test_image_pull_failure_grouped(moto_session: Any, world: Any) -> None:
+    crash(moto_session, world, "image", 3, stop_code="TaskFailedToStart", exit_code=None,
+          reason="CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+                 "failed to resolve ref 123456789012.dkr.ecr.eu-west-1.amazonaws.com/propertyfeedtemplate:prod")
+    r = run_check(ID)
+    assert r.status == CheckStatus.fail
+    f = next(f for f in r.findings if "startup.image_pull_failed" in f.signals)
+    assert f.uid == "ecs.startup:image_pull_failed:propertyfeedtemplate-image"
+    assert f.severity.value == "critical"
+    assert f.evidence["stopped_tasks"] == 3 and len(f.evidence["groups"]) == 1
+    assert f.evidence["groups"][0]["stop_code"] == "TaskFailedToStart"
+    assert "propertyfeedtemplate:prod" in f.remediation
+    assert "startup.ok" not in signals(r)
+
+
+def test_secrets_unresolvable_names_the_cause(moto_session: Any, world: Any) -> None:
+    crash(moto_session, world, "sync", 1, stop_code="TaskFailedToStart", exit_code=None,
+          reason="ResourceInitializationError: unable to pull secrets or registry auth: execution resource "
+                 "retrieval failed: unable to retrieve secrets from ssm: service call has been retried 1 time(s): "
+                 "invalid ssm parameters: /propertyfeedtemplate/production/DB_PASSWORD_OLD")
+    r = run_check(ID)
+    f = next(f for f in r.findings if f.uid == "ecs.startup:secrets_unresolvable:propertyfeedtemplate-sync")
+    assert f.signals == ["startup.secrets_unresolvable"]
+    assert f.evidence["cause"] == "parameter_missing"
+    assert "ame-ecs-execution" in f.remediation
+
+
+def test_bootstrap_crash_with_log_signature(moto_session: Any, world: Any) -> None:
+    arns = crash(moto_session, world, "bulk", 2, exit_code=1)
+    logs = moto_session.client("logs")
+    for arn in arns:
+        put_log_lines(logs, "/ecs/propertyfeedtemplate-bulk", f"ecs/app/{arn.rsplit('/', 1)[-1]}", [
+            "   INFO  Processing jobs from the [bulk] queue.",
+            "In Connection.php line 829:",
+            "  SQLSTATE[HY000] [2002] Connection timed out (Connection: mysql, SQL: select * from `feeds`)",
+        ])
+    r = run_check(ID)
+    assert r.status == CheckStatus.fail
+    assert {"startup.bootstrap_failed", "logs.db_timeout"} <= signals(r)
+    crash_f = next(f for f in r.findings if f.uid == "ecs.startup:bootstrap_failed:propertyfeedtemplate-bulk")
+    assert crash_f.evidence["groups"][0]["exit_code"] == 1 and crash_f.evidence["stopped_tasks"] == 2
+    log_f = next(f for f in r.findings if f.uid == "ecs.startup:log_db_timeout:propertyfeedtemplate-bulk")
+    assert "stopped task" in log_f.evidence["where"] and "Connection timed out" in log_f.evidence["sample"]
+    # the other services are clean: no findings for them
+    assert all("propertyfeedtemplate-sync" not in f.uid for f in r.findings)
+
+
+def test_oom_and_runtime_dirs_in_running_task_logs(moto_session: Any, world: Any) -> None:
+    crash(moto_session, world, "image", 1, exit_code=137,
+          container_reason="OutOfMemoryError: Container killed due to memory usage")
+    running = world.tasks["propertyfeedtemplate-sync"][0].rsplit("/", 1)[-1]
+    put_log_lines(moto_session.client("logs"), "/ecs/propertyfeedtemplate-sync", f"ecs/app/{running}",
+                  ["Please provide a valid cache path."])
+    r = run_check(ID)
+    assert {"startup.oom", "startup.runtime_dirs_missing"} <= signals(r)
+    f = next(f for f in r.findings if "startup.runtime_dirs_missing" in f.signals)
+    assert "running task" in f.evidence["where"]
+
+
+def test_expected_and_old_stops_are_not_failures(moto_session: Any, world: Any) -> None:
+    crash(moto_session, world, "sync", 2, stop_code="ServiceSchedulerInitiated", exit_code=143,
+          reason="Scaling activity initiated by (deployment ecs-svc/1)")
+    crash(moto_session, world, "image", 2, exit_code=1, minutes_ago=120)  # outside the 60 min window
+    r = run_check(ID)
+    assert r.status == CheckStatus.passed, r.findings
+    assert signals(r) == {"startup.ok"}
+    assert run_check(ID, run={"window_minutes": 180}).status == CheckStatus.fail  # a wider window sees them
+
+
+def test_empty_logs_and_log_channel_not_stderr(moto_session: Any) -> None:
+    w = build_world(moto_session, WorldSpec(extra_params={"LOG_CHANNEL": "stack"}))
+    logs = moto_session.client("logs")
+    for service, group in w.log_groups.items():
+        for s in logs.describe_log_streams(logGroupName=group)["logStreams"]:
+            logs.delete_log_stream(logGroupName=group, logStreamName=s["logStreamName"])
+    r = run_check(ID)
+    assert r.status == CheckStatus.warn
+    assert kinds(r) == {"logs_empty"}
+    f = r.findings[0]
+    assert f.signals == ["logs.not_on_stderr"] and f.evidence["LOG_CHANNEL"] == "stack"
+    assert "LOG_CHANNEL=stderr" in f.remediation
+
+
+def test_missing_log_group(moto_session: Any, world: Any) -> None:
+    moto_session.client("logs").delete_log_group(logGroupName="/ecs/propertyfeedtemplate-image")
+    r = run_check(ID)
+    f = next(f for f in r.findings if f.uid == "ecs.startup:log_group_missing:propertyfeedtemplate-image")
+    assert f.signals == ["startup.logging_init_failed"]
+    assert r.status == CheckStatus.fail
+
+
+def test_logs_denied_is_unknown_naming_the_action(monkeypatch: pytest.MonkeyPatch, world: Any) -> None:
+    deny(monkeypatch, "logs", "GetLogEvents")
+    r = run_check(ID)
+    assert r.status == CheckStatus.unknown
+    assert r.unlock == "logs:GetLogEvents"
+
+
+def test_tasks_denied_is_unknown_naming_the_action(monkeypatch: pytest.MonkeyPatch, world: Any) -> None:
+    deny(monkeypatch, "ecs", "ListTasks")
+    r = run_check(ID)
+    assert r.status == CheckStatus.unknown
+    assert r.unlock == "ecs:ListTasks"
