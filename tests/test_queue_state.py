@@ -1,0 +1,265 @@
+"""queue.state against a real redis-server (Laravel-shaped keys and payloads), real MariaDB failed_jobs and the
+moto world's task definitions (changed through new task definition revisions)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from doctor.model import CheckResult, CheckStatus
+from doctor.sim.world import WorldSpec, build_world
+from tests.ecs_helpers import REGION, kinds, run_check, signals
+
+PREFIX = "propertyfeedtemplate_database_"
+CLUSTER = "propertyfeedtemplate-production"
+
+
+def job(name: str = "App\\Jobs\\ResizeImage", attempts: int = 0, max_tries: int | None = 3,
+        created: float | None = None, pushed: str | None = None) -> str:
+    payload: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()), "displayName": name, "job": "Illuminate\\Queue\\CallQueuedHandler@call",
+        "maxTries": max_tries, "maxExceptions": None, "failOnTimeout": False, "backoff": None, "timeout": None,
+        "retryUntil": None, "data": {"commandName": name, "command": "O:8:\"stdClass\":0:{}"},
+        "id": uuid.uuid4().hex, "attempts": attempts,
+    }
+    if created is not None:
+        payload["createdAt"] = int(created)
+    if pushed is not None:
+        payload["pushedAt"] = pushed
+    return json.dumps(payload)
+
+
+@pytest.fixture
+def qworld(moto_session: Any, redis_clean: Any, mariadb: Any, dns_server: Any) -> dict[str, Any]:
+    """The moto world pointing at the real Redis and MariaDB; hosts resolve only via the test DNS server."""
+    w = build_world(moto_session, WorldSpec(redis_port=redis_clean.port, db_port=mariadb.port))
+    dns_server.set(w.redis_host, "A", "127.0.0.1")
+    dns_server.set(w.db_writer_endpoint, "A", "127.0.0.1")
+    return {"world": w, "redis": redis_clean, "db": mariadb, "dns": {"nameservers": [dns_server.nameserver]},
+            "session": moto_session}
+
+
+def check(q: dict[str, Any], **cfg: Any) -> CheckResult:
+    return run_check("queue.state", dns=q["dns"], **cfg)
+
+
+def finding(result: CheckResult, kind: str, resource: str) -> Any:
+    uid = f"queue.state:{kind}:{resource}"
+    match = [f for f in result.findings if f.uid == uid]
+    assert match, f"no {uid} in {[f.uid for f in result.findings]} ({result.summary})"
+    return match[0]
+
+
+def new_revision(session: Any, service: str, command: list[str], env: dict[str, str] | None = None) -> None:
+    ecs = session.client("ecs", region_name=REGION)
+    svc = ecs.describe_services(cluster=CLUSTER, services=[service])["services"][0]
+    td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+    container = dict(td["containerDefinitions"][0], command=command)
+    if env:
+        container["environment"] = [*container.get("environment", []),
+                                    *({"name": k, "value": v} for k, v in env.items())]
+    arn = ecs.register_task_definition(
+        family=td["family"], networkMode=td["networkMode"], requiresCompatibilities=td["requiresCompatibilities"],
+        cpu=td["cpu"], memory=td["memory"], executionRoleArn=td["executionRoleArn"], taskRoleArn=td["taskRoleArn"],
+        containerDefinitions=[container])["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster=CLUSTER, service=service, taskDefinition=arn)
+
+
+def test_healthy_empty_queues_pass(qworld: dict[str, Any]) -> None:
+    r = check(qworld)
+    assert r.status == CheckStatus.passed, (r.summary, [f.uid for f in r.findings])
+    for q in ("sync", "image", "bulk", "default"):
+        f = finding(r, "depth", q)
+        assert f.evidence["ready"] == 0 and f.evidence["key"] == PREFIX + "queues:" + q
+        assert "queue.draining" in f.signals
+    w = finding(r, "worker", "propertyfeedtemplate-image")
+    assert w.evidence["tries"] == 3 and w.evidence["memory_mb"] == 256 and w.evidence["max_jobs"] == 0
+    assert w.evidence["timeout_s"] == 60 and w.evidence["retry_after_s"] == 90
+    assert not {"queue.unrouted", "queue.default_in_heavy_path", "queue.key_split"} & signals(r)
+
+
+def test_stale_reservations_overdue_delayed_and_age(qworld: dict[str, Any]) -> None:
+    r0 = qworld["redis"].client(0)
+    now = time.time()
+    key = PREFIX + "queues:image"
+    r0.rpush(key, job(created=now - 900), job(created=now - 800))
+    r0.zadd(key + ":reserved", {job(attempts=1): now - 600, job(attempts=1): now + 60})
+    r0.zadd(key + ":delayed", {job(attempts=1): now - 300, job(): now + 3600})
+    r = check(qworld)
+    assert r.status == CheckStatus.fail
+    depth = finding(r, "depth", "image")
+    assert (depth.evidence["ready"], depth.evidence["reserved"], depth.evidence["delayed"]) == (2, 2, 2)
+    assert depth.evidence["expired_reservations"] == 1 and depth.evidence["overdue_delayed"] == 1
+    assert depth.evidence["age_source"] == "createdAt" and 890 <= depth.evidence["oldest_ready_age_s"] <= 1000
+    assert depth.evidence["vantage"] == "host"
+    assert "queue.backlog" in depth.signals
+    assert {"queue.no_consumer", "queue.stale_reservations", "queue.overdue_delayed"} <= signals(r)
+    stale = finding(r, "stale_reservations", "image")
+    assert stale.evidence["queue"] == "image" and stale.evidence["service"] == "propertyfeedtemplate-image"
+    # the other queues stay clean
+    assert finding(r, "depth", "bulk").evidence["ready"] == 0
+    assert not [f for f in r.findings if f.uid.endswith(":bulk") and f.severity.rank >= 2]
+
+
+def test_backlog_with_no_running_worker_is_no_consumer(moto_session: Any, redis_clean: Any, mariadb: Any) -> None:
+    build_world(moto_session, WorldSpec(redis_port=redis_clean.port, db_port=mariadb.port, running_tasks=0))
+    redis_clean.client(0).rpush(PREFIX + "queues:bulk", job(pushed=f"{time.time() - 60:.4f}"))
+    r = run_check("queue.state", redis={"host": "127.0.0.1"}, database={"host": "127.0.0.1"})
+    f = finding(r, "no_consumer", "bulk")
+    assert f.severity.value == "critical" and f.evidence["running_consumers"] == 0
+    assert finding(r, "depth", "bulk").evidence["age_source"] == "pushedAt"
+
+
+def test_key_split_names_both_keys_and_settings(qworld: dict[str, Any]) -> None:
+    c = qworld["redis"]
+    # the web tier (APP_NAME=Laravel, REDIS_DB=1) pushes where no worker pops
+    c.client(1).rpush("laravel_database_queues:image", *[job() for _ in range(5)])
+    c.client(0).rpush(PREFIX + "queues:image", job())
+    # a cache-like key with "queues:" inside must not confuse the parser
+    c.client(0).set("propertyfeedtemplate_cache_:stats", "1")
+    r = check(qworld)
+    f = finding(r, "key_split", "image")
+    assert f.severity.value == "error" and "queue.key_split" in f.signals
+    assert f.evidence["workers_key"]["key"] == PREFIX + "queues:image" and f.evidence["workers_key"]["db"] == 0
+    other = f.evidence["other_keys"][0]
+    assert other["key"] == "laravel_database_queues:image" and other["db"] == 1
+    assert other["lengths"]["ready"] == 5 and f.evidence["stranded_jobs"] == 5
+    assert other["produced_by"]["REDIS_DB"] == 1 and "'laravel'" in other["produced_by"]["APP_NAME"]
+    assert set(f.resources) == {PREFIX + "queues:image", "laravel_database_queues:image"}
+
+
+def test_routing_from_task_definitions(qworld: dict[str, Any]) -> None:
+    s = qworld["session"]
+    new_revision(s, "propertyfeedtemplate-sync", ["php", "artisan", "queue:work", "sync", "--tries=3"])
+    new_revision(s, "propertyfeedtemplate-bulk", ["php", "artisan", "queue:work", "redis", "--queue=default,image",
+                                                  "--timeout=120", "--tries=5", "--max-jobs=100"])
+    r = check(qworld)
+    assert finding(r, "sync_connection_trap", "propertyfeedtemplate-sync").severity.value == "critical"
+    assert "queue.default_in_heavy_path" in finding(r, "default_in_heavy_path", "propertyfeedtemplate-bulk").signals
+    t = finding(r, "timeout_ge_retry_after", "propertyfeedtemplate-bulk")
+    assert t.evidence["timeout_s"] == 120 and t.evidence["retry_after_s"] == 90
+    assert "queue.unrouted" in finding(r, "unrouted", "bulk").signals
+    assert "queue.unrouted" in finding(r, "unrouted", "sync").signals
+    assert finding(r, "shared_consumer", "image").evidence["consumed_by"] == [
+        "propertyfeedtemplate-image", "propertyfeedtemplate-bulk"]
+    w = finding(r, "worker", "propertyfeedtemplate-bulk")
+    assert (w.evidence["tries"], w.evidence["max_jobs"], w.evidence["memory_mb"]) == (5, 100, 128)
+    assert w.evidence["task_definition"] == "propertyfeedtemplate-bulk:2"
+    assert "timeout_ge_retry_after" not in {k for k in kinds(r) if "image" in k}
+
+
+def test_retry_after_from_ssm(qworld: dict[str, Any]) -> None:
+    ssm = qworld["session"].client("ssm", region_name=REGION)
+    ssm.put_parameter(Name=qworld["world"].param("REDIS_QUEUE_RETRY_AFTER"), Value="60", Type="String",
+                      Overwrite=True)
+    r = check(qworld)
+    f = finding(r, "timeout_ge_retry_after", "propertyfeedtemplate-image")
+    assert f.evidence["retry_after_s"] == 60 and f.evidence["timeout_s"] == 60
+
+
+def test_failing_requeue_and_attempts_exhausted(qworld: dict[str, Any]) -> None:
+    r0 = qworld["redis"].client(0)
+    now = time.time()
+    key = PREFIX + "queues:sync"
+    r0.zadd(key + ":delayed", {job("App\\Jobs\\SyncFeed", attempts=a % 3 + 1): now + 30 + a for a in range(12)})
+    r0.rpush(key, *[job("App\\Jobs\\SyncFeed", attempts=3, max_tries=3) for _ in range(6)])
+    r = check(qworld)
+    assert "queue.failing_requeue" in finding(r, "failing_requeue", "sync").signals
+    ex = finding(r, "attempts_exhausted", "sync")
+    assert ex.evidence["exhausted"][0]["attempts"] == 3 and ex.evidence["exhausted"][0]["job"] == "App\\Jobs\\SyncFeed"
+
+
+def test_failed_jobs_grouped_and_redacted(qworld: dict[str, Any]) -> None:
+    db = qworld["db"]
+    pw = qworld["world"].spec.db_password
+    rows = [("image", f"PDOException: SQLSTATE[HY000] [1045] Access denied (password {pw})\n#0 /var/www/x.php(1)")] * 3
+    rows += [("bulk", "Illuminate\\Queue\\MaxAttemptsExceededException: App\\Jobs\\Import has been attempted too "
+                      "many times.\n#0 stack")]
+    rows += [("bulk", "RuntimeException: old failure\n#0")]
+    with db.connect().cursor() as cur:
+        for i, (queue, exc) in enumerate(rows):
+            cur.execute("INSERT INTO failed_jobs (uuid, connection, queue, payload, exception, failed_at) VALUES "
+                        "(%s, 'redis', %s, '{}', %s, NOW() - INTERVAL %s MINUTE)",
+                        (str(uuid.uuid4()), queue, exc, 5 if i < 4 else 600))
+    r = check(qworld)
+    img = finding(r, "failed_jobs_recent", "image")
+    assert img.evidence["failed_last_hour"] == 3 and img.evidence["by_exception"][0]["exception"] == "PDOException"
+    assert pw not in json.dumps(img.model_dump()) and "#0" not in img.evidence["by_exception"][0]["first_line"]
+    bulk = finding(r, "failed_jobs_recent", "bulk")
+    assert bulk.evidence["failed_last_hour"] == 1  # the 10-hour-old row is outside the window
+    assert bulk.evidence["by_exception"][0]["exception"] == "Illuminate\\Queue\\MaxAttemptsExceededException"
+
+
+def test_missing_failed_jobs_table_is_unknown_not_error(qworld: dict[str, Any]) -> None:
+    db = qworld["db"]
+    db.execute_root([f"RENAME TABLE `{db.database}`.failed_jobs TO `{db.database}`.failed_jobs_away"])
+    try:
+        r = check(qworld)
+    finally:
+        db.execute_root([f"RENAME TABLE `{db.database}`.failed_jobs_away TO `{db.database}`.failed_jobs"])
+    assert r.status == CheckStatus.unknown, r.summary
+    assert "failed_jobs does not exist" in r.summary
+    assert finding(r, "depth", "image").evidence["ready"] == 0  # the rest still ran
+
+
+def test_unreachable_redis_is_unknown_with_vantage(qworld: dict[str, Any], refused_port: int) -> None:
+    r = check(qworld, redis={"host": "127.0.0.1", "port": refused_port})
+    assert r.status == CheckStatus.unknown
+    assert "vantage host" in r.summary and str(refused_port) in r.summary
+    assert finding(r, "worker", "propertyfeedtemplate-sync")  # routing still checked
+    assert not [f for f in r.findings if f.uid.startswith("queue.state:depth:")]
+
+
+def test_sample_reports_drain_rate_and_growth(qworld: dict[str, Any]) -> None:
+    r0 = qworld["redis"].client(0)
+    r0.rpush(PREFIX + "queues:image", *[job() for _ in range(200)])
+    r0.rpush(PREFIX + "queues:bulk", job())
+    stop = threading.Event()
+
+    def traffic() -> None:  # a worker drains image, a producer keeps pushing bulk
+        c = qworld["redis"].client(0)
+        while not stop.is_set():
+            c.lpop(PREFIX + "queues:image")
+            c.rpush(PREFIX + "queues:bulk", job())
+            time.sleep(0.02)
+
+    t = threading.Thread(target=traffic, daemon=True)
+    t.start()
+    try:
+        r = check(qworld, run={"sample": 2})
+    finally:
+        stop.set()
+        t.join()
+    img = finding(r, "trend", "image")
+    assert "queue.draining" in img.signals and img.evidence["drain_rate_per_min"] > 0
+    assert img.evidence["time_to_empty_s"] is not None and img.evidence["readings"] == 3
+    bulk = finding(r, "trend", "bulk")
+    assert "queue.backlog_growing" in bulk.signals and bulk.evidence["sizes"][-1] > bulk.evidence["sizes"][0]
+
+
+def test_sample_with_a_stuck_head_is_no_consumer(qworld: dict[str, Any]) -> None:
+    qworld["redis"].client(0).rpush(PREFIX + "queues:sync", job(), job())
+    r = check(qworld, run={"sample": 1})
+    f = finding(r, "no_consumer", "sync")
+    assert f.evidence["sampled_s"] > 0 and "queue.no_consumer" in f.signals
+    assert "queue.draining" not in finding(r, "trend", "sync").signals
+
+
+def test_inspection_cost_does_not_read_lists(redis_clean: Any) -> None:
+    from doctor.queues import inspect_queue
+
+    c = redis_clean.client(0)
+    c.rpush("p_queues:big", *[job() for _ in range(3000)])
+    c.zadd("p_queues:big:delayed", {job(): i for i in range(3000)})
+    c.config_resetstat()
+    snap = inspect_queue(c, "p_", "big")
+    assert snap.ready == 3000 and snap.delayed == 3000 and len(snap.head) == 3
+    stats = {k.split("|")[0]: v for k, v in c.info("commandstats").items()}
+    assert set(stats) <= {"cmdstat_llen", "cmdstat_zcard", "cmdstat_zcount", "cmdstat_zrange", "cmdstat_lrange",
+                          "cmdstat_config", "cmdstat_info"}, set(stats)
+    assert stats["cmdstat_lrange"]["calls"] == 1
