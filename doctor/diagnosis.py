@@ -480,12 +480,37 @@ def vantage_of(f: Finding) -> str | None:
 
 
 class _Index:
-    def __init__(self, report: Report) -> None:
+    """Findings by signal, each with its scope: the queue it is about (a service counts as its queue),
+    or None when it is about the whole platform (an SG, a DNS name, the SSM path, the cluster)."""
+
+    def __init__(self, report: Report, config: Config | None = None) -> None:
+        config = config or Config()
+        self.queue_of: dict[str, str] = {q: q for q in config.queues} | {"default": "default"}
+        self.queue_of.update(config.services)
+        self.queue_of.update({q.service: name for name, q in report.target.queues.items()})
         self.by_signal: dict[str, list[Finding]] = {}
+        self.scopes: dict[str, str | None] = {}
         for _, f in report.findings():
-            for s in f.signals:
-                self.by_signal.setdefault(s, []).append(f)
+            self.scopes[f.uid] = self._scope(f)
+            for sig in f.signals:
+                self.by_signal.setdefault(sig, []).append(f)
         self.status = {c.id: c.status for c in report.checks}
+
+    def _scope(self, f: Finding) -> str | None:
+        ev = f.evidence
+        for key in ("queue", "service"):
+            v = ev.get(key)
+            if isinstance(v, str) and v in self.queue_of:
+                return self.queue_of[v]
+        v = ev.get("vantage")
+        if isinstance(v, str) and v.startswith("task:") and v[5:] in self.queue_of:
+            return self.queue_of[v[5:]]
+        resource = f.uid.split(":", 2)[2] if f.uid.count(":") >= 2 else ""
+        resource = resource.removeprefix("task:")
+        return self.queue_of.get(resource)
+
+    def scope(self, f: Finding) -> str | None:
+        return self.scopes.get(f.uid)
 
     def term(self, t: Term) -> list[Finding]:
         found = self.by_signal.get(t.signal, [])
@@ -494,14 +519,25 @@ class _Index:
         return found
 
     def expr(self, e: Expr) -> list[Finding] | None:
-        """The findings matching every term, or None when one term has none."""
+        """The findings matching every term within one scope (one queue, or platform-wide findings,
+        which combine with any queue), or None when the expression does not hold."""
+        per_term = [self.term(t) for t in e.terms]
+        if not all(per_term):
+            return None
+        candidates = {self.scope(f) for found in per_term for f in found}
         out: list[Finding] = []
-        for t in e.terms:
-            found = self.term(t)
-            if not found:
-                return None
-            out.extend(f for f in found if f not in out)
-        return out
+        for sc in sorted(candidates, key=lambda x: (x is None, x or "")):
+            picked = [[f for f in found if self.scope(f) in (sc, None)] for found in per_term]
+            if all(picked):
+                out.extend(f for group in picked for f in group if f not in out)
+        return out or None
+
+    def compatible(self, refuting: Finding, support: list[Finding]) -> bool:
+        """A refuting finding argues against the support when it is about a queue the support is about,
+        or is platform-wide, or the support is all platform-wide."""
+        r = self.scope(refuting)
+        scopes = {self.scope(f) for f in support} - {None}
+        return r is None or not scopes or r in scopes
 
 
 def _uids(findings: Iterable[Finding]) -> list[str]:
@@ -529,9 +565,14 @@ def assess(cause: Cause, idx: _Index) -> tuple[CauseState, float, list[Finding],
     refuted_by: list[str] = []
     for e in cause.rule_out:
         found = idx.expr(e)
-        if found is not None:
-            refuted_by.append(str(e))
-            refute.extend(f for f in found if f not in refute and f not in support)
+        if found is None:
+            continue
+        if support:  # conflicting evidence only when it is about the same queue (or platform-wide)
+            found = [f for f in found if f not in support and idx.compatible(f, support)]
+            if not found:
+                continue
+        refuted_by.append(str(e))
+        refute.extend(f for f in found if f not in refute and f not in support)
     if top is not None:
         state = TIER_STATE[top]
         worst = max((f.severity.rank for f in support), default=0)
@@ -706,7 +747,7 @@ def next_steps(cause: Cause, support: list[Finding], report: Report, config: Con
 
 # --- the diagnosis --------------------------------------------------------------------------
 def diagnose_playbook(book: Playbook, report: Report, config: Config, idx: _Index | None = None) -> PlaybookResult:
-    idx = idx or _Index(report)
+    idx = idx or _Index(report, config)
     results: list[tuple[int, CauseResult]] = []
     for n, cause in enumerate(book.causes):
         state, score, support, refute, reason = assess(cause, idx)
@@ -759,7 +800,7 @@ def diagnose(report: Report, config: Config) -> list[PlaybookResult]:
         books = load_playbooks()
     except PlaybookError as e:
         return [invalid_result(e)]
-    idx = _Index(report)
+    idx = _Index(report, config)
     return [diagnose_playbook(b, report, config, idx) for b in books]
 
 

@@ -439,3 +439,31 @@ def test_log_group_comes_from_the_evidence() -> None:
     joined = "\n".join(c.next_steps)
     assert "--log-group-name /custom/image-workers " in joined
     assert f"--service {SERVICES['image']} " in joined and SERVICES["bulk"] not in joined
+
+
+# --- scope: evidence about one queue does not refute a problem on another ---------------------
+def test_draining_queue_does_not_refute_another_queues_problem() -> None:
+    ev = {"queue.stale_reservations": {"queue": "bulk"}, "queue.draining": {"queue": "sync"}}
+    c = cause(run(["queue.stale_reservations", "queue.draining"], evidence=ev), "workers-not-consuming")
+    assert c.state == CauseState.confirmed and not c.refuting, c.reason
+    ev["queue.draining"] = {"queue": "bulk"}
+    c = cause(run(["queue.stale_reservations", "queue.draining"], evidence=ev), "workers-not-consuming")
+    assert c.state == CauseState.likely and c.refuting, c.reason
+
+
+def test_one_service_reaching_aurora_does_not_refute_anothers_timeout() -> None:
+    ev = {"reach.aurora_timeout@task": {"vantage": f"task:{SERVICES['image']}"},
+          "reach.aurora_ok@task": {"vantage": f"task:{SERVICES['sync']}"}}
+    c = cause(run(["reach.aurora_timeout@task", "dns.db_ok", "reach.aurora_ok@task"], evidence=ev), "db-path-blocked")
+    assert c.state == CauseState.confirmed and not c.refuting, c.reason
+    assert any(SERVICES["image"] in s for s in c.next_steps)
+    assert not any(SERVICES["sync"] in s for s in c.next_steps)
+
+
+def test_combination_must_hold_for_one_queue() -> None:
+    split = {"ecs.zero_running": {"service": SERVICES["bulk"]}, "queue.backlog": {"queue": "image"}}
+    c = cause(run(["ecs.zero_running", "queue.backlog"], evidence=split), "workers-not-consuming")
+    assert c.state == CauseState.likely, c.reason  # zero running alone; the backlog is another queue's
+    same = {"ecs.zero_running": {"service": SERVICES["bulk"]}, "queue.backlog": {"queue": "bulk"}}
+    c = cause(run(["ecs.zero_running", "queue.backlog"], evidence=same), "workers-not-consuming")
+    assert c.state == CauseState.confirmed, c.reason
