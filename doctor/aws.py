@@ -87,7 +87,7 @@ class AwsSession:
     def client(self, service: str) -> Any:
         from botocore.config import Config as BotoConfig
 
-        session = self.session
+        session: Any = self.session  # boto3-stubs overloads want a literal service name
         with self._lock:
             if service not in self._clients:
                 cfg = BotoConfig(

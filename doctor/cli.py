@@ -14,6 +14,7 @@ from doctor import __version__
 EXIT_USAGE = 2
 EXIT_CANNOT_RUN = 3
 EXIT_INTERRUPTED = 130
+_ACTIVE_REDACTOR: Any = None  # the running engine's redactor: unexpected errors are scrubbed too
 CORE_COMMANDS = ("run", "tui", "checks", "schema", "report", "version")
 # Subcommands owned by other modules: each exposes register(subparsers) and keeps heavy imports lazy.
 EXTENSION_MODULES = (
@@ -128,17 +129,33 @@ def select_checks(args: argparse.Namespace) -> tuple[list[Any], list[str], list[
     return checks, only, skip
 
 
+def check_format(fmt: str) -> str:
+    """``fmt`` if a renderer for it is installed, else a usage error listing the available ones."""
+    from doctor.render import available_formats
+
+    formats = available_formats()
+    if fmt not in formats:
+        raise UsageError(f"unknown or unavailable output format {fmt!r}; available: {', '.join(formats)}")
+    return fmt
+
+
 def parse_outputs(values: list[str], default_format: str) -> list[tuple[str, Path]]:
-    from doctor.render import EXTENSIONS, FORMATS
+    """``--output [FORMAT=]PATH`` values -> (format, path); the format defaults from the extension."""
+    from doctor.render import EXTENSIONS
 
     out = []
     for v in values:
         fmt, sep, path = v.partition("=")
-        if sep and fmt in FORMATS:
-            out.append((fmt, Path(path)))
+        if sep and fmt.isidentifier():  # FORMAT=PATH (a path never looks like `word=`)
+            if not path:
+                raise UsageError(f"--output {v}: missing PATH after '='")
+            out.append((check_format(fmt), Path(path)))
+        elif not v:
+            raise UsageError("--output: empty PATH")
         else:
             p = Path(v)
-            out.append((EXTENSIONS.get(p.suffix.lower(), default_format if default_format != "text" else "json"), p))
+            fmt = EXTENSIONS.get(p.suffix.lower(), default_format if default_format != "text" else "json")
+            out.append((check_format(fmt), p))
     return out
 
 
@@ -178,6 +195,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
     config = load_config_from_args(args)
     checks, only, skip = select_checks(args)
+    check_format(args.format)
     outputs = parse_outputs(args.output, args.format)
     symptom = getattr(args, "symptom", None)
     priority: list[str] = []
@@ -190,6 +208,8 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"ame-doctor: cannot run: {why}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     engine = Engine(config, checks, EngineOptions(only=only, skip=skip, priority=priority, argv=["ame-doctor", *argv]))
+    global _ACTIVE_REDACTOR
+    _ACTIVE_REDACTOR = engine.redactor
     engine.subscribe(ProgressPrinter(sys.stderr, sys.stderr.isatty()))
     interrupted = False
     try:
@@ -205,7 +225,11 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     color = args.format == "text" and sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
     sys.stdout.write(engine.redactor.scrub(render(report, args.format, color=color)))
     for fmt, path in outputs:
-        write_file(path, engine.redactor.scrub(render(report, fmt)))
+        try:
+            write_file(path, engine.redactor.scrub(render(report, fmt)))
+        except OSError as e:
+            print(f"ame-doctor: cannot write {fmt} report to {path}: {e.strerror or e}", file=sys.stderr)
+            return EXIT_CANNOT_RUN
         print(f"ame-doctor: wrote {fmt} report to {path}", file=sys.stderr)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         try:
@@ -263,6 +287,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from doctor.model import load_report
     from doctor.render import render
 
+    check_format(args.format)
     report = load_report(args.file)
     color = args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     sys.stdout.write(render(report, args.format, color=color))
@@ -302,8 +327,22 @@ def main(argv: list[str] | None = None) -> int:
             return int(handler(args, raw))
         parser.print_help()
         return EXIT_USAGE
-    except (UsageError, ConfigError, ReportError, RegistryError) as e:
+    except (UsageError, ConfigError, ReportError) as e:
         print(f"ame-doctor: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except RegistryError as e:  # a broken or duplicate check: the doctor cannot run
+        print(f"ame-doctor: cannot run: {e}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("ame-doctor: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # a bug: one scrubbed line (AME_DOCTOR_DEBUG=1 shows the traceback)
+        if os.environ.get("AME_DOCTOR_DEBUG"):
+            raise
+        msg = f"{type(e).__name__}: {e}"
+        if _ACTIVE_REDACTOR is not None:
+            msg = _ACTIVE_REDACTOR.scrub(msg)
+        print(f"ame-doctor: internal error: {msg} (set AME_DOCTOR_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_CANNOT_RUN

@@ -167,27 +167,44 @@ class Config(_Section):
         return {q.service: name for name, q in self.queues.items()}
 
 
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def _headers(lines: list[str]) -> list[tuple[int, tuple[str, ...]]]:
+    out = []
+    for i, line in enumerate(lines):
+        m = _HEADER.match(line)
+        if m:
+            out.append((i, tuple(part.strip().strip('"\'') for part in m.group(1).split("."))))
+    return out
+
+
 def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """Best-effort line number of a key path in TOML text (for error messages)."""
+    """Best-effort 1-based line of a key path in TOML text (for error messages)."""
     lines = text.splitlines()
-    section = [str(p) for p in loc[:-1] if not isinstance(p, int)]
-    key = str(loc[-1]) if loc and not isinstance(loc[-1], int) else None
-    start = 0
-    if section:
-        header = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(re.escape(s) for s in section) + r"\s*\]")
-        for i, line in enumerate(lines):
-            if header.match(line):
-                start = i
-                break
-        else:
-            # maybe [section] with key inside, e.g. queues.sync -> [queues.sync]
-            pass
-    if key:
-        pat = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
-        for i in range(start, len(lines)):
-            if pat.match(lines[i]):
-                return i + 1
-    return start + 1 if section else None
+    path = tuple(str(p) for p in loc if not isinstance(p, int))
+    if not path:
+        return None
+    headers = _headers(lines)
+    # the deepest table header that is a prefix of the path, then the key inside that table
+    for depth in range(len(path), -1, -1):
+        table = path[:depth]
+        rest = path[depth:]
+        starts = [i for i, h in headers if h == table] if table else [-1]
+        for begin in starts:
+            stop = next((i for i, _ in headers if i > begin), len(lines))
+            if not rest:
+                return begin + 1
+            key = re.compile(r"^\s*" + r"\s*\.\s*".join(re.escape(k) for k in rest[:1]) + r"\s*[=.]")
+            for i in range(begin + 1, stop):
+                if key.match(lines[i]):
+                    return i + 1
+            if table:
+                return begin + 1  # the table is there, the key is not (missing field)
+        if table and any(h[:len(table)] == table for _, h in headers):
+            # e.g. [queues.sync] exists but there is no [queues] header
+            return next(i for i, h in headers if h[:len(table)] == table) + 1
+    return None
 
 
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> Config:
@@ -208,9 +225,15 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> C
             raise ConfigError(f"{path}: cannot read: {e}") from None
     elif explicit:
         raise ConfigError(f"{path}: config file not found")
+    if isinstance(data.get("queues"), dict) and "default" in data["queues"]:
+        line = _line_of(text, ("queues", "default"))
+        raise ConfigError(f"{path}:{line}: queues.default: 'default' stays on the app hosts and cannot be an "
+                          "ECS queue (remove the table)")
+    from_cli: set[str] = set()
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue
+        from_cli.add(dotted)
         node = data
         *parents, leaf = dotted.split(".")
         for p in parents:
@@ -220,8 +243,11 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> C
         return Config.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
+        err["msg"] = str(err["msg"]).removeprefix("Value error, ")
         loc = tuple(err["loc"])
         key = ".".join(str(p) for p in loc) or "(root)"
+        if key in from_cli:  # a command-line flag, not the file
+            raise ConfigError(f"command line: {key}: {err['msg']} (got {err.get('input')!r})") from None
         line = _line_of(text, loc) if text else None
         where = f"{path}:{line}: " if line else (f"{path}: " if text else "")
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""

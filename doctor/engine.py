@@ -9,6 +9,7 @@ becomes ``unknown`` naming the IAM action. Nothing a check does aborts the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import threading
 import time
@@ -23,6 +24,7 @@ from doctor.aws import AwsSession, WriteRefused, denied_action, is_unreachable
 from doctor.config import Config
 from doctor.facts import Facts
 from doctor.model import (
+    EXIT_CANNOT_RUN,
     CheckResult,
     CheckStatus,
     Finding,
@@ -172,6 +174,8 @@ class Engine:
         self.run_id = uuid.uuid4().hex[:12]
         self.started = datetime.now(UTC)
         self.report: Report | None = None
+        self.running: set[str] = set()  # checks started and not finished
+        self.unreachable: set[str] = set()  # checks that ended because AWS could not be reached
         self._listeners: list[Callable[[Event], None]] = []
 
     def _selected(self, check_id: str) -> bool:
@@ -230,36 +234,58 @@ class Engine:
                         summary=f"skipped: dependency {', '.join(bad)} did not complete"))
                     return
                 async with sem:  # FIFO: tasks are created priority-first, then in report order
+                    self.running.add(rc.id)
                     self._emit(CheckStarted(rc.id))
-                    result = await self._run_check(rc, loop)
+                    try:
+                        result = await self._run_check(rc, loop)
+                    finally:
+                        self.running.discard(rc.id)
                 self._finish(rc.meta, result)
             finally:
                 done[rc.id].set()
 
         ordered = sorted(self.checks, key=lambda c: (rank.get(c.id, len(rank)), c.meta.order))
         tasks = [asyncio.create_task(one(c)) for c in ordered]
-        interrupted = False
+        deadline = time.monotonic() + self.config.run.timeout
         try:
             await asyncio.wait_for(asyncio.gather(*tasks), timeout=self.config.run.timeout)
         except TimeoutError:
+            # running checks were cut off (error); those never started are skipped
+            running = set(self.running)
             reason = f"global deadline of {self.config.run.timeout:g}s reached"
-            self._fill_unfinished(by_id, reason)
-        except asyncio.CancelledError:
-            interrupted = True
+            self._fill_unfinished(by_id, f"{reason} before it started", running,
+                                  f"stopped: {reason} while it was running")
+        except asyncio.CancelledError:  # Ctrl-C (asyncio.run cancels the main task on SIGINT)
             for t in tasks:
                 t.cancel()
-            self._fill_unfinished(by_id, "interrupted")
-            self.report = self._build_report(target, interrupted=True)
+            self._fill_unfinished(by_id, "interrupted", set(), "")
+            self.report = self._build_report(target, interrupted=True, account=None)
+            self._emit(RunFinished(self.report))
             raise
-        self.report = self._build_report(target, interrupted=interrupted)
+        account = None
+        if self._aws_used():
+            budget = min(5.0, deadline - time.monotonic())
+            if budget > 0:
+                try:
+                    account = await asyncio.wait_for(_in_thread(loop, lambda _: self.aws.account_id(), None), budget)
+                except TimeoutError:
+                    account = None
+        self.report = self._build_report(target, interrupted=False, account=account)
         self._emit(RunFinished(self.report))
         return self.report
 
-    def _fill_unfinished(self, by_id: dict[str, RegisteredCheck], reason: str) -> None:
+    def _fill_unfinished(self, by_id: dict[str, RegisteredCheck], reason: str, running: set[str],
+                         running_reason: str) -> None:
         for cid, rc in by_id.items():
             if cid not in self.results:
-                self.results[cid] = CheckResult(id=cid, title=rc.meta.title, order=rc.meta.order,
-                                                status=CheckStatus.skipped, summary=f"skipped: {reason}")
+                if cid in running:
+                    result = CheckResult(id=cid, title=rc.meta.title, order=rc.meta.order,
+                                         status=CheckStatus.error, summary=running_reason)
+                else:
+                    result = CheckResult(id=cid, title=rc.meta.title, order=rc.meta.order,
+                                         status=CheckStatus.skipped, summary=f"skipped: {reason}")
+                self.results[cid] = result
+                self._emit(CheckFinished(result))
 
     def _finish(self, meta: CheckMeta, result: CheckResult) -> None:
         result = self._scrub(result)
@@ -276,7 +302,11 @@ class Engine:
         timeout = meta.timeout or self.config.run.check_timeout
         start = time.monotonic()
 
+        closed = False  # findings that arrive after a timeout are dropped
+
         def on_finding(f: Finding) -> None:
+            if closed:
+                return
             f = Finding.model_validate(self.redactor.scrub_obj(f.model_dump(mode="json")))
             findings.append(f)
             self._emit(FindingEmitted(meta.id, f))
@@ -313,8 +343,10 @@ class Engine:
                 unlock = action
             elif is_unreachable(e):
                 status, summary = CheckStatus.unknown, f"AWS endpoint unreachable: {e}"
+                self.unreachable.add(meta.id)
             else:
                 status, summary = CheckStatus.error, f"check crashed: {type(e).__name__}: {e}"
+        closed = True
         if status is None:
             status = status_from(findings, ctx.unknown_reason is not None)
             unlock = ctx.unlock
@@ -327,14 +359,12 @@ class Engine:
             findings=findings, unlock=unlock,
         )
 
-    def _build_report(self, target: Target, interrupted: bool) -> Report:
+    def _build_report(self, target: Target, interrupted: bool, account: str | None = None) -> Report:
         results = sorted(self.results.values(), key=lambda r: (r.order, r.id))
         finished = datetime.now(UTC)
-        try:
-            target = target.model_copy(update={"account": self.aws.account_id() if self._aws_used() else None,
-                                               "region": self.aws.region_name})
-        except Exception:
-            pass
+        target = target.model_copy(update={"account": account})
+        with contextlib.suppress(Exception):  # no boto3 session possible: keep the configured region
+            target = target.model_copy(update={"region": self.aws.region_name})
         report = Report(
             tool=ToolInfo(version=__version__),
             run=RunInfo(
@@ -349,6 +379,8 @@ class Engine:
 
             report.playbooks = diagnose(report, self.config)
         report.exit_code = exit_code_for(results, self.config.run.fail_on, self.config.run.strict)
+        if self.unreachable and all(r.id in self.unreachable or r.status == CheckStatus.skipped for r in results):
+            report.exit_code = EXIT_CANNOT_RUN  # AWS could not be reached at all: the doctor could not run
         return report
 
     def _aws_used(self) -> bool:
@@ -366,25 +398,40 @@ def _default_summary(status: CheckStatus, findings: list[Finding], unknown: str 
 
 
 async def _in_thread(
-    loop: asyncio.AbstractEventLoop, func: Callable[[CheckContext], Any], ctx: CheckContext,
-    on_finding: Callable[[Finding], None],
-) -> None:
-    """Run a sync check in a daemon thread (a stuck SDK call cannot block exit), streaming findings."""
-    fut: asyncio.Future[None] = loop.create_future()
+    loop: asyncio.AbstractEventLoop, func: Callable[[Any], Any], ctx: CheckContext | None,
+    on_finding: Callable[[Finding], None] | None = None,
+) -> Any:
+    """Run a sync check in a daemon thread (a stuck SDK call cannot block exit), streaming findings.
 
-    def post(f: Finding) -> None:
-        loop.call_soon_threadsafe(on_finding, f)
+    Without ``on_finding`` the function's return value is the result (plain blocking calls).
+    """
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def settle(exc: BaseException | None, value: Any = None) -> None:
+        if fut.done():  # timed out or cancelled meanwhile
+            return
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(value)
 
     def target() -> None:
         try:
             out = func(ctx)
-            for f in out or ():
-                post(f)
+            if on_finding is not None:
+                for f in out or ():
+                    _call_soon(loop, on_finding, f)
+                out = None
         except BaseException as e:  # delivered to the awaiting coroutine
-            exc = e
-            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_exception(exc))
+            _call_soon(loop, settle, e)
             return
-        loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))
+        _call_soon(loop, settle, None, out)
 
-    threading.Thread(target=target, name=f"check-{ctx.meta.id}", daemon=True).start()
-    await fut
+    name = f"check-{ctx.meta.id}" if ctx is not None else "doctor-call"
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return await fut
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop is closed (run over, interrupted): nobody waits
+        loop.call_soon_threadsafe(fn, *args)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from doctor.engine import CheckContext
 
 ENTRY_POINT_GROUP = "ame_doctor.checks"
+# Extra check modules to import, comma-separated (local checks without packaging; tests use it too).
+MODULES_ENV = "AME_DOCTOR_CHECK_MODULES"
 
 
 class RegistryError(Exception):
@@ -84,19 +86,40 @@ def check(meta: CheckMeta) -> Callable[[CheckFunc], CheckFunc]:
     return register
 
 
+def _import(name: str, what: str) -> None:
+    try:
+        importlib.import_module(name)
+    except RegistryError:
+        raise
+    except Exception as e:  # one clear line naming the module, not a traceback
+        raise RegistryError(f"{what} {name!r} cannot be imported: {type(e).__name__}: {e}") from e
+
+
 def load_checks() -> dict[str, RegisteredCheck]:
-    """Import every module of the built-in ``checks`` package, then entry points. Idempotent."""
+    """Import every module of the built-in ``checks`` package, then entry points, then
+    ``$AME_DOCTOR_CHECK_MODULES``. Idempotent."""
     global _LOADED
     if not _LOADED:
+        import os
+
         import checks as builtin
 
         for mod in pkgutil.iter_modules(builtin.__path__):
             if not mod.name.startswith("_"):
-                importlib.import_module(f"checks.{mod.name}")
+                _import(f"checks.{mod.name}", "check module")
         from importlib.metadata import entry_points
 
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            ep.load()
+            try:
+                ep.load()
+            except RegistryError:
+                raise
+            except Exception as e:
+                raise RegistryError(f"entry point {ep.name!r} ({ep.value}) of {ENTRY_POINT_GROUP} cannot be "
+                                    f"loaded: {type(e).__name__}: {e}") from e
+        for name in os.environ.get(MODULES_ENV, "").split(","):
+            if name.strip():
+                _import(name.strip(), f"{MODULES_ENV} module")
         _LOADED = True
     return dict(sorted(_REGISTRY.items(), key=lambda kv: (kv[1].meta.order, kv[0])))
 

@@ -58,8 +58,8 @@ def render(report: Report, *, color: bool = False) -> str:
             lines.append(("", f"  {p.id}: {p.verdict}"))
         lines.append(("", ""))
     lines.append(("bold", "Checks"))
-    for c in report.checks:
-        lines.extend(_check_lines(c))
+    for check in report.checks:
+        lines.extend(_check_lines(check))
     s = report.summary
     lines.append(("", ""))
     lines.append(("bold", f"{report.status.value.upper()}: {s.passed} pass, {s.warn} warn, {s.fail} fail, "
