@@ -109,11 +109,11 @@ def transport_findings(ctx: CheckContext, tasks: dict[str, ProbeResult]) -> Iter
 
 def outcome_finding(ctx: CheckContext, o: Outcome, what: str, signal_prefix: str, signals: dict[str, str],
                     any_task_ok: bool, remediation: dict[str, str]) -> Finding:
-    """One finding per vantage. A failing host vantage while a task succeeded is only a warning
-    (the doctor host is usually outside the VPC)."""
+    """One finding per vantage. A host vantage that cannot connect while a task connects is only a warning
+    (the doctor host is usually outside the VPC); auth and reader outcomes stay errors from any vantage."""
     sev = "info" if o.outcome == "ok" else "error"
     detail = o.detail
-    if o.outcome not in ("ok",) and o.vantage == "host" and any_task_ok:
+    if o.outcome in ("timeout", "unreachable", "refused", "dns") and o.vantage == "host" and any_task_ok:
         sev = "warning"
         detail = (detail + "; " if detail else "") + "the workers reach it, so this host is probably outside the VPC"
     if o.outcome == "unset":

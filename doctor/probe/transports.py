@@ -158,10 +158,6 @@ def container_env(facts: Facts, service: str) -> dict[str, str]:
     for k, v in fill.items():
         if v and not env.get(k):
             env[k] = v
-    if facts.config.redis.host:  # an explicit [redis] / [database] target wins on this host
-        env.update(REDIS_HOST=r.host or "", REDIS_PORT=str(r.port))
-    if facts.config.database.host:
-        env.update(DB_HOST=d.host or "", DB_PORT=str(d.port))
     return env
 
 

@@ -1,0 +1,122 @@
+"""reach.redis end to end: sim world (moto) + real redis-server + local transport + test DNS."""
+
+from __future__ import annotations
+
+import pytest
+from probe_support import by_vantage, laravel_root, path_without_php, run_checks, world_config
+
+from doctor.model import CheckStatus
+from doctor.sim.world import WorldSpec, build_world
+
+SERVICES = ["propertyfeedtemplate-sync", "propertyfeedtemplate-image", "propertyfeedtemplate-bulk"]
+VANTAGES = {f"task:{s}" for s in SERVICES} | {"host"}
+
+
+def _world(moto_session, **kw):
+    return build_world(moto_session, WorldSpec(**kw))
+
+
+def _signals(check):
+    return {v: f.signals for v, f in by_vantage(check).items()}
+
+
+@pytest.mark.parametrize("php", [True, False], ids=["php", "sh"])
+def test_healthy_redis_is_ok_from_every_task_and_the_host(php, moto_session, redis_server, dns_server, tmp_path,
+                                                           monkeypatch) -> None:
+    if not php:
+        monkeypatch.setenv("PATH", path_without_php())
+    w = _world(moto_session, redis_port=redis_server.port)
+    report = run_checks(world_config(w, dns_server, laravel_root(tmp_path)), ["reach.redis"])
+    c = report.check("reach.redis")
+    assert c.status == CheckStatus.passed, c
+    assert _signals(c) == {v: ["reach.redis_ok"] for v in VANTAGES}
+    f = by_vantage(c)["task:propertyfeedtemplate-sync"]
+    assert f.evidence["runtime"] == ("php" if php else "bash")
+    assert f.evidence["addresses"] == ["127.0.0.1"] and f.evidence["transport"] == "local"
+    assert f.evidence["effective_prefix"] == "propertyfeedtemplate_database_" and f.evidence["effective_db"] == 0
+    assert f.evidence["redis_host_matches_ssm"] is True
+    assert by_vantage(c)["host"].evidence["role"] == "master"
+    assert "maxmemory_policy" in by_vantage(c)["host"].evidence
+
+
+def test_auth_ok_wrong_password_and_missing_password(moto_session, redis_server_auth, dns_server, tmp_path) -> None:
+    w = _world(moto_session, redis_port=redis_server_auth.port, redis_password=redis_server_auth.password)
+    cfg = world_config(w, dns_server, laravel_root(tmp_path))
+    c = run_checks(cfg, ["reach.redis"]).check("reach.redis")
+    assert c.status == CheckStatus.passed and _signals(c) == {v: ["reach.redis_ok"] for v in VANTAGES}
+    assert by_vantage(c)["host"].evidence["auth"] == "ok"
+
+    ssm = moto_session.client("ssm")
+    ssm.put_parameter(Name=w.param("REDIS_PASSWORD"), Value="wrong-password-123", Type="SecureString", Overwrite=True)
+    c = run_checks(cfg, ["reach.redis"]).check("reach.redis")
+    assert c.status == CheckStatus.fail
+    assert _signals(c) == {v: ["reach.redis_auth_failed"] for v in VANTAGES}
+    assert "WRONGPASS" in by_vantage(c)["task:propertyfeedtemplate-sync"].detail
+    assert "wrong-password-123" not in c.model_dump_json()
+
+    ssm.delete_parameter(Name=w.param("REDIS_PASSWORD"))
+    c = run_checks(cfg, ["reach.redis"]).check("reach.redis")
+    assert _signals(c) == {v: ["reach.redis_auth_failed"] for v in VANTAGES}
+    assert "NOAUTH" in by_vantage(c)["host"].detail
+
+
+def test_refused(moto_session, refused_port, dns_server, tmp_path) -> None:
+    w = _world(moto_session, redis_port=refused_port)
+    c = run_checks(world_config(w, dns_server, laravel_root(tmp_path)), ["reach.redis"]).check("reach.redis")
+    assert c.status == CheckStatus.fail
+    assert _signals(c) == {v: ["reach.redis_refused"] for v in VANTAGES}
+
+
+def test_unresolvable_host(moto_session, unresolvable_name, dns_server, tmp_path) -> None:
+    w = _world(moto_session, extra_params={"REDIS_HOST": unresolvable_name})
+    cfg = world_config(w, dns_server, laravel_root(tmp_path))
+    c = run_checks(cfg, ["reach.redis"]).check("reach.redis")
+    assert _signals(c) == {v: ["reach.redis_dns_failed"] for v in VANTAGES}
+    assert by_vantage(c)["host"].evidence["dns"] == "nxdomain"
+
+
+def test_every_target_black_holed_stays_within_the_deadline(moto_session, blackhole, dns_server, tmp_path) -> None:
+    """Both Redis and Aurora black-hole: both checks finish with timeout findings, not a check timeout."""
+    w = _world(moto_session, redis_port=blackhole.port, db_port=blackhole.port)
+    cfg = world_config(w, dns_server, laravel_root(tmp_path))
+    cfg.run.check_timeout = 20
+    report = run_checks(cfg, ["reach.redis", "reach.aurora"])
+    r, a = report.check("reach.redis"), report.check("reach.aurora")
+    assert r.status == CheckStatus.fail and a.status == CheckStatus.fail, (r.summary, a.summary)
+    assert _signals(r) == {v: ["reach.redis_timeout"] for v in VANTAGES}
+    assert _signals(a) == {v: ["reach.aurora_timeout"] for v in VANTAGES}
+
+
+def test_runtime_dirs_missing_in_the_task(moto_session, redis_server, dns_server, tmp_path) -> None:
+    w = _world(moto_session, redis_port=redis_server.port)
+    root = laravel_root(tmp_path, dirs=("storage/logs",))
+    c = run_checks(world_config(w, dns_server, root), ["reach.redis"]).check("reach.redis")
+    dirs = [f for f in c.findings if f.uid.startswith("reach.redis:runtime_dir_unwritable:")]
+    assert len(dirs) == 3 and c.status == CheckStatus.fail
+    assert dirs[0].signals == ["probe.runtime_dir_unwritable"]
+    assert dirs[0].evidence["dirs"]["bootstrap/cache"] == "missing"
+
+
+def test_exec_off_is_unknown_for_tasks_but_still_probes_the_host(moto_session, redis_server, dns_server,
+                                                                 tmp_path) -> None:
+    w = _world(moto_session, redis_port=redis_server.port)
+    cfg = world_config(w, dns_server, laravel_root(tmp_path), transport="off")
+    c = run_checks(cfg, ["reach.redis"]).check("reach.redis")
+    assert c.status == CheckStatus.unknown
+    assert by_vantage(c)["host"].signals == ["reach.redis_ok"]
+    off = [f for f in c.findings if ":exec_unavailable:" in f.uid]
+    assert len(off) == 3 and all(f.signals == ["exec.unavailable"] and f.severity.value == "info" for f in off)
+    assert c.unlock and "--exec" in c.unlock
+
+
+def test_host_failure_is_only_a_warning_when_the_tasks_reach_it(moto_session, redis_server, dns_server,
+                                                                tmp_path) -> None:
+    """The doctor host outside the VPC: tasks succeed, the host times out -> warning, still the signal."""
+    w = _world(moto_session, redis_port=redis_server.port)
+    cfg = world_config(w, dns_server, laravel_root(tmp_path))
+    # the tasks see the SSM values (world host), the host vantage is pointed at an unresolvable name
+    cfg.redis.host = "no-such-host.ame-doctor.invalid"
+    c = run_checks(cfg, ["reach.redis"]).check("reach.redis")
+    host = by_vantage(c)["host"]
+    assert host.signals == ["reach.redis_dns_failed"] and host.severity.value == "warning"
+    assert c.status == CheckStatus.warn
