@@ -37,6 +37,7 @@ from doctor.tui.state import (
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 VIEWS = ("checks", "diagnosis")
+DIAGNOSIS_KEYS = "enter: expand / jump to the finding / copy the command   y: copy"
 CAUSE_STYLE = {
     CauseState.confirmed: "bold red", CauseState.likely: "red", CauseState.possible: "yellow",
     CauseState.unknown: "blue", CauseState.ruled_out: "dim",
@@ -107,14 +108,14 @@ class DoctorApp(App[int]):
         report: Report | None = None,
         *,
         metas: Iterable[object] = (),
-        animate: bool = True,
+        spinner: bool = True,
         export_dir: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
         autostart: bool = True,
     ) -> None:
         super().__init__()
         self.source = source
-        self.animate = animate
+        self.spinner = spinner
         self.export_dir = export_dir or Path.cwd()
         self.clock = clock
         self.autostart = autostart
@@ -143,7 +144,7 @@ class DoctorApp(App[int]):
                     yield Static(id="detail-head", markup=False)
             with Container(id="diagnosis-view"):
                 yield Tree("Diagnosis", id="diagnosis")
-                yield Static(id="diagnosis-hint", markup=False)
+                yield Static(id="diagnosis-detail", markup=False)
         yield Footer(show_command_palette=False)  # ctrl+p still opens it (see the help)
 
     def on_mount(self) -> None:
@@ -156,7 +157,7 @@ class DoctorApp(App[int]):
         tree.show_root = False
         self.refresh_all()
         table.focus()
-        if self.animate:
+        if self.spinner:
             self.set_interval(0.1, self._tick)
         if self.source is not None and self.autostart:
             self.start_run()
@@ -244,12 +245,12 @@ class DoctorApp(App[int]):
     def _status_cell(self, row: Row) -> Text:
         label = STATUS_LABEL[row.status]
         if row.status == RUNNING:
-            spin = SPINNER[self._frame % len(SPINNER)] if self.animate else "…"
+            spin = SPINNER[self._frame % len(SPINNER)] if self.spinner else "…"
             label = f"{spin} {label}"
         return Text(label, style=STATUS_STYLE[row.status])
 
     def _time_cell(self, row: Row) -> str:
-        if row.status == RUNNING and self.animate and row.started is not None:
+        if row.status == RUNNING and self.spinner and row.started is not None:
             return f"{self.clock() - row.started:.1f}s"
         return _fmt_ms(row.duration_ms)
 
@@ -263,12 +264,17 @@ class DoctorApp(App[int]):
         rows = self.state.visible(self.filter)
         keep = self.selected
         width = max(20, table.size.width - 11 - 13 - 6 - 8) if table.size.width else 40
-        table.clear()
-        for row in rows:
-            summary = row.summary or ("" if row.status in ("pending", RUNNING) else "ok")
-            table.add_row(self._status_cell(row), row.id, self._time_cell(row),
-                          Text(_clip(summary, width)), key=row.id)
         ids = [r.id for r in rows]
+        cells = [(self._status_cell(r), r.id, self._time_cell(r), Text(_clip(self._summary(r), width))) for r in rows]
+        if [k.value for k in table.rows] == ids:  # same rows: update in place (no flicker, cursor kept)
+            for cid, (status, _, took, summary) in zip(ids, cells, strict=True):
+                table.update_cell(cid, "status", status)
+                table.update_cell(cid, "time", took)
+                table.update_cell(cid, "summary", summary, update_width=True)
+        else:
+            table.clear()
+            for cid, cell in zip(ids, cells, strict=True):
+                table.add_row(*cell, key=cid)
         if keep in ids:
             table.move_cursor(row=ids.index(keep), animate=False, scroll=True)
         elif ids:
@@ -276,6 +282,10 @@ class DoctorApp(App[int]):
             self.selected = ids[0]
         else:
             self.selected = None
+
+    @staticmethod
+    def _summary(row: Row) -> str:
+        return row.summary or ("" if row.status in ("pending", RUNNING) else "ok")
 
     def refresh_detail(self) -> None:
         try:
@@ -339,7 +349,7 @@ class DoctorApp(App[int]):
     def refresh_diagnosis(self) -> None:
         try:
             tree = self.query_one("#diagnosis", Tree)
-            hint = self.query_one("#diagnosis-hint", Static)
+            hint = self.query_one("#diagnosis-detail", Static)
         except Exception:
             return
         tree.clear()
@@ -348,26 +358,30 @@ class DoctorApp(App[int]):
             hint.update("The diagnosis appears when the run finishes." if report is None
                         else "No playbooks in this report.")
             return
-        hint.update("enter: expand / jump to the finding / copy the command   y: copy")
+        hint.update(DIAGNOSIS_KEYS)
         for book in report.playbooks:
             node = tree.root.add(Text.assemble((book.title, "bold"), f" — {book.verdict}"),
-                                 data={"kind": "playbook", "id": book.id}, expand=True)
+                                 data={"kind": "playbook", "id": book.id, "full": f"{book.title}\nverdict: {book.verdict}"},
+                                 expand=True)
             for rank, cause in enumerate(book.causes, 1):
                 label = Text.assemble(f"{rank}. ", (f"[{cause.state.value.upper()}]", CAUSE_STYLE[cause.state]),
                                       f" {cause.title}")
                 if cause.score:
                     label.append(f"  score {cause.score:.2f}", style="dim")
                 strong = cause.state in (CauseState.confirmed, CauseState.likely)
-                cnode = node.add(label, data={"kind": "cause", "id": cause.id}, expand=strong)
+                full = f"{cause.state.value.upper()}: {cause.title}" + (f"\nwhy: {cause.reason}" if cause.reason else "")
+                cnode = node.add(label, data={"kind": "cause", "id": cause.id, "full": full}, expand=strong)
                 if cause.reason:
-                    cnode.add_leaf(Text.assemble(("why: ", "bold"), cause.reason), data={"kind": "text"})
+                    cnode.add_leaf(Text.assemble(("why: ", "bold"), cause.reason),
+                                   data={"kind": "text", "full": f"why: {cause.reason}"})
                 self._add_evidence(cnode, "evidence", cause.evidence)
                 self._add_evidence(cnode, "refuting", cause.refuting)
                 if cause.next_steps:
                     steps = cnode.add(Text("next steps (enter copies)", style="bold"), data={"kind": "text"},
                                       expand=True)
                     for step in cause.next_steps:
-                        steps.add_leaf(Text(f"$ {step}"), data={"kind": "cmd", "text": step})
+                        steps.add_leaf(Text(f"$ {step}"), data={"kind": "cmd", "text": step,
+                                                                "full": f"$ {step}\n(enter or y copies it)"})
 
     def _add_evidence(self, cnode: TreeNode[Any], label: str, uids: list[str]) -> None:
         if not uids:
@@ -377,21 +391,29 @@ class DoctorApp(App[int]):
         for uid in uids:
             hit = self.state.finding(uid)
             if hit is None:
-                ev.add_leaf(Text(uid), data={"kind": "finding", "uid": uid})
+                ev.add_leaf(Text(uid), data={"kind": "finding", "uid": uid, "full": uid})
                 continue
             _, f = hit
             ev.add_leaf(Text.assemble((f"[{f.severity.value.upper()}]", SEVERITY_STYLE.get(f.severity.value, "")),
                                       f" {f.title}", (f"  {uid}", "dim")),
-                        data={"kind": "finding", "uid": uid})
+                        data={"kind": "finding", "uid": uid,
+                              "full": f"[{f.severity.value.upper()}] {f.title}\n{uid}  (enter jumps to it)"})
 
     # --- events from widgets -------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#checks")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row != event.data_table.cursor_row:
+            return  # stale: the table was refreshed since (programmatic cursor moves)
         key = event.row_key.value if event.row_key is not None else None
         if key != self.selected:
             self.selected = key
             self.marked = None
             self.refresh_detail()
+
+    @on(Tree.NodeHighlighted, "#diagnosis")
+    def _node_highlighted(self, event: Tree.NodeHighlighted[Any]) -> None:
+        data = event.node.data or {}
+        self.query_one("#diagnosis-detail", Static).update(data.get("full") or DIAGNOSIS_KEYS)
 
     @on(Tree.NodeSelected, "#diagnosis")
     def _node_selected(self, event: Tree.NodeSelected[Any]) -> None:
@@ -431,9 +453,7 @@ class DoctorApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("rerun_all", "rerun_check") and self.read_only:
             return None  # shown greyed out: a saved report cannot be rerun
-        if action == "copy_step" and self.view != "diagnosis":
-            return False
-        return True
+        return not (action == "copy_step" and self.view != "diagnosis")
 
     def action_rerun_all(self) -> None:
         self.start_run()

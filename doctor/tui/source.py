@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
@@ -94,10 +95,8 @@ async def thread_events(engine: Any) -> AsyncIterator[Event]:
     ready = threading.Event()
 
     def put(item: Event | BaseException | None) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # the UI loop is gone: nobody is listening any more
             ui_loop.call_soon_threadsafe(queue.put_nowait, item)
-        except RuntimeError:  # the UI loop is gone: nobody is listening any more
-            pass
 
     async def drain() -> None:
         async for event in engine.events():
@@ -130,7 +129,5 @@ async def thread_events(engine: Any) -> AsyncIterator[Event]:
     finally:
         loop, task = box["loop"], box["task"]
         if not task.done():
-            try:
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(task.cancel)
-            except RuntimeError:
-                pass

@@ -1,0 +1,369 @@
+"""Pilot tests: the TUI driven by keys over a scripted event source (and one real engine run)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_tui_sample import META, SECRET, FakeSource, sample_report
+from textual.widgets import DataTable, Tree
+
+from doctor.tui.app import DoctorApp
+
+SIZE = (80, 24)
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(scenario())
+
+
+async def until(pilot: Any, cond: Callable[[], bool], tries: int = 200) -> None:
+    for _ in range(tries):
+        if cond():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("condition never became true")
+
+
+def table_rows(app: DoctorApp) -> list[tuple[str, str]]:
+    table = app.query_one("#checks", DataTable)
+    return [(str(table.get_cell(k, "status")), str(table.get_cell(k, "check"))) for k in table.rows]
+
+
+def screen_text(app: DoctorApp) -> str:
+    """What a monochrome terminal would show: the composed screen as plain text."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, record=True,
+                      legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text(styles=False)
+
+
+def test_live_run_streams_statuses_then_finishes(tmp_path: Path) -> None:
+    source = FakeSource(gate="reach.redis")
+
+    async def scenario() -> None:
+        app = DoctorApp(source, spinner=False, export_dir=tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, source.paused.is_set)
+            await pilot.pause()
+            rows = dict((cid, st) for st, cid in table_rows(app))
+            assert rows["ssm.values"] == "✓ PASS" and rows["sg.ingress"] == "✗ FAIL"
+            assert rows["reach.redis"] == "… RUNNING" and rows["reach.aurora"] == "· PENDING"
+            assert "RUNNING 3/5 done" in str(app.query_one("#header").render())
+            # the UI is responsive mid-run: navigate and read a finished check's detail
+            await pilot.press("down")
+            assert app.selected == "sg.ingress"
+            assert "Aurora SG does not admit" in str(app.query(".finding").first().render())
+            source.release.set()
+            await until(pilot, lambda: app.state.phase == "finished")
+            await pilot.pause()
+            header = str(app.query_one("#header").render())
+            assert "FINISHED: FAILING" in header and "acct 123456789012" in header
+            assert [cid for _, cid in table_rows(app)] == [m.id for m in META]  # incident-priority order
+            await pilot.press("q")
+        assert app.exit_code() == 1
+
+    run(scenario)
+
+
+def test_detail_pane_shows_findings_why_and_unlock() -> None:
+    async def scenario() -> None:
+        app = DoctorApp(None, sample_report(), metas=META, spinner=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("down")
+            await pilot.pause()
+            head = str(app.query_one("#detail-head").render())
+            assert "why it matters: A missing ingress rule" in head and "✗ FAIL" in head
+            body = str(app.query(".finding").first().render())
+            for piece in ("[ERROR]", "evidence:", "worker_sg: sg-0worker", "resources: sg-0aurora, sg-0worker",
+                          "remediation: aws ec2 authorize-security-group-ingress"):
+                assert piece in body
+            await pilot.press("down", "down", "down")
+            await pilot.pause()
+            assert app.selected == "reach.aurora"
+            head = str(app.query_one("#detail-head").render())
+            assert "unlock: rds:DescribeDBClusters" in head
+
+    run(scenario)
+
+
+def test_filter_cycles_by_status() -> None:
+    async def scenario() -> None:
+        app = DoctorApp(None, sample_report(), spinner=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f")
+            assert app.filter == "problems"
+            assert [cid for _, cid in table_rows(app)] == ["sg.ingress", "reach.redis", "reach.aurora"]
+            await pilot.press("f")
+            assert [cid for _, cid in table_rows(app)] == ["sg.ingress"] and app.selected == "sg.ingress"
+            for _ in range(4):  # warn, error, unknown, skipped
+                await pilot.press("f")
+            assert app.filter == "skipped" and table_rows(app) == [] and app.selected is None
+            await pilot.press("f")
+            assert app.filter == "pass" and [c for _, c in table_rows(app)] == ["ssm.values", "dns.resolve"]
+            assert "filter: pass" in str(app.query_one("#header").render())
+            await pilot.press("f")
+            assert app.filter == "all" and len(table_rows(app)) == 5
+
+    run(scenario)
+
+
+def test_export_json_and_markdown(tmp_path: Path) -> None:
+    from doctor.render import available_formats
+
+    async def scenario() -> None:
+        app = DoctorApp(None, sample_report(), spinner=False, export_dir=tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("j")
+            await pilot.pause()
+            path = tmp_path / "ame-doctor-run000000001.json"
+            assert app.exported == [path]
+            data = json.loads(path.read_text())
+            assert data["status"] == "failing" and [c["id"] for c in data["checks"]] == [m.id for m in META]
+            assert any(str(path) in n.message for n in app._notifications)
+            await pilot.press("m")
+            await pilot.pause()
+            md = tmp_path / "ame-doctor-run000000001.md"
+            if "markdown" in available_formats():
+                assert app.exported[-1] == md and "sg.ingress" in md.read_text()
+            else:  # another engineer's renderer not here yet: disabled with a message, no file
+                assert not md.exists()
+                assert any("markdown export is unavailable" in n.message for n in app._notifications)
+
+    run(scenario)
+
+
+def test_markdown_export_disabled_when_renderer_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import doctor.render
+
+    monkeypatch.setattr(doctor.render, "available_formats", lambda: ["text", "json"])
+
+    async def scenario() -> None:
+        app = DoctorApp(None, sample_report(), spinner=False, export_dir=tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("m")
+            await pilot.pause()
+            assert app.exported == [] and list(tmp_path.iterdir()) == []
+            assert any("markdown export is unavailable" in n.message for n in app._notifications)
+
+    run(scenario)
+
+
+def test_export_before_the_run_finishes_says_so(tmp_path: Path) -> None:
+    source = FakeSource(gate="ssm.values")
+
+    async def scenario() -> None:
+        app = DoctorApp(source, spinner=False, export_dir=tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, source.paused.is_set)
+            await pilot.press("j")
+            assert app.exported == [] and any("not finished" in n.message for n in app._notifications)
+            source.release.set()
+            await until(pilot, lambda: app.state.phase == "finished")
+
+    run(scenario)
+
+
+def test_rerun_all_and_rerun_selected_check() -> None:
+    source = FakeSource()
+
+    async def scenario() -> None:
+        app = DoctorApp(source, spinner=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.state.phase == "finished")
+            assert source.calls == [None]
+            await pilot.press("down", "c")  # sg.ingress: the fake engine "fixes" it on rerun
+            await until(pilot, lambda: len(source.calls) == 2 and app.state.phase == "finished")
+            assert source.calls[1] == ["sg.ingress"]
+            report = app.state.report
+            assert report is not None
+            assert [c.id for c in report.checks] == [m.id for m in META]  # merged, nothing lost
+            assert report.check("sg.ingress").status.value == "pass"  # type: ignore[union-attr]
+            assert report.check("reach.redis").status.value == "warn"  # type: ignore[union-attr]
+            assert report.status.value == "degraded" and report.summary.fail == 0
+            rows = dict((cid, st) for st, cid in table_rows(app))
+            assert rows["sg.ingress"] == "✓ PASS" and app.selected == "sg.ingress"
+            await pilot.press("r")
+            await until(pilot, lambda: len(source.calls) == 3 and app.state.phase == "finished")
+            assert source.calls[2] is None
+            assert dict((cid, st) for st, cid in table_rows(app))["sg.ingress"] == "✗ FAIL"
+
+    run(scenario)
+
+
+def test_view_mode_is_read_only() -> None:
+    async def scenario() -> None:
+        app = DoctorApp(None, sample_report(), spinner=False)
+        async with app.run_test(size=SIZE) as pilot:
+            assert app.check_action("rerun_all", ()) is None and app.check_action("rerun_check", ()) is None
+            await pilot.press("r", "c")
+            await pilot.pause()
+            assert app.state.phase == "view"
+            assert "SAVED REPORT (read-only)" in str(app.query_one("#header").render())
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            assert "Rerun all checks" not in titles and "Export JSON" in titles
+        assert app.exit_code() == 0
+
+    run(scenario)
+
+
+def test_engine_failure_is_shown_not_fatal() -> None:
+    source = FakeSource(crash=True)
+
+    async def scenario() -> None:
+        app = DoctorApp(source, spinner=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.state.phase == "failed")
+            assert "RUN FAILED: RuntimeError: engine exploded" in str(app.query_one("#header").render())
+        assert app.exit_code() == 130
+
+    run(scenario)
+
+
+def test_diagnosis_view_jump_to_finding_and_copy_next_step() -> None:
+    async def scenario() -> None:
+        app = DoctorApp(None, sample_report(), spinner=False)
+        app.copy_to_clipboard = lambda text: None  # type: ignore[method-assign]  # no OSC 52 in tests
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("v")
+            assert app.view == "diagnosis"
+            tree = app.query_one("#diagnosis", Tree)
+            labels = [str(n.label) for n in tree.root.children]
+            assert labels[0].startswith("Jobs stay pending — likely")
+            causes = [str(c.label) for c in tree.root.children[0].children]
+            assert causes[0].startswith("1. [LIKELY] Aurora SG") and causes[1].startswith("2. [RULED-OUT]")
+            # the top cause is expanded: why, evidence, next steps
+            await pilot.press("down", "down", "down", "down", "down", "down")  # -> the next-step command
+            node = tree.cursor_node
+            assert node is not None and node.data is not None and node.data["kind"] == "cmd"
+            await pilot.press("y")
+            assert app.copied == ["aws ec2 describe-security-groups --group-ids sg-0aurora"]
+            await pilot.press("enter")
+            assert len(app.copied) == 2
+            await pilot.press("up", "up")  # -> the evidence line
+            node = tree.cursor_node
+            assert node is not None and node.data is not None and node.data["kind"] == "finding"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.view == "checks" and app.selected == "sg.ingress"
+            assert app.marked == "sg.ingress:missing-ingress:sg-0aurora"
+            marked = app.query(".finding.marked")
+            assert len(marked) == 1 and "Aurora SG does not admit" in str(marked.first().render())
+
+    run(scenario)
+
+
+def test_help_and_command_palette() -> None:
+    async def scenario() -> None:
+        app = DoctorApp(None, sample_report(), spinner=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert "rerun the highlighted check" in str(app.screen.query_one("#help-text").render())
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is app.screen_stack[0]
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"Filter: fail")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.filter == "fail" and [c for _, c in table_rows(app)] == ["sg.ingress"]
+
+    run(scenario)
+
+
+def test_works_at_80x24_and_scales_up() -> None:
+    async def scenario() -> None:
+        for size, wide in (((80, 24), False), ((160, 50), True)):
+            app = DoctorApp(None, sample_report(), spinner=False)
+            async with app.run_test(size=size) as pilot:
+                await pilot.pause()
+                assert app.screen.has_class("wide") is wide
+                table = app.query_one("#checks", DataTable)
+                detail = app.query_one("#detail")
+                assert table.region.height >= 6 and detail.region.height >= 5  # list and detail both visible
+                assert table.region.right <= size[0] and detail.region.bottom <= size[1] - 1
+                if wide:
+                    assert detail.region.x > table.region.x  # side by side
+                text = screen_text(app)
+                assert "Rerun all" in text and "Quit" in text  # the footer fits
+
+    run(scenario)
+
+
+def test_no_colour_still_readable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Statuses are words, not only colours: the plain-text screen says PASS/FAIL/WARN/UNKNOWN."""
+
+    async def scenario() -> None:
+        app = DoctorApp(None, sample_report(), spinner=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            statuses = [st for st, _ in table_rows(app)]
+            assert statuses == ["✓ PASS", "✗ FAIL", "✓ PASS", "! WARN", "? UNKNOWN"]
+
+    run(scenario)
+
+
+def test_real_engine_through_the_app(world: Any, tmp_path: Path) -> None:
+    """The real engine against the moto world, consumed by the app; the SSM secret never reaches the screen."""
+    from doctor.cli import build_parser
+    from doctor.tui.source import LiveSource
+
+    args: argparse.Namespace = build_parser().parse_args(["tui", "--region", "eu-west-1", "--only", "ssm.values"])
+    source = LiveSource(args, ["tui", "--only", "ssm.values"])
+    assert source.preflight() is None
+
+    async def scenario() -> None:
+        app = DoctorApp(source, spinner=False, export_dir=tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.state.phase in ("finished", "failed"), tries=3000)
+            assert app.state.phase == "finished", app.state.error
+            rows = dict((cid, st) for st, cid in table_rows(app))
+            assert rows == {"ssm.values": "✓ PASS"}
+            header = str(app.query_one("#header").render())
+            assert "cluster propertyfeedtemplate-production" in header and "region eu-west-1" in header
+            assert app.state.report is not None and app.state.report.playbooks  # diagnosis came with it
+            await pilot.press("v")
+            await pilot.pause()
+            screens = screen_text(app)
+            await pilot.press("v")
+            screens += screen_text(app)
+            await pilot.press("j")
+            await pilot.pause()
+            exported = app.exported[0].read_text()
+            assert SECRET not in screens and SECRET not in exported
+            assert json.loads(exported)["checks"][0]["id"] == "ssm.values"
+        assert app.exit_code() == 0
+
+    run(scenario)
+
+
+def test_view_command_bad_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    for target in (str(bad), str(tmp_path / "missing.json")):
+        res = subprocess.run([sys.executable, "-m", "doctor", "view", target], capture_output=True, text=True,
+                             timeout=60, cwd=Path(__file__).resolve().parent.parent)
+        assert res.returncode == 2
+        assert res.stderr.count("\n") == 1 and res.stderr.startswith("ame-doctor: error:"), res.stderr
+
+
+def test_tui_package_does_not_import_textual() -> None:
+    code = "import sys, doctor.tui, doctor.tui.cli, doctor.tui.source, doctor.tui.state; print('textual' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert res.stdout.strip() == "False", res.stderr
