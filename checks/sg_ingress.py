@@ -1,0 +1,273 @@
+"""sg.ingress — the Redis and Aurora security groups admit the CURRENT worker SG on their ports."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from doctor.engine import CheckContext, CheckUnknown
+from doctor.model import Finding
+from doctor.netinfo import (
+    DataStore,
+    WorkerNetwork,
+    attempt,
+    aurora_store,
+    covers,
+    overlaps,
+    prefix_list_cidrs,
+    redis_store,
+    rule_covers_port,
+    security_groups,
+    store_via_chain,
+    vpc_cidrs,
+    worker_network,
+)
+from doctor.registry import CheckMeta, check
+
+META = CheckMeta(
+    id="sg.ingress",
+    title="Redis and Aurora security groups allow the current worker SG",
+    order=2,
+    proves="The ElastiCache SGs allow the Redis port and the Aurora SGs allow the MySQL port from the security "
+    "group each worker service runs with today (an SG reference, or CIDRs / prefix lists covering every worker "
+    "subnet), and the worker SGs let that traffic out.",
+    why="When the workers moved to Fargate they got a new SG and new IPs. Rules that still name the old SG or "
+    "the old instances' /32 addresses let nothing through: every job times out connecting to Redis or Aurora.",
+    remediation="Grant the port from the current worker SG: `aws ec2 authorize-security-group-ingress --group-id "
+    "<data SG> --protocol tcp --port <port> --source-group <worker SG>`, then remove the stale rules.",
+    iam_actions=("ecs:DescribeServices", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
+                 "ec2:DescribeVpcAttribute", "ec2:DescribeNetworkInterfaces", "ec2:GetManagedPrefixListEntries",
+                 "elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheClusters",
+                 "rds:DescribeDBClusters", "rds:DescribeDBInstances"),
+    needs=("aws",),
+)
+
+LABEL = {"redis": "Redis", "aurora": "Aurora"}
+
+
+@dataclass
+class Grant:
+    """What the data-store SGs allow on the port, from the point of view of one service."""
+
+    via_sg: list[str] = field(default_factory=list)        # "sg-data <- sg-worker"
+    other_sgs: list[str] = field(default_factory=list)     # SGs referenced that are not this service's
+    cidrs: list[str] = field(default_factory=list)         # every CIDR granted on the port
+    covered: set[str] = field(default_factory=set)         # worker subnets covered by some CIDR
+    outside: list[str] = field(default_factory=list)       # CIDRs outside every worker subnet
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    worker_other_ports: list[str] = field(default_factory=list)
+    unresolved_prefix_lists: list[str] = field(default_factory=list)
+
+
+def _port_text(rule: dict[str, Any]) -> str:
+    if str(rule.get("IpProtocol")) == "-1":
+        return "all traffic"
+    lo, hi = rule.get("FromPort"), rule.get("ToPort")
+    return f"{rule.get('IpProtocol')} {lo}" if lo == hi else f"{rule.get('IpProtocol')} {lo}-{hi}"
+
+
+def evaluate(ctx: CheckContext, groups: dict[str, dict[str, Any]], port: int, service_sgs: set[str],
+             subnets: dict[str, str]) -> Grant:
+    """Evaluate ingress on ``port`` of ``groups`` for a service with ``service_sgs`` in ``subnets`` (id->cidr)."""
+    g = Grant()
+    for gid, group in groups.items():
+        for rule in group.get("IpPermissions", []):
+            pairs = [p.get("GroupId") for p in rule.get("UserIdGroupPairs", []) if p.get("GroupId")]
+            if not rule_covers_port(rule, port):
+                g.worker_other_ports.extend(f"{gid} <- {p} ({_port_text(rule)})" for p in pairs if p in service_sgs)
+                continue
+            cidrs = [r["CidrIp"] for r in rule.get("IpRanges", []) if r.get("CidrIp")]
+            cidrs += [r["CidrIpv6"] for r in rule.get("Ipv6Ranges", []) if r.get("CidrIpv6")]
+            for pl in rule.get("PrefixListIds", []):
+                entries = attempt(ctx, f"prefix list {pl.get('PrefixListId')}",
+                                  lambda pl=pl: prefix_list_cidrs(ctx.facts, pl["PrefixListId"]))
+                if entries is None:
+                    g.unresolved_prefix_lists.append(pl["PrefixListId"])
+                cidrs += entries or []
+            g.rules.append({"group": gid, "ports": _port_text(rule), "source_groups": pairs, "cidrs": cidrs,
+                            "prefix_lists": [p.get("PrefixListId") for p in rule.get("PrefixListIds", [])]})
+            for p in pairs:
+                (g.via_sg if p in service_sgs else g.other_sgs).append(f"{gid} <- {p}" if p in service_sgs else p)
+            for cidr in cidrs:
+                g.cidrs.append(cidr)
+                hit = {sid for sid, sc in subnets.items() if covers(cidr, sc)}
+                g.covered |= hit
+                if not hit and not any(overlaps(cidr, sc) for sc in subnets.values()):
+                    g.outside.append(cidr)
+    return g
+
+
+@check(META)
+def run(ctx: CheckContext) -> Iterator[Finding]:
+    net = worker_network(ctx.facts)
+    if not net.sgs:
+        raise CheckUnknown("no worker service has an awsvpc networkConfiguration (services missing or not Fargate)",
+                           unlock="ecs:DescribeServices")
+    facts = ctx.facts
+    redis_host = facts.redis_target().host
+    db = facts.db_target()
+    cluster = ctx.config.database.cluster
+
+    stores: list[tuple[str, DataStore]] = []
+    if not redis_host:
+        ctx.mark_unknown("REDIS_HOST is not set (SSM or [redis] host)", unlock="[redis] host")
+    else:
+        rs = attempt(ctx, "ElastiCache lookup", lambda: store_via_chain(facts, redis_host,
+                                                                         lambda h: redis_store(facts, h)))
+        if rs is not None:
+            stores.append(("redis", rs))
+        elif ctx.unknown_reason is None or "ElastiCache" not in ctx.unknown_reason:
+            ctx.mark_unknown(f"REDIS_HOST {redis_host} matches no ElastiCache endpoint (dns.resolve says why)",
+                             unlock="[redis] host")
+    if not db.host and not cluster:
+        ctx.mark_unknown("DB_HOST is not set (SSM or [database] host/cluster)", unlock="[database] cluster")
+    else:
+        ds = attempt(ctx, "Aurora lookup", lambda: store_via_chain(
+            facts, db.host, lambda h: aurora_store(facts, h, cluster)) if db.host else aurora_store(facts, None, cluster))
+        if ds is not None:
+            stores.append(("aurora", ds))
+        elif ctx.unknown_reason is None or "Aurora" not in ctx.unknown_reason:
+            ctx.mark_unknown(f"{'cluster ' + cluster if cluster else 'DB_HOST ' + str(db.host)} matches no Aurora "
+                             "cluster (dns.resolve says why)", unlock="[database] cluster")
+
+    for label, store in stores:
+        if not store.sgs:
+            ctx.mark_unknown(f"no security groups found for {LABEL[label]} {store.id}",
+                             unlock="elasticache:DescribeCacheClusters" if label == "redis" else "rds:DescribeDBClusters")
+            continue
+        groups = security_groups(facts, store.sgs)
+        yield from _ingress(ctx, net, label, store, groups)
+        yield from _egress(ctx, net, label, store)
+
+
+def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore,
+             groups: dict[str, dict[str, Any]]) -> Iterator[Finding]:
+    name, port = LABEL[label], store.port
+    data_sgs = ", ".join(store.sgs)
+    ok_services: dict[str, list[str]] = {}
+    bad: dict[str, tuple[Grant, list[str], list[str]]] = {}
+    for service, svc_sgs in _service_sgs(net).items():
+        svc_subnets = {sid: s.cidr for sid, s in net.subnets.items() if service in net.subnet_services.get(sid, [])}
+        g = evaluate(ctx, groups, port, set(svc_sgs), svc_subnets)
+        if g.via_sg:
+            ok_services[service] = g.via_sg
+        elif svc_subnets and set(svc_subnets) <= g.covered:
+            ok_services[service] = [c for c in g.cidrs if any(covers(c, sc) for sc in svc_subnets.values())]
+        else:
+            bad[service] = (g, svc_sgs, sorted(set(svc_subnets) - g.covered))
+    base_ev: dict[str, Any] = {"store": store.id, "kind": label, "port": port, "port_source": "AWS",
+                               "data_security_groups": store.sgs, "sg_source": store.sg_source,
+                               "matched_endpoint": store.matched_endpoint}
+    if not bad:
+        yield ctx.finding(f"{label}_ok", store.id, "info",
+                          f"{name} SG(s) {data_sgs} allow {port} from every worker service",
+                          evidence={**base_ev, "granted_by": ok_services}, signals=[f"sg.{label}_ok"], remediation="")
+        return
+    # one finding per distinct situation (services sharing a worker SG share a finding)
+    by_sg: dict[tuple[str, ...], list[str]] = {}
+    for service, (_, svc_sgs, _) in bad.items():
+        by_sg.setdefault(tuple(svc_sgs), []).append(service)
+    for sgs_key, services in by_sg.items():
+        g, svc_sgs, uncovered = bad[services[0]]
+        worker = svc_sgs[0] if svc_sgs else "<worker SG>"
+        fix = "; ".join(f"aws ec2 authorize-security-group-ingress --group-id {d} --protocol tcp --port {port} "
+                        f"--source-group {worker}" for d in store.sgs)
+        ev = {**base_ev, "services": services, "worker_security_groups": list(svc_sgs),
+              "rules_on_port": g.rules, "uncovered_subnets": uncovered}
+        if g.worker_other_ports:
+            ev["worker_sg_rules_on_other_ports"] = g.worker_other_ports
+        if g.unresolved_prefix_lists:
+            ev["unresolved_prefix_lists"] = g.unresolved_prefix_lists
+        resources = [*store.sgs, *svc_sgs, *services]
+        rid = f"{store.id}:{'+'.join(sgs_key)}"
+        who = ", ".join(services)
+        missing = f"sg.{label}_ingress_missing"
+        if g.other_sgs:
+            ev["referenced_security_groups"] = sorted(set(g.other_sgs))
+            yield ctx.finding(
+                f"{label}_old_sg", rid, "error",
+                f"{name} SG(s) {data_sgs} allow {port} only from {', '.join(sorted(set(g.other_sgs)))}, "
+                f"not from the current worker SG {worker}",
+                detail=f"{who} run with {', '.join(svc_sgs)}; the rule names a different (old or unrelated) SG, so "
+                "connections from the workers are dropped and time out.",
+                evidence=ev, resources=resources, signals=[missing, "sg.old_sg_reference"],
+                remediation=f"{fix}; then revoke the rule for {', '.join(sorted(set(g.other_sgs)))} once nothing "
+                "else uses it.")
+        elif g.outside:
+            signals = [missing]
+            if any(_narrow(c) for c in g.outside):
+                signals.append("sg.old_ip_rules_only")
+            yield ctx.finding(
+                f"{label}_old_ips", rid, "error",
+                f"{name} SG(s) {data_sgs} allow {port} only from addresses outside the worker subnets: "
+                f"{', '.join(g.outside)}",
+                detail=f"These look like the old workers' IPs. {who} run in "
+                f"{', '.join(uncovered) or 'other subnets'}; grant from the current worker SG, not old worker IPs.",
+                evidence={**ev, "outside_cidrs": g.outside}, resources=resources, signals=signals,
+                remediation=f"{fix}; then revoke the /32 rules {', '.join(g.outside)}.")
+        elif g.covered:
+            yield ctx.finding(
+                f"{label}_partial", rid, "error",
+                f"{name} SG(s) {data_sgs} allow {port} from some worker subnets but not {', '.join(uncovered)}",
+                detail=f"Tasks of {who} placed in {', '.join(uncovered)} cannot connect; failures depend on "
+                "which subnet a task lands in.",
+                evidence=ev, resources=resources, signals=[missing], remediation=fix)
+        else:
+            extra = (f" (the worker SG is allowed only on other ports: {'; '.join(g.worker_other_ports)})"
+                     if g.worker_other_ports else "")
+            yield ctx.finding(
+                f"{label}_no_rule", rid, "error",
+                f"{name} SG(s) {data_sgs} have no rule allowing {port} from the workers{extra}",
+                detail=f"Nothing admits {who} ({', '.join(svc_sgs)}) on {port}: connections time out.",
+                evidence=ev, resources=resources, signals=[missing], remediation=fix)
+
+
+def _egress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore) -> Iterator[Finding]:
+    name, port = LABEL[label], store.port
+    all_worker = sorted({sg for sgs in _service_sgs(net).values() for sg in sgs})
+    groups = security_groups(ctx.facts, all_worker)
+    vpc_nets: list[str] = []
+    for vpc in net.vpcs:
+        vpc_nets += attempt(ctx, f"VPC {vpc}", lambda vpc=vpc: vpc_cidrs(ctx.facts, vpc)) or []
+    for service, svc_sgs in _service_sgs(net).items():
+        allowed = False
+        for gid in svc_sgs:
+            for rule in (groups.get(gid) or {}).get("IpPermissionsEgress", []):
+                if not rule_covers_port(rule, port):
+                    continue
+                if any(p.get("GroupId") in store.sgs for p in rule.get("UserIdGroupPairs", [])):
+                    allowed = True
+                cidrs = [r["CidrIp"] for r in rule.get("IpRanges", []) if r.get("CidrIp")]
+                cidrs += [r["CidrIpv6"] for r in rule.get("Ipv6Ranges", []) if r.get("CidrIpv6")]
+                if any(not vpc_nets or any(overlaps(c, v) for v in vpc_nets) for c in cidrs):
+                    allowed = True
+                if rule.get("PrefixListIds"):
+                    allowed = True  # not resolved further: prefix lists for data stores are rare
+        if not allowed:
+            yield ctx.finding(
+                f"egress_{label}", f"{service}:{'+'.join(svc_sgs)}", "error",
+                f"Worker SG(s) {', '.join(svc_sgs)} of {service} do not allow outbound {port} to {name}",
+                detail="Security groups are stateful per direction: the worker side must allow the connection out.",
+                evidence={"service": service, "worker_security_groups": svc_sgs, "port": port, "store": store.id,
+                          "data_security_groups": store.sgs, "vpc_cidrs": vpc_nets},
+                resources=[*svc_sgs, service], signals=["sg.worker_egress_blocked"],
+                remediation=f"aws ec2 authorize-security-group-egress --group-id {svc_sgs[0]} --ip-permissions "
+                f"'IpProtocol=tcp,FromPort={port},ToPort={port},UserIdGroupPairs=[{{GroupId={store.sgs[0]}}}]'")
+
+
+def _service_sgs(net: WorkerNetwork) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for sg, services in net.sgs.items():
+        for s in services:
+            out.setdefault(s, []).append(sg)
+    return out
+
+
+def _narrow(cidr: str) -> bool:
+    try:
+        n = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return False
+    return n.prefixlen >= (n.max_prefixlen - 4)
