@@ -361,9 +361,3 @@ def test_view_command_bad_file_is_one_line_exit_2(tmp_path: Path) -> None:
         assert res.returncode == 2
         assert res.stderr.count("\n") == 1 and res.stderr.startswith("ame-doctor: error:"), res.stderr
 
-
-def test_tui_package_does_not_import_textual() -> None:
-    code = "import sys, doctor.tui, doctor.tui.cli, doctor.tui.source, doctor.tui.state; print('textual' in sys.modules)"
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         cwd=Path(__file__).resolve().parent.parent)
-    assert res.stdout.strip() == "False", res.stderr

@@ -7,6 +7,7 @@ the UI decides nothing about checks. ``source=None`` is the read-only ``view`` m
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -539,6 +540,8 @@ def run_live(args: argparse.Namespace, argv: list[str]) -> int:
     from doctor.render import render
     from doctor.tui.source import LiveSource
 
+    if getattr(args, "no_color", False):
+        os.environ["NO_COLOR"] = "1"  # Textual renders monochrome; statuses are words anyway
     source = LiveSource(args, argv)
     outputs = parse_outputs(getattr(args, "output", []) or [], "json")
     why = source.preflight()

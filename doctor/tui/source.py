@@ -15,7 +15,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
-from doctor.engine import Event
+from doctor.engine import Event, RunFinished, RunStarted
 from doctor.model import Report, exit_code_for, run_status, summarize
 
 
@@ -80,7 +80,14 @@ class LiveSource:
 
     async def events(self, only: Sequence[str] | None = None) -> AsyncIterator[Event]:
         engine = self.engine(only)
+        symptom = getattr(self.args, "symptom", None)
         async for event in thread_events(engine):
+            if isinstance(event, RunStarted) and event.target.region is None:
+                # the region the AWS chain resolved (the report carries it at the end anyway)
+                region = await asyncio.to_thread(lambda: engine.aws.region_name)
+                event = RunStarted(event.run_id, event.target.model_copy(update={"region": region}), event.checks)
+            elif isinstance(event, RunFinished) and symptom:
+                event.report.playbooks.sort(key=lambda p: p.id != symptom)  # as `run --symptom` shows it
             yield event
 
 
