@@ -24,7 +24,7 @@ from typing import Any
 from doctor.facts import slug
 
 HEAD_SAMPLE = 3          # ready jobs read from the head (LRANGE 0 2)
-DELAYED_SAMPLE = 10      # delayed jobs read from the lowest score (ZRANGE 0 9)
+DELAYED_SAMPLE = 5       # delayed jobs read from the lowest score (ZRANGE 0 4)
 GRACE_SECONDS = 30.0     # a reservation / delayed job this far past its score means nobody popped
 SCAN_COUNT = 1000        # SCAN COUNT hint
 SCAN_CALLS_PER_DB = 200  # SCAN budget per DB (~200k keys examined at most)
@@ -169,10 +169,11 @@ def inspect_queue(r: Any, prefix: str, name: str, db: int = 0, now: float | None
     p.zcount(key + ":reserved", "-inf", cutoff)
     p.zcount(key + ":delayed", "-inf", cutoff)
     p.zrange(key + ":reserved", 0, 0, withscores=True)
-    p.zrange(key + ":delayed", 0, 0, withscores=True)
     p.lrange(key, 0, HEAD_SAMPLE - 1)
-    p.zrange(key + ":delayed", 0, DELAYED_SAMPLE - 1)
-    ready, reserved, delayed, exp, over, first_res, first_del, head, dsample = p.execute()
+    p.zrange(key + ":delayed", 0, DELAYED_SAMPLE - 1, withscores=True)
+    ready, reserved, delayed, exp, over, first_res, head, dsample_scored = p.execute()
+    first_del = dsample_scored[:1]
+    dsample = [m for m, _ in dsample_scored]
     snap = QueueSnapshot(name=name, key=key, db=db, at=now, ready=int(ready), reserved=int(reserved),
                          delayed=int(delayed), expired_reserved=int(exp), overdue_delayed=int(over))
     if exp and first_res:
