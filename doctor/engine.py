@@ -236,10 +236,8 @@ class Engine:
                 async with sem:  # FIFO: tasks are created priority-first, then in report order
                     self.running.add(rc.id)
                     self._emit(CheckStarted(rc.id))
-                    try:
-                        result = await self._run_check(rc, loop)
-                    finally:
-                        self.running.discard(rc.id)
+                    result = await self._run_check(rc, loop)  # cancelled: stays in `running`
+                    self.running.discard(rc.id)
                 self._finish(rc.meta, result)
             finally:
                 done[rc.id].set()

@@ -1,0 +1,119 @@
+"""The read-only guard: writes are refused before they leave the process; everything the built-in
+checks call is on the allow-list."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from doctor.aws import AwsSession, WriteRefused, denied_action, iam_action, is_allowed
+from doctor.config import Config
+from doctor.engine import Engine, EngineOptions
+from doctor.model import CheckStatus
+from doctor.registry import all_checks
+
+
+@pytest.mark.parametrize(("op", "transport", "allowed"), [
+    ("DescribeServices", None, True),
+    ("ListTasks", None, True),
+    ("GetParametersByPath", None, True),
+    ("HeadBucket", None, True),
+    ("FilterLogEvents", None, True),
+    ("SimulatePrincipalPolicy", None, True),
+    ("PutParameter", None, False),
+    ("UpdateService", None, False),
+    ("DeleteParameter", None, False),
+    ("AuthorizeSecurityGroupIngress", None, False),
+    ("ExecuteCommand", None, False),
+    ("ExecuteCommand", "ecs-exec", True),
+    ("ExecuteCommand", "probe-task", False),
+    ("RunTask", "ecs-exec", False),
+    ("RunTask", "probe-task", True),
+    ("StopTask", "probe-task", True),
+    ("StopTask", "local", False),
+    ("UpdateService", "probe-task", False),
+])
+def test_allow_list(op: str, transport: str | None, allowed: bool) -> None:
+    assert is_allowed(op, transport) is allowed
+
+
+def test_put_parameter_is_refused_and_never_sent(moto_session: Any) -> None:
+    aws = AwsSession("eu-west-1")
+    with pytest.raises(WriteRefused, match="ssm:PutParameter"):
+        aws.client("ssm").put_parameter(Name="/x/DB_HOST", Value="evil", Type="String")
+    assert ("ssm", "PutParameter") in aws.calls
+    # moto never saw it: the parameter does not exist
+    assert moto_session.client("ssm").get_parameters(Names=["/x/DB_HOST"])["InvalidParameters"] == ["/x/DB_HOST"]
+
+
+def test_update_service_is_refused_and_never_sent(world: Any, moto_session: Any) -> None:
+    aws = AwsSession("eu-west-1", transport="probe-task")
+    svc = world.services["image"]
+    with pytest.raises(WriteRefused, match="ecs:UpdateService"):
+        aws.client("ecs").update_service(cluster=world.spec.cluster, service=svc, desiredCount=9)
+    desc = moto_session.client("ecs").describe_services(cluster=world.spec.cluster, services=[svc])
+    assert desc["services"][0]["desiredCount"] != 9
+
+
+def test_every_client_is_guarded(moto_session: Any) -> None:
+    aws = AwsSession("eu-west-1")
+    for service, call, kwargs in [
+        ("ec2", "create_security_group", {"GroupName": "x", "Description": "x"}),
+        ("s3", "create_bucket", {"Bucket": "x-bucket"}),
+        ("rds", "delete_db_cluster", {"DBClusterIdentifier": "x"}),
+        ("elasticache", "delete_replication_group", {"ReplicationGroupId": "x"}),
+        ("logs", "put_log_events", {"logGroupName": "x", "logStreamName": "x", "logEvents": [{"timestamp": 1, "message": "x"}]}),
+    ]:
+        with pytest.raises(WriteRefused):
+            getattr(aws.client(service), call)(**kwargs)
+
+
+def test_write_refused_in_a_check_is_a_loud_error(moto_session: Any) -> None:
+    from doctor.registry import CheckMeta, RegisteredCheck
+
+    def writer(ctx: Any) -> Any:
+        ctx.aws.client("ssm").put_parameter(Name="/x/Y", Value="v", Type="String")
+        return iter(())
+
+    meta = CheckMeta(id="syn.writer", title="t", order=1, proves="p", why="w", remediation="r")
+    engine = Engine(Config(aws={"region": "eu-west-1"}), [RegisteredCheck(meta, writer, "tests")],
+                    EngineOptions(diagnose=False))
+    report = asyncio.run(engine.run())
+    r = report.check("syn.writer")
+    assert r.status == CheckStatus.error
+    assert "read-only guard refused ssm:PutParameter" in r.summary and "bug" in r.summary
+
+
+def test_denied_action_names_iam_action() -> None:
+    from botocore.exceptions import ClientError
+
+    msg = "User: arn:aws:iam::1:user/u is not authorized to perform: ecs:DescribeServices on resource: *"
+    e = ClientError({"Error": {"Code": "AccessDeniedException", "Message": msg}}, "DescribeServices")
+    assert denied_action(e) == "ecs:DescribeServices"
+    e = ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "nope"}}, "DescribeRouteTables")
+    assert denied_action(e) == "ec2:DescribeRouteTables"
+    e = ClientError({"Error": {"Code": "ParameterNotFound", "Message": "x"}}, "GetParameter")
+    assert denied_action(e) is None
+    assert iam_action("s3", "HeadBucket") == "s3:ListBucket"
+
+
+@pytest.mark.parametrize("transport", ["ecs-exec", "probe-task"])
+def test_builtin_checks_only_call_allowed_operations(world: Any, transport: str) -> None:
+    """Run every built-in check against the moto world; every AWS call it made must be allowed for the
+    chosen transport, and no check may have been stopped by the guard."""
+    cfg = Config(aws={"region": "eu-west-1"}, exec={"transport": transport, "timeout": 5},
+                 run={"timeout": 90, "check_timeout": 60}, dns={"nameservers": ["127.0.0.1:9"]})
+    engine = Engine(cfg, all_checks(), EngineOptions(diagnose=False))
+    report = asyncio.run(engine.run())
+    assert engine.aws.calls, "the built-in checks made no AWS call at all"
+    refused = [(s, op) for s, op in engine.aws.calls if not is_allowed(op, transport)]
+    assert refused == []
+    guard_errors = [c.id for c in report.checks if "read-only guard" in c.summary]
+    assert guard_errors == []
+    # the declared IAM actions of each check cover what the checks call (documentation stays honest)
+    declared = {a for c in all_checks() for a in c.meta.iam_actions}
+    called = {iam_action(s, op) for s, op in engine.aws.calls if s != "sts"}
+    undeclared = sorted(called - declared - {"ssm:GetParameters", "kms:Decrypt"})
+    assert undeclared == [], f"calls not declared in any check's iam_actions: {undeclared}"
