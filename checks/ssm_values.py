@@ -71,8 +71,12 @@ def _param_name(value_from: str) -> str | None:
         if len(parts) < 6 or parts[2] != "ssm":
             return None
         resource = parts[5]
-        return "/" + resource[len("parameter/"):].lstrip("/") if resource.startswith("parameter/") else None
-    return value_from if value_from.startswith("/") else "/" + value_from
+        if not resource.startswith("parameter/"):
+            return None
+        name = resource[len("parameter/"):]
+        # the ARN of a hierarchical name drops its leading '/'; a plain name ("DB_PASSWORD") has none
+        return "/" + name.lstrip("/") if "/" in name else name
+    return value_from
 
 
 @check(META)
@@ -168,7 +172,10 @@ def _taskdef_refs(ctx: CheckContext, params: dict[str, Any]) -> Generator[Findin
 
 def _newer_than_tasks(ctx: CheckContext, params: dict[str, Any]) -> Generator[Finding, None, int]:
     problems = 0
+    services = ctx.facts.services()
     for service in ctx.config.services:
+        if services.get(service) is None:
+            continue  # real ECS rejects list_tasks for a missing service; ecs.service reports it
         tasks = ctx.facts.tasks(service, "RUNNING")
         started = [_ts(t["startedAt"]) for t in tasks if t.get("startedAt")]
         if not started:
