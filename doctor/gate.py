@@ -203,11 +203,11 @@ def evaluate(request: GateRequest, views: dict[str, QueueView], now: datetime,
 
 
 # --- from a report to views ------------------------------------------------------------------
-def _about(f: Any, queue: str, service: str) -> bool:
+def _about(check_id: str, f: Any, queue: str, service: str) -> bool:
     ev = f.evidence or {}
     vantage = ev.get("vantage")
-    if vantage == "host":
-        return False  # the operator's own vantage says nothing about this worker
+    if vantage == "host" and check_id.startswith("reach."):
+        return False  # reachability from the operator's own host says nothing about this worker
     return (service in f.resources or ev.get("service") == service or vantage == f"task:{service}"
             or ev.get("queue") == queue)
 
@@ -257,7 +257,7 @@ def build_views(report: Any, facts: Any, config: Any) -> dict[str, QueueView]:
             except Exception:
                 v.stopped_in_window = 0
         for check, f in report.findings():
-            if not _about(f, queue, qcfg.service):
+            if not _about(check.id, f, queue, qcfg.service):
                 continue
             v.signals.update(f.signals)
             if check.id in HEALTH_CHECKS and f.severity.rank >= Severity.error.rank:
