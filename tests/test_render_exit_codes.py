@@ -1,0 +1,105 @@
+"""--fail-on / --strict and the exit codes, exactly as documented (DESIGN section 6):
+0 healthy; 1 a finding at or above --fail-on (default error), or with --strict any unknown/error
+check; 2 usage/config error; 3 the doctor could not run. One case per combination, through the real
+engine with synthetic checks (no AWS), plus the CLI path for flags, config keys and precedence."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from doctor.config import Config
+from doctor.engine import CheckUnknown, Engine
+from doctor.registry import CheckMeta, RegisteredCheck
+
+SEVERITIES = ["info", "warning", "error", "critical"]
+RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def _checks(severity: str | None, state: str) -> list[RegisteredCheck]:
+    def emitting(ctx):  # type: ignore[no-untyped-def]
+        if severity:
+            yield ctx.finding("k", "res", severity, f"a {severity} finding")
+
+    def stateful(ctx):  # type: ignore[no-untyped-def]
+        if state == "unknown":
+            raise CheckUnknown("cannot see it", unlock="ec2:DescribeThings")
+        if state == "error":
+            raise RuntimeError("a bug in the check")
+        yield from ()
+
+    meta = {"proves": "p", "why": "w", "remediation": "r"}
+    return [
+        RegisteredCheck(CheckMeta(id="synth.finding", title="finding", order=1, **meta), emitting, "t.emitting"),
+        RegisteredCheck(CheckMeta(id="synth.state", title="state", order=2, **meta), stateful, "t.stateful"),
+    ]
+
+
+def documented(fail_on: str, severity: str | None, strict: bool, state: str) -> int:
+    if severity is not None and RANK[severity] >= RANK[fail_on]:
+        return 1
+    if strict and state in ("unknown", "error"):
+        return 1
+    return 0
+
+
+CASES = list(itertools.product(SEVERITIES, [None, *SEVERITIES], [False, True], ["pass", "unknown", "error"]))
+
+
+@pytest.mark.parametrize(("fail_on", "severity", "strict", "state"), CASES,
+                         ids=[f"fail_on={a}-finding={b}-strict={c}-check={d}" for a, b, c, d in CASES])
+def test_exit_code(fail_on: str, severity: str | None, strict: bool, state: str) -> None:
+    config = Config.model_validate({"run": {"fail_on": fail_on, "strict": strict}})
+    report = asyncio.run(Engine(config, _checks(severity, state)).run())
+    assert report.check("synth.state").status.value == state  # type: ignore[union-attr]
+    assert report.exit_code == documented(fail_on, severity, strict, state)
+
+
+# --- the CLI path: flags and config keys reach the engine; flags win over the file ---------------
+SYNTH = '''
+import os
+from doctor.engine import CheckUnknown
+from doctor.registry import CheckMeta, check
+
+@check(CheckMeta(id="synth.cli", title="synthetic", order=99, proves="p", why="w", remediation="r"))
+def run(ctx):
+    if os.environ.get("SYNTH_UNKNOWN"):
+        raise CheckUnknown("cannot see it", unlock="ec2:DescribeThings")
+    yield ctx.finding("k", "res", os.environ.get("SYNTH_SEVERITY", "warning"), "synthetic finding")
+'''
+
+
+@pytest.fixture
+def synth_env(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "ame_synth_exit.py").write_text(SYNTH, encoding="utf-8")
+    root = str(Path(__file__).resolve().parent.parent)
+    return {"AME_DOCTOR_CHECK_MODULES": "ame_synth_exit", "PYTHONPATH": f"{tmp_path}{os.pathsep}{root}"}
+
+
+@pytest.mark.parametrize(("args", "extra", "toml", "want"), [
+    ([], {}, "", 0),                                               # warning < default error
+    (["--fail-on", "warning"], {}, "", 1),
+    ([], {"SYNTH_SEVERITY": "error"}, "", 1),                      # default fail-on is error
+    (["--fail-on", "critical"], {"SYNTH_SEVERITY": "error"}, "", 0),
+    ([], {}, '[run]\nfail_on = "warning"\n', 1),                   # config key
+    (["--fail-on", "error"], {}, '[run]\nfail_on = "warning"\n', 0),  # the flag wins over the file
+    ([], {"SYNTH_UNKNOWN": "1"}, "", 0),
+    (["--strict"], {"SYNTH_UNKNOWN": "1"}, "", 1),
+    ([], {"SYNTH_UNKNOWN": "1"}, "[run]\nstrict = true\n", 1),
+    (["--fail-on", "loud"], {}, "", 2),                            # usage error
+    ([], {}, "[run]\nfail_on = 3\n", 2),                           # config error
+], ids=["default", "flag-warning", "default-error", "flag-critical", "config-warning", "flag-over-config",
+        "unknown-lenient", "strict-flag", "strict-config", "bad-flag", "bad-config"])
+def test_cli_exit_codes(cli, synth_env: dict[str, str], tmp_path: Path, args: list[str],  # type: ignore[no-untyped-def]
+                        extra: dict[str, str], toml: str, want: int) -> None:
+    cfg = tmp_path / "ame-doctor.toml"
+    cfg.write_text(toml, encoding="utf-8")
+    res = cli("run", "--config", str(cfg), "--only", "synth.cli", "--format", "json", *args,
+              env={**synth_env, **extra})
+    assert res.returncode == want, res.stderr
+    if want == 2:
+        assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
