@@ -4,8 +4,7 @@
 unlock). Escaping follows the runner's rules (``%``, CR, LF in data; also ``:`` and ``,`` in
 properties), so a finding can never inject another workflow command."""
 
-from __future__ import annotations
-
+# (no ``from __future__ import annotations``: this module's public function is named ``annotations``)
 from doctor.model import CheckStatus, Report, Severity
 
 LEVEL = {CheckStatus.fail: "error", CheckStatus.error: "error", CheckStatus.warn: "warning",
