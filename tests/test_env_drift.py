@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,19 @@ from tests.ecs_helpers import kinds, run_check, run_checks, signals
 from tests.test_ecs_startup import deny
 
 ID = "env.drift"
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[Any]:
+    """One healthy moto world for the module: env.drift only reads AWS, so tests can share it."""
+    import boto3
+    from moto import mock_aws
+
+    from doctor.sim.world import build_world, pin_ecs_task_status
+
+    with mock_aws():
+        pin_ecs_task_status()
+        yield build_world(boto3.Session(region_name="eu-west-1"))
 
 
 def env_text(world: Any, **changes: str | None) -> str:
