@@ -80,7 +80,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                               remediation=fix_enable, signals=["exec.disabled"])
         td = ctx.facts.service_task_definition(name) or {}
         cname = ctx.facts.container_name(td)
-        cdef = next((c for c in td.get("containerDefinitions", []) if c.get("name") == cname), {})
+        cdef: dict[str, Any] = next((c for c in td.get("containerDefinitions", []) if c.get("name") == cname), {})
         platform = svc.get("platformVersion")
         tasks = ctx.facts.tasks(name, "RUNNING")
         for t in tasks:
@@ -92,7 +92,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                                   detail="Tasks keep the setting they started with: redeploy after enabling it.",
                                   evidence={"service": name, "task": t["taskArn"]}, resources=[name, t["taskArn"]],
                                   remediation=fix_enable, signals=["exec.disabled"])
-            c = next((c for c in t.get("containers", []) if c.get("name") == cname), {})
+            c: dict[str, Any] = next((c for c in t.get("containers", []) if c.get("name") == cname), {})
             agents = [a for a in c.get("managedAgents", []) if a.get("name") == "ExecuteCommandAgent"]
             status = None
             if t.get("enableExecuteCommand"):

@@ -7,6 +7,7 @@ Nothing here ever returns a password; error texts are scrubbed by the engine's r
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import threading
@@ -199,10 +200,8 @@ def redis_check(t: RedisTarget, nameservers: list[str] | None = None, timeout: f
     except OSError as e:
         out.outcome, out.detail = classify_oserror(e), str(e)
     finally:
-        try:
+        with contextlib.suppress(Exception):
             client.close()
-        except Exception:
-            pass
     return out
 
 

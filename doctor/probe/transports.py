@@ -13,6 +13,7 @@ Every subprocess runs in its own process group with a deadline and is killed as 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -73,14 +74,10 @@ def run_bounded(argv: list[str], *, env: dict[str, str] | None = None, cwd: str 
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(2)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def session_for(facts: Facts, transport: str) -> AwsSession:
@@ -330,7 +327,7 @@ class ProbeTaskTransport(Transport):
                 res.ok = False
                 res.reason = f"the probe task did not stop within {facts.config.exec.timeout:g}s"
             else:
-                c = next((c for c in stopped.get("containers", []) if c.get("name") == container), {})
+                c: dict[str, Any] = next((c for c in stopped.get("containers", []) if c.get("name") == container), {})
                 if c.get("exitCode") is not None:
                     res.exit_status = int(c["exitCode"])
                 if not res.ok and res.reason and stopped.get("stoppedReason"):
@@ -343,7 +340,7 @@ class ProbeTaskTransport(Transport):
         return res
 
     def _log_text(self, facts: Facts, td: dict[str, Any], container: str, arn: str) -> str:
-        cdef = next((c for c in td.get("containerDefinitions", []) if c.get("name") == container), {})
+        cdef: dict[str, Any] = next((c for c in td.get("containerDefinitions", []) if c.get("name") == container), {})
         lc = cdef.get("logConfiguration") or {}
         opts = lc.get("options") or {}
         if lc.get("logDriver") != "awslogs" or "awslogs-group" not in opts:
