@@ -305,13 +305,38 @@ def test_works_at_80x24_and_scales_up() -> None:
     run(scenario)
 
 
+def test_all_twelve_checks_fit_in_80x24() -> None:
+    from doctor.diagnosis import KNOWN_CHECKS
+    from doctor.model import CheckResult, CheckStatus
+
+    checks = [CheckResult(id=cid, title=cid, order=i, status=CheckStatus.passed, summary="ok")
+              for i, cid in enumerate(KNOWN_CHECKS, 1)]
+
+    async def scenario() -> None:
+        app = DoctorApp(None, sample_report(checks), spinner=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            table = app.query_one("#checks", DataTable)
+            assert table.region.height == 13  # header + every check, no scrolling
+            assert app.query_one("#detail").region.height >= 6
+            text = screen_text(app)
+            assert all(cid in text for cid in KNOWN_CHECKS)
+
+    run(scenario)
+
+
 def test_no_colour_still_readable(monkeypatch: pytest.MonkeyPatch) -> None:
     """Statuses are words, not only colours: the plain-text screen says PASS/FAIL/WARN/UNKNOWN."""
 
+    monkeypatch.setenv("NO_COLOR", "1")
+
     async def scenario() -> None:
         app = DoctorApp(None, sample_report(), spinner=False)
+        assert app.no_color  # Textual renders monochrome
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
+            text = screen_text(app)
+            assert "✗ FAIL" in text and "! WARN" in text and "? UNKNOWN" in text
             statuses = [st for st, _ in table_rows(app)]
             assert statuses == ["✓ PASS", "✗ FAIL", "✓ PASS", "! WARN", "? UNKNOWN"]
 
@@ -347,6 +372,12 @@ def test_real_engine_through_the_app(world: Any, tmp_path: Path) -> None:
             exported = app.exported[0].read_text()
             assert SECRET not in screens and SECRET not in exported
             assert json.loads(exported)["checks"][0]["id"] == "ssm.values"
+            first = app.state.report
+            await pilot.press("c")  # rerun the highlighted check through the real engine: merged, re-diagnosed
+            await until(pilot, lambda: app.state.report is not first and app.state.phase == "finished", tries=3000)
+            again = app.state.report
+            assert again is not None and [c.id for c in again.checks] == ["ssm.values"]
+            assert [p.id for p in again.playbooks] == [p.id for p in first.playbooks]
         assert app.exit_code() == 0
 
     run(scenario)

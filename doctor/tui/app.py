@@ -165,7 +165,7 @@ class DoctorApp(App[int]):
 
     def on_resize(self) -> None:
         self.screen.set_class(self.size.width >= 140, "wide")
-        self.refresh_table()
+        self.call_after_refresh(self.refresh_table)  # once the new layout has sized the table
 
     # --- running -----------------------------------------------------------------------------
     def start_run(self, only: Sequence[str] | None = None) -> None:
