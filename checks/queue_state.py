@@ -246,8 +246,11 @@ def _connect(ctx: CheckContext, target: RedisTarget) -> _Pool | None:
         ctx.mark_unknown(f"Redis not inspected from vantage host (the doctor's host): {target.host} does not resolve "
                          f"({type(e).__name__}: {e}); dns.resolve reports why")
         return None
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     kwargs: dict[str, Any] = dict(host=address, port=target.port, password=target.password,
-                                  socket_timeout=5, socket_connect_timeout=5)
+                                  socket_timeout=5, socket_connect_timeout=5, retry=Retry(NoBackoff(), 1))
     if target.tls:
         kwargs.update(ssl=True, ssl_cert_reqs="required", ssl_check_hostname=address == target.host)
     pool = _Pool(kwargs)

@@ -90,7 +90,15 @@ def test_stale_reservations_overdue_delayed_and_age(qworld: dict[str, Any]) -> N
     r0.rpush(key, job(created=now - 900), job(created=now - 800))
     r0.zadd(key + ":reserved", {job(attempts=1): now - 600, job(attempts=1): now + 60})
     r0.zadd(key + ":delayed", {job(attempts=1): now - 300, job(): now + 3600})
+    # sync: jobs failing and released back to delayed with attempts > 0; head jobs out of tries
+    skey = PREFIX + "queues:sync"
+    r0.zadd(skey + ":delayed", {job("App\\Jobs\\SyncFeed", attempts=a % 3 + 1): now + 30 + a for a in range(12)})
+    r0.rpush(skey, *[job("App\\Jobs\\SyncFeed", attempts=3, max_tries=3) for _ in range(6)])
     r = check(qworld)
+    assert "queue.state:no_consumer:sync" not in {f.uid for f in r.findings}  # it is popped, just failing
+    assert "queue.failing_requeue" in finding(r, "failing_requeue", "sync").signals
+    ex = finding(r, "attempts_exhausted", "sync")
+    assert ex.evidence["exhausted"][0]["attempts"] == 3 and ex.evidence["exhausted"][0]["job"] == "App\\Jobs\\SyncFeed"
     assert r.status == CheckStatus.fail
     depth = finding(r, "depth", "image")
     assert (depth.evidence["ready"], depth.evidence["reserved"], depth.evidence["delayed"]) == (2, 2, 2)
@@ -138,11 +146,14 @@ def test_routing_from_task_definitions(qworld: dict[str, Any]) -> None:
     new_revision(s, "propertyfeedtemplate-sync", ["php", "artisan", "queue:work", "sync", "--tries=3"])
     new_revision(s, "propertyfeedtemplate-bulk", ["php", "artisan", "queue:work", "redis", "--queue=default,image",
                                                   "--timeout=120", "--tries=5", "--max-jobs=100"])
+    ssm = s.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name=qworld["world"].param("REDIS_QUEUE_RETRY_AFTER"), Value="75", Type="String",
+                      Overwrite=True)
     r = check(qworld)
     assert finding(r, "sync_connection_trap", "propertyfeedtemplate-sync").severity.value == "critical"
     assert "queue.default_in_heavy_path" in finding(r, "default_in_heavy_path", "propertyfeedtemplate-bulk").signals
     t = finding(r, "timeout_ge_retry_after", "propertyfeedtemplate-bulk")
-    assert t.evidence["timeout_s"] == 120 and t.evidence["retry_after_s"] == 90
+    assert t.evidence["timeout_s"] == 120 and t.evidence["retry_after_s"] == 75  # from SSM
     assert "queue.unrouted" in finding(r, "unrouted", "bulk").signals
     assert "queue.unrouted" in finding(r, "unrouted", "sync").signals
     assert finding(r, "shared_consumer", "image").evidence["consumed_by"] == [
@@ -151,27 +162,6 @@ def test_routing_from_task_definitions(qworld: dict[str, Any]) -> None:
     assert (w.evidence["tries"], w.evidence["max_jobs"], w.evidence["memory_mb"]) == (5, 100, 128)
     assert w.evidence["task_definition"] == "propertyfeedtemplate-bulk:2"
     assert "timeout_ge_retry_after" not in {k for k in kinds(r) if "image" in k}
-
-
-def test_retry_after_from_ssm(qworld: dict[str, Any]) -> None:
-    ssm = qworld["session"].client("ssm", region_name=REGION)
-    ssm.put_parameter(Name=qworld["world"].param("REDIS_QUEUE_RETRY_AFTER"), Value="60", Type="String",
-                      Overwrite=True)
-    r = check(qworld)
-    f = finding(r, "timeout_ge_retry_after", "propertyfeedtemplate-image")
-    assert f.evidence["retry_after_s"] == 60 and f.evidence["timeout_s"] == 60
-
-
-def test_failing_requeue_and_attempts_exhausted(qworld: dict[str, Any]) -> None:
-    r0 = qworld["redis"].client(0)
-    now = time.time()
-    key = PREFIX + "queues:sync"
-    r0.zadd(key + ":delayed", {job("App\\Jobs\\SyncFeed", attempts=a % 3 + 1): now + 30 + a for a in range(12)})
-    r0.rpush(key, *[job("App\\Jobs\\SyncFeed", attempts=3, max_tries=3) for _ in range(6)])
-    r = check(qworld)
-    assert "queue.failing_requeue" in finding(r, "failing_requeue", "sync").signals
-    ex = finding(r, "attempts_exhausted", "sync")
-    assert ex.evidence["exhausted"][0]["attempts"] == 3 and ex.evidence["exhausted"][0]["job"] == "App\\Jobs\\SyncFeed"
 
 
 def test_failed_jobs_grouped_and_redacted(qworld: dict[str, Any]) -> None:
@@ -263,3 +253,24 @@ def test_inspection_cost_does_not_read_lists(redis_clean: Any) -> None:
     assert set(stats) <= {"cmdstat_llen", "cmdstat_zcard", "cmdstat_zcount", "cmdstat_zrange", "cmdstat_lrange",
                           "cmdstat_config", "cmdstat_info"}, set(stats)
     assert stats["cmdstat_lrange"]["calls"] == 1
+
+
+def test_cli_sample_flag_end_to_end(moto_endpoint: str, redis_clean: Any, mariadb: Any, dns_server: Any,
+                                    cli: Any, tmp_path: Any) -> None:
+    import boto3
+
+    w = build_world(boto3.Session(region_name=REGION), WorldSpec(redis_port=redis_clean.port, db_port=mariadb.port))
+    dns_server.set(w.redis_host, "A", "127.0.0.1")
+    dns_server.set(w.db_writer_endpoint, "A", "127.0.0.1")
+    redis_clean.client(0).rpush(PREFIX + "queues:image", job(), job())
+    cfg = tmp_path / "ame-doctor.toml"
+    cfg.write_text(f'[aws]\nregion = "{REGION}"\n[dns]\nnameservers = ["{dns_server.nameserver}"]\n')
+    res = cli("run", "--config", str(cfg), "--only", "queue.state", "--sample", "1", "--format", "json")
+    assert res.returncode == 1, res.stderr  # nothing pops image during the sample: error finding
+    report = json.loads(res.stdout)
+    qs = report["checks"][0]
+    assert qs["id"] == "queue.state"
+    uids = {f["uid"] for f in qs["findings"]}
+    assert {"queue.state:trend:image", "queue.state:no_consumer:image", "queue.state:depth:default"} <= uids
+    bad = cli("run", "--config", str(cfg), "--only", "queue.state", "--sample", "-1")
+    assert bad.returncode == 2 and "sample" in bad.stderr
