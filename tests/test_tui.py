@@ -170,8 +170,27 @@ def test_export_before_the_run_finishes_says_so(tmp_path: Path) -> None:
             await until(pilot, source.paused.is_set)
             await pilot.press("j")
             assert app.exported == [] and any("not finished" in n.message for n in app._notifications)
+            await pilot.press("c")  # no partial rerun in the middle of a run
+            assert source.calls == [None] and any("in progress" in n.message for n in app._notifications)
             source.release.set()
             await until(pilot, lambda: app.state.phase == "finished")
+
+    run(scenario)
+
+
+def test_rerun_all_mid_run_restarts_cleanly() -> None:
+    source = FakeSource(gate="reach.redis")
+
+    async def scenario() -> None:
+        app = DoctorApp(source, spinner=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, source.paused.is_set)
+            await pilot.press("r")  # the paused first run is cancelled; the second one does not pause
+            await until(pilot, lambda: len(source.calls) == 2 and app.state.phase == "finished")
+            await pilot.pause()
+            statuses = [st for st, _ in table_rows(app)]
+            assert "· PENDING" not in statuses and "… RUNNING" not in statuses
+            assert app.state.report is not None and len(app.state.report.checks) == len(META)
 
     run(scenario)
 

@@ -124,7 +124,7 @@ class FakeSource:
                 res = res.model_copy(update={"status": CheckStatus.passed, "summary": "fixed", "findings": []})
             for f in res.findings:
                 yield FindingEmitted(meta.id, f)
-            if meta.id == self.gate and not self.release.is_set():
+            if meta.id == self.gate and run == 1 and not self.release.is_set():  # only the first run pauses
                 self.paused.set()
                 await self.release.wait()
             done.append(res)

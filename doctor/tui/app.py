@@ -463,6 +463,9 @@ class DoctorApp(App[int]):
         if self.selected is None:
             self.notify("no check highlighted", severity="warning")
             return
+        if self.state.phase == "running":
+            self.notify("a run is in progress: wait for it, or press r to restart every check", severity="warning")
+            return
         if self.state.report is None:  # nothing to merge into yet: rerun everything
             self.start_run()
             return
