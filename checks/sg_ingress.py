@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -82,7 +83,7 @@ def evaluate(ctx: CheckContext, groups: dict[str, dict[str, Any]], port: int, se
             cidrs += [r["CidrIpv6"] for r in rule.get("Ipv6Ranges", []) if r.get("CidrIpv6")]
             for pl in rule.get("PrefixListIds", []):
                 entries = attempt(ctx, f"prefix list {pl.get('PrefixListId')}",
-                                  lambda pl=pl: prefix_list_cidrs(ctx.facts, pl["PrefixListId"]))
+                                  functools.partial(prefix_list_cidrs, ctx.facts, pl["PrefixListId"]))
                 if entries is None:
                     g.unresolved_prefix_lists.append(pl["PrefixListId"])
                 cidrs += entries or []
@@ -230,7 +231,7 @@ def _egress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore)
     groups = security_groups(ctx.facts, all_worker)
     vpc_nets: list[str] = []
     for vpc in net.vpcs:
-        vpc_nets += attempt(ctx, f"VPC {vpc}", lambda vpc=vpc: vpc_cidrs(ctx.facts, vpc)) or []
+        vpc_nets += attempt(ctx, f"VPC {vpc}", functools.partial(vpc_cidrs, ctx.facts, vpc)) or []
     for service, svc_sgs in _service_sgs(net).items():
         allowed = False
         for gid in svc_sgs:

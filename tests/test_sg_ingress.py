@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from doctor.config import Config
-from doctor.engine import Engine
-from doctor.model import CheckResult
-from doctor.registry import get_check
+from tests import _netcheck
+from tests._netcheck import run_check, signals
 
-
-def run_check(check_id: str, deny: dict[str, list[str]] | None = None, **cfg: Any) -> CheckResult:
-    """Run one check with the in-process moto world; ``deny`` = {service: [Operation, ...]} -> AccessDenied."""
-    config = Config(aws={"region": "eu-west-1"}, **cfg)
-    engine = Engine(config, [get_check(check_id)])
-    for service, ops in (deny or {}).items():
-        client = engine.aws.client(service)
-        for op in ops:
-            def refuse(model: Any, _op: str = op, **_: Any) -> None:
-                raise ClientError({"Error": {"Code": "AccessDenied" if service != "ec2" else "UnauthorizedOperation",
-                                             "Message": "You are not authorized to perform this operation."}}, _op)
-            client.meta.events.register(f"before-call.{client.meta.service_model.service_name}.{op}", refuse)
-    result = asyncio.run(engine.run()).check(check_id)
-    assert result is not None
-    return result
-
-
-def signals(result: CheckResult) -> set[str]:
-    return {s for f in result.findings for s in f.signals}
+moto_session = _netcheck.moto_session  # overrides conftest's: same world, shared botocore loader (fast)
 
 
 def ec2(moto_session: Any) -> Any:
