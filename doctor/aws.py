@@ -70,6 +70,7 @@ class AwsSession:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.calls: list[tuple[str, str]] = []  # (service, operation), for tests and the IAM policy
+        self.unreachable: dict[str, BaseException] = {}  # endpoint URL -> the connection error seen
 
     @property
     def session(self) -> boto3.Session:
@@ -97,8 +98,25 @@ class AwsSession:
                 )
                 client = session.client(service, config=cfg)
                 client.meta.events.register("before-call.*.*", self._guard)
+                endpoint = client.meta.endpoint_url
+                client.meta.events.register("before-call.*.*", lambda **_: self._fail_fast(endpoint))
+                client.meta.events.register("after-call-error.*.*",
+                                            lambda exception=None, **_: self._note_error(endpoint, exception))
                 self._clients[service] = client
             return self._clients[service]
+
+    def _note_error(self, endpoint: str, exc: BaseException | None) -> None:
+        """Remember an endpoint that could not be reached (after botocore's own retries)."""
+        if exc is not None and is_unreachable(exc):
+            with self._lock:
+                self.unreachable.setdefault(endpoint, exc)
+
+    def _fail_fast(self, endpoint: str) -> None:
+        """Once an endpoint was unreachable, later calls to it fail at once instead of retrying again."""
+        with self._lock:
+            exc = self.unreachable.get(endpoint)
+        if exc is not None:
+            raise exc
 
     def _guard(self, model: Any, **_: Any) -> None:
         service = model.service_model.service_name

@@ -261,7 +261,7 @@ class Engine:
             self._emit(RunFinished(self.report))
             raise
         account = None
-        if self._aws_used():
+        if self._aws_used() and not self.unreachable:
             budget = min(5.0, deadline - time.monotonic())
             if budget > 0:
                 try:

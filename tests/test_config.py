@@ -1,0 +1,112 @@
+"""Configuration: defaults from the platform's names, the example file, CLI overrides, errors with key+line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from doctor.config import Config, ConfigError, load_config
+from doctor.model import Severity
+
+EXAMPLE = Path("/work/shared/examples/ame-doctor.toml")
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "ame-doctor.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_defaults_are_the_platform_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./ame-doctor.toml
+    cfg = load_config(None)
+    assert cfg.ecs.cluster == "propertyfeedtemplate-production"
+    assert {q: (c.service, c.scale) for q, c in cfg.queues.items()} == {
+        "sync": ("propertyfeedtemplate-sync", (0, 1)),
+        "image": ("propertyfeedtemplate-image", (0, 2)),
+        "bulk": ("propertyfeedtemplate-bulk", (0, 1)),
+    }
+    assert cfg.ssm.path == "/propertyfeedtemplate/production/"
+    assert cfg.run.fail_on == Severity.error and cfg.run.strict is False
+    assert cfg.run.timeout == 120 and cfg.run.concurrency == 8
+    assert cfg.exec.transport == "ecs-exec"
+
+
+@pytest.mark.skipif(not EXAMPLE.exists(), reason="shared example not present")
+def test_shared_example_loads(tmp_path: Path) -> None:
+    p = tmp_path / "ex.toml"
+    shutil.copy(EXAMPLE, p)
+    cfg = load_config(p)
+    assert cfg.aws.region == "eu-west-1"
+    assert cfg.queues["image"].scale == (0, 2)
+    assert "AWS_BUCKET" in cfg.ssm.required
+
+
+def test_file_then_cli_overrides(tmp_path: Path) -> None:
+    p = write(tmp_path, '[ecs]\ncluster = "from-file"\n[run]\nconcurrency = 3\nstrict = true\n')
+    cfg = load_config(p)
+    assert (cfg.ecs.cluster, cfg.run.concurrency, cfg.run.strict) == ("from-file", 3, True)
+    cfg = load_config(p, {"ecs.cluster": "from-cli", "run.concurrency": None, "run.fail_on": "warning"})
+    assert (cfg.ecs.cluster, cfg.run.concurrency, cfg.run.fail_on) == ("from-cli", 3, Severity.warning)
+
+
+def test_env_var_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = write(tmp_path, '[ecs]\ncluster = "via-env"\n')
+    monkeypatch.setenv("AME_DOCTOR_CONFIG", str(p))
+    assert load_config(None).ecs.cluster == "via-env"
+    monkeypatch.setenv("AME_DOCTOR_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="missing.toml: config file not found"):
+        load_config(None)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[run]\ntimeout = 10\nconcurrency = "many"\n', ":3: run.concurrency: Input should be a valid integer"),
+    ('# comment\n[ecs]\ncluster = "c"\nclusterr = "typo"\n', ":4: ecs.clusterr: Extra inputs are not permitted"),
+    ('[queues.sync]\nservice = "s"\nscale = [2, 1]\n', ":3: queues.sync.scale: scale must be [min, max]"),
+    ('[queues.image]\nscale = [0, 2]\n', ":1: queues.image.service: Field required"),
+    ('[exec]\ntransport = "ssh"\n', ":2: exec.transport: Input should be 'ecs-exec'"),
+    ('[run]\nfail_on = "fatal"\n', ":2: run.fail_on: Input should be 'info', 'warning', 'error' or 'critical'"),
+    ('[ssm]\nrequired = ["A", 3]\n', ":2: ssm.required.1: Input should be a valid string"),
+    ('[aws]\nregion = "eu-west-1"\n\n[bogus]\nx = 1\n', ":4: bogus: Extra inputs are not permitted"),
+    ('[queues.default]\nservice = "x"\n', ":1: queues.default: 'default' stays on the app hosts"),
+    ('[dns]\nnameservers = ["10.0.0.2:dns"]\n', ":2: dns.nameservers: nameserver '10.0.0.2:dns': port must be a number"),
+    ('[run\ntimeout = 1\n', "invalid TOML: "),
+])
+def test_bad_file_names_key_and_line(tmp_path: Path, text: str, expected: str) -> None:
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    msg = str(e.value)
+    assert msg.startswith(str(p)), msg
+    assert expected in msg, msg
+    assert "\n" not in msg
+
+
+def test_invalid_toml_reports_line(tmp_path: Path) -> None:
+    p = write(tmp_path, '[run]\ntimeout = 1\nconcurrency = = 3\n')
+    with pytest.raises(ConfigError, match=r"line 3"):
+        load_config(p)
+
+
+def test_bad_cli_override_names_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"command line: run.concurrency: .*greater than or equal to 1 \(got 0\)"):
+        load_config(None, {"run.concurrency": 0})
+
+
+def test_model_helpers() -> None:
+    cfg = Config()
+    assert cfg.services["propertyfeedtemplate-image"] == "image"
+    assert cfg.service_for("bulk") == "propertyfeedtemplate-bulk" and cfg.service_for("default") is None
+    assert Config(ssm={"path": "/a/b"}).ssm.path == "/a/b/"
+
+
+def test_cli_bad_config_exits_2_with_one_line(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    p = write(tmp_path, '[run]\nconcurrency = 0\n')
+    res = cli("run", "--config", str(p))
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [f"ame-doctor: error: {p}:2: run.concurrency: Input should be "
+                                               "greater than or equal to 1"]
+    assert "Traceback" not in res.stderr
