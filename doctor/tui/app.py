@@ -46,21 +46,26 @@ CAUSE_STYLE = {
 HELP = """\
 ame-doctor — keys
 
-  r        rerun every check              c   rerun the highlighted check
-  f        filter checks by status (all, problems, fail, warn, error, unknown, skipped, pass)
-  v        switch view: checks  <->  diagnosis (playbooks, causes ranked)
-  j / m    export the report as JSON / Markdown (the path is shown in a notification)
-  tab      move focus between the list and the detail pane
-  enter    diagnosis view: expand a cause; on an evidence line jump to the finding;
-           on a next-step command copy it to the clipboard
-  y        copy the highlighted next-step command
-  ctrl+p   command palette (the same actions by name)
-  ?        this help          q   quit
+  r       rerun every check
+  c       rerun the highlighted check
+  f       filter by status: all, problems, fail, warn, error, unknown,
+          skipped, pass
+  v       switch view: checks <-> diagnosis (playbooks, causes ranked)
+  j / m   export the report as JSON / Markdown (a notification shows
+          the path)
+  tab     move focus between the list and the detail pane
+  enter   diagnosis: expand a cause; on an evidence line, jump to the
+          finding; on a "$ ..." next step, copy it to the clipboard
+  y       copy the highlighted next-step command
+  ctrl+p  command palette (the same actions by name)
+  ?       this help
+  q       quit
 
-Statuses: PASS, WARN, FAIL, ERROR, UNKNOWN (could not check: see 'unlock'), SKIP,
-PENDING, RUNNING. In `ame-doctor view REPORT.json` the report is read-only (rerun disabled).
+Statuses: PASS, WARN, FAIL, ERROR, UNKNOWN (could not check: see its
+'unlock'), SKIP, PENDING, RUNNING. `ame-doctor view REPORT.json` shows a
+saved report read-only (rerun disabled).
 
-Press escape to close."""
+escape closes this help."""
 
 
 def _fmt_ms(ms: int | None) -> str:
