@@ -160,7 +160,7 @@ def test_revoked_redis_ingress(platform: Platform, cli: Any) -> None:
 def test_db_host_set_to_reader_endpoint(platform: Platform, cli: Any) -> None:
     w = platform.world
     platform.ssm().put_parameter(Name=PATH + "DB_HOST", Value=w.db_reader_endpoint, Type="String", Overwrite=True)
-    only = [c for c in ("dns.resolve", "env.drift") if c in AVAILABLE]
+    only: list[str] = [c for c in ("dns.resolve", "env.drift") if c in AVAILABLE]
     code, report, _ = platform.run(cli, only)
     assert code == 1
     assert "drift.db_host_differs" in sigs(report, "env.drift")  # the .env still has the writer

@@ -111,7 +111,7 @@ def test_expected_and_old_stops_are_not_failures(moto_session: Any, world: Any) 
 def test_empty_logs_and_log_channel_not_stderr(moto_session: Any) -> None:
     w = build_world(moto_session, WorldSpec(extra_params={"LOG_CHANNEL": "stack"}))
     logs = moto_session.client("logs")
-    for service, group in w.log_groups.items():
+    for group in w.log_groups.values():
         for s in logs.describe_log_streams(logGroupName=group)["logStreams"]:
             logs.delete_log_stream(logGroupName=group, logStreamName=s["logStreamName"])
     r = run_check(ID)
