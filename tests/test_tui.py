@@ -284,6 +284,21 @@ def test_diagnosis_view_jump_to_finding_and_copy_next_step() -> None:
     run(scenario)
 
 
+def test_report_text_is_never_parsed_as_markup() -> None:
+    cmd = "aws ec2 describe-instances --query 'Reservations[].Instances[]' [/] [bold]x"
+
+    async def scenario() -> None:
+        app = DoctorApp(None, sample_report(), spinner=False)
+        app.copy_to_clipboard = lambda text: None  # type: ignore[method-assign]
+        async with app.run_test(size=SIZE) as pilot:
+            app.copy_text(cmd)
+            await pilot.pause(0.2)
+            assert app.is_running and app.return_code is None
+            assert any(n.message == f"copied: {cmd}" for n in app._notifications)
+
+    run(scenario)
+
+
 def test_help_and_command_palette() -> None:
     async def scenario() -> None:
         app = DoctorApp(None, sample_report(), spinner=False)

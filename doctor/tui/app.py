@@ -136,6 +136,11 @@ class DoctorApp(App[int]):
         if report is not None:
             self.state.load_report(report, metas)
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Messages carry report text (commands, paths): never interpret them as Textual markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     @property
     def read_only(self) -> bool:
         return self.source is None
