@@ -81,7 +81,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     pool = _connect(ctx, target)
     if pool is not None:
         try:
-            yield from _redis_findings(ctx, pool.client, target, consumers)
+            yield from _redis_findings(ctx, pool.client, target, consumers, values)
         finally:
             pool.close()
 
@@ -267,8 +267,8 @@ def _connect(ctx: CheckContext, target: RedisTarget) -> _Pool | None:
     return pool
 
 
-def _redis_findings(ctx: CheckContext, for_db: Any, target: RedisTarget,
-                    consumers: list[Consumer]) -> Iterator[Finding]:
+def _redis_findings(ctx: CheckContext, for_db: Any, target: RedisTarget, consumers: list[Consumer],
+                    values: dict[str, str]) -> Iterator[Finding]:
     cfg = ctx.config
     cluster = cfg.ecs.cluster
     by_queue = {c.queue: c for c in consumers}
@@ -310,7 +310,7 @@ def _redis_findings(ctx: CheckContext, for_db: Any, target: RedisTarget,
     if not scan.complete:
         ctx.mark_unknown("key-split SCAN hit its call budget or a DB could not be scanned"
                          + (f" ({'; '.join(scan.errors)})" if scan.errors else ""))
-    yield from _key_split(ctx, scan, loc, target)
+    yield from _key_split(ctx, scan, loc, target, values)
 
 
 def _judge(ctx: CheckContext, q: str, snap: QueueSnapshot, readings: list[QueueSnapshot], c: Consumer | None,
@@ -443,8 +443,14 @@ def _trend(ctx: CheckContext, q: str, readings: list[QueueSnapshot], c: Consumer
 
 
 def _key_split(ctx: CheckContext, scan: ScanResult, loc: dict[str, tuple[int, str]],
-               target: RedisTarget) -> Iterator[Finding]:
+               target: RedisTarget, values: dict[str, str]) -> Iterator[Finding]:
     consumed = set(loc.values())
+    # the workers' own values (non-secret) that derive their key: SSM unless [redis] overrides
+    settings = {"APP_NAME": values.get("APP_NAME", "unset (Laravel default 'Laravel')"),
+                "REDIS_PREFIX": repr(values["REDIS_PREFIX"]) if "REDIS_PREFIX" in values else "unset",
+                "REDIS_DB": values.get("REDIS_DB", "unset (0)"), "source": target.source,
+                **({"[redis] prefix": ctx.config.redis.prefix} if ctx.config.redis.prefix is not None else {}),
+                **({"[redis] db": ctx.config.redis.db} if ctx.config.redis.db is not None else {})}
     for name in sorted({x.queue for x in scan.locations}):
         places = [x for x in scan.locations if x.queue == name]
         expected = loc.get(name)
@@ -462,15 +468,17 @@ def _key_split(ctx: CheckContext, scan: ScanResult, loc: dict[str, tuple[int, st
         stranded = sum(x.parts.get("ready", 0) + x.parts.get("delayed", 0) for x in elsewhere)
         yield ctx.finding(
             "key_split", name, "error" if stranded else "warning",
-            f"`{name}` exists under {len(elsewhere) + (1 if here else 0)} prefixes/DBs: workers pop db{exp_db} "
-            f"{exp_key}, but {', '.join(f'db{x.db} {x.key}' for x in elsewhere)} also holds jobs "
-            f"({stranded} stranded)",
+            f"`{name}` is split: workers pop db{exp_db} {exp_key}"
+            + (f" ({sum(here.parts.get(k, 0) for k in ('ready', 'delayed', 'reserved'))} jobs)" if here else
+               " (empty)")
+            + f", but {', '.join(f'db{x.db} {x.key}' for x in elsewhere)} holds {stranded} job(s) no worker pops",
             detail="Producers and consumers derive different keys (APP_NAME / REDIS_PREFIX / REDIS_DB / REDIS_URL "
             "differ between the web tier and the workers, or config:cache baked an old value): jobs pushed to the "
             "other key are never popped.",
             evidence={"queue": name, "workers_key": {"key": exp_key, "db": exp_db, "prefix": exp_prefix,
                                                      "lengths": here.parts if here else {},
-                                                     "produced_by": prefix_origin(exp_prefix, exp_db)},
+                                                     "produced_by": prefix_origin(exp_prefix, exp_db),
+                                                     "workers_settings": settings},
                       "other_keys": others, "stranded_jobs": stranded, "scan_complete": scan.complete},
             resources=[exp_key, *(x.key for x in elsewhere)], signals=["queue.key_split"],
             remediation="Make APP_NAME / REDIS_PREFIX / REDIS_DB identical in the web tier's .env and the workers' "

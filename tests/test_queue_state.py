@@ -134,6 +134,9 @@ def test_key_split_names_both_keys_and_settings(qworld: dict[str, Any]) -> None:
     f = finding(r, "key_split", "image")
     assert f.severity.value == "error" and "queue.key_split" in f.signals
     assert f.evidence["workers_key"]["key"] == PREFIX + "queues:image" and f.evidence["workers_key"]["db"] == 0
+    assert f.evidence["workers_key"]["workers_settings"]["APP_NAME"] == "propertyfeedtemplate"
+    assert f.evidence["workers_key"]["workers_settings"]["REDIS_PREFIX"] == "unset"
+    assert "holds 5 job(s) no worker pops" in f.title
     other = f.evidence["other_keys"][0]
     assert other["key"] == "laravel_database_queues:image" and other["db"] == 1
     assert other["lengths"]["ready"] == 5 and f.evidence["stranded_jobs"] == 5
