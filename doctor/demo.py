@@ -1,0 +1,125 @@
+"""``ame-doctor demo [SCENARIO]``: the real engine and the real checks against a simulated production.
+
+The simulated production runs in-process and on loopback (see :mod:`doctor.sim.scenarios`): moto for
+AWS, a real redis-server (else fakeredis's TCP server), a real MariaDB for Aurora, a DNS responder
+for the endpoints, and the in-task probe through the ``local`` transport. Each scenario injects one
+fault; the findings and the diagnosis come from the checks. Interactive (the TUI) on a terminal,
+headless otherwise. Needs the ``demo`` extra (moto): ``pip install 'ame-doctor[demo]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+EXIT_CANNOT_RUN = 3
+
+
+def register(subparsers: Any, add_run_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = subparsers.add_parser(
+        "demo", help="see the doctor work with no AWS account: a simulated production with one injected fault",
+        description="Run the real checks against a simulated production on this machine (moto for AWS, "
+        "redis-server or fakeredis, MariaDB for Aurora, a DNS responder, the local probe). SCENARIO injects "
+        "one fault (default: healthy); --list names them. Interactive on a terminal, headless otherwise.")
+    p.add_argument("scenario", nargs="?", default="healthy", metavar="SCENARIO", help="see --list (default healthy)")
+    p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    p.add_argument("--headless", action="store_true", help="no TUI even on a terminal")
+    p.add_argument("--format", choices=["text", "json", "junit", "markdown"], default="text",
+                   help="headless stdout format (default text)")
+    p.add_argument("--output", action="append", default=[], metavar="[FORMAT=]PATH",
+                   help="also write the report to PATH (repeatable)")
+    p.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
+    p.set_defaults(handler=cmd_demo)
+
+
+def listing() -> str:
+    from doctor.sim.scenarios import SCENARIOS
+
+    lines = ["Scenarios (ame-doctor demo SCENARIO):"]
+    for s in SCENARIOS.values():
+        where = f"{s.playbook} / {s.cause}" if s.cause else "no fault"
+        lines.append(f"  {s.name:<28} {where}")
+        lines.append(f"  {'':<28} {s.description}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
+    from doctor.cli import UsageError
+
+    try:
+        from doctor.sim import scenarios as sc
+    except ImportError as e:  # pragma: no cover - the sim imports only dnspython/boto3 at module level
+        print(f"ame-doctor: cannot run the demo: {e}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    if args.list:
+        sys.stdout.write(listing())
+        return 0
+    if args.scenario not in sc.SCENARIOS:
+        raise UsageError(f"unknown scenario {args.scenario!r}; scenarios: {', '.join(sc.SCENARIOS)}")
+    try:
+        import moto  # noqa: F401
+    except ImportError:
+        print("ame-doctor: cannot run the demo: it needs moto (pip install 'ame-doctor[demo]')", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    scenario = sc.SCENARIOS[args.scenario]
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.headless
+
+    def progress(msg: str) -> None:
+        print(f"ame-doctor demo: {msg}", file=sys.stderr, flush=True)
+
+    try:
+        platform = sc.start(scenario, progress)
+    except sc.ScenarioUnavailable as e:
+        print(f"ame-doctor: cannot run the demo: {e}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    try:
+        for note in platform.notes:
+            progress(note)
+        progress(f"scenario {scenario.name}: {scenario.description}")
+        config = platform.write_config()
+        report_path = platform.workdir / "report.json"
+        run_argv = ["--config", str(config), "--output", f"json={report_path}"]
+        for check_id in platform.skip:
+            run_argv += ["--skip", check_id]
+        for out in args.output:
+            run_argv += ["--output", out]
+        if args.no_color:
+            run_argv.append("--no-color")
+        code = _run(run_argv, interactive, args.format)
+        _explain(scenario, report_path, progress)
+        return code
+    finally:
+        platform.stop()
+
+
+def _run(run_argv: list[str], interactive: bool, fmt: str) -> int:
+    from doctor import cli
+
+    parser = cli.build_parser()
+    if interactive:
+        try:
+            from doctor.tui import run_tui
+        except ImportError:
+            print("ame-doctor: the TUI is not available in this build; running headless", file=sys.stderr)
+        else:
+            args = parser.parse_args(["tui", *run_argv])
+            return int(run_tui(args, ["demo", *run_argv]))
+    args = parser.parse_args(["run", *run_argv, "--format", fmt])
+    return cli.cmd_run(args, ["demo", *run_argv, "--format", fmt])
+
+
+def _explain(scenario: Any, report_path: Path, progress: Callable[[str], None]) -> None:
+    from doctor.model import ReportError, load_report
+    from doctor.sim.scenarios import verdict
+
+    try:
+        report = load_report(str(report_path))
+    except ReportError:
+        return
+    ok, why = verdict(scenario, report)
+    injected = scenario.cause or "no fault"
+    progress(f"injected: {injected} -> {'diagnosed' if ok else 'NOT diagnosed as expected'}: {why}")
