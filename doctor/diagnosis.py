@@ -598,6 +598,10 @@ def assess(cause: Cause, idx: _Index) -> tuple[CauseState, float, list[Finding],
 # --- next-step templates --------------------------------------------------------------------
 _SG_HINTS = (("worker", "worker_sg"), ("source", "worker_sg"), ("redis", "redis_sg"), ("cache", "redis_sg"),
              ("aurora", "aurora_sg"), ("rds", "aurora_sg"), ("db", "aurora_sg"), ("mysql", "aurora_sg"))
+_SG_ID = re.compile(r"^sg-[0-9A-Za-z]+$")
+_SG_GRANT = re.compile(r"^(sg-[0-9A-Za-z]+)\s*<-\s*(sg-[0-9A-Za-z]+)$")
+_DATA_SG_KEYS = ("group_id", "security_group", "security_groups", "sg", "sgs", "group", "target_sg",
+                 "data_security_groups", "data_sgs", "store_security_groups")
 _EVIDENCE_KEYS = {
     "db_host": ("db_host", "DB_HOST"),
     "redis_host": ("redis_host", "REDIS_HOST"),
@@ -638,20 +642,31 @@ def _context(findings: list[Finding], report: Report, config: Config) -> dict[st
         ctx["redis_host"] = config.redis.host
     for f in findings:
         sig = " ".join(f.signals)
+        kind = f"{f.evidence.get('kind', '')} {f.evidence.get('store', '')} {sig}".lower()
         for k, v in _flat(f.evidence):
+            if isinstance(v, list) and v and all(isinstance(x, str) and _SG_GRANT.match(x) for x in v):
+                v = v[0]
+            if isinstance(v, str) and (m := _SG_GRANT.match(v)):  # "sg-data <- sg-worker" (a grant by SG)
+                ctx.setdefault("worker_sg", m.group(2))
+                continue
+            if isinstance(v, list) and v and all(isinstance(x, str) and _SG_ID.match(x) for x in v):
+                v = v[0]  # e.g. worker_security_groups / data_security_groups: the first is the one to name
             if isinstance(v, bool) or not isinstance(v, str | int) or str(v) == "":
                 continue
             sv, kl = str(v), k.lower()
-            if sv.startswith("sg-"):
+            is_sg = bool(_SG_ID.match(sv))
+            if is_sg and k in config.services:  # e.g. granted_by: {service: [worker SG]}
+                ctx.setdefault("worker_sg", sv)
+            elif is_sg:
                 for hint, ph in _SG_HINTS:
                     if hint in kl:
                         ctx.setdefault(ph, sv)
                         break
                 else:
-                    if kl in ("group_id", "security_group", "sg", "group", "target_sg"):
-                        if "redis" in sig:
+                    if kl in _DATA_SG_KEYS:
+                        if "redis" in kind:
                             ctx.setdefault("redis_sg", sv)
-                        elif "aurora" in sig:
+                        elif "aurora" in kind or "mysql" in kind:
                             ctx.setdefault("aurora_sg", sv)
             for ph, keys in _EVIDENCE_KEYS.items():
                 if k in keys or kl in keys:

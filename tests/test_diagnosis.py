@@ -467,3 +467,28 @@ def test_combination_must_hold_for_one_queue() -> None:
     same = {"ecs.zero_running": {"service": SERVICES["bulk"]}, "queue.backlog": {"queue": "bulk"}}
     c = cause(run(["ecs.zero_running", "queue.backlog"], evidence=same), "workers-not-consuming")
     assert c.state == CauseState.confirmed, c.reason
+
+
+def test_sg_ids_from_sg_ingress_style_evidence() -> None:
+    ev = {"sg.redis_ingress_missing": {"kind": "redis", "store": "ame-redis", "port": 6379,
+                                       "data_security_groups": ["sg-0data"], "worker_security_groups": ["sg-0wk"],
+                                       "referenced_security_groups": ["sg-0old"], "services": [SERVICES["bulk"]]},
+          "sg.aurora_ok": {"kind": "aurora", "store": "ame-aurora", "port": 3306,
+                           "data_security_groups": ["sg-0aur"],
+                           "granted_by": {SERVICES["sync"]: ["sg-0aur <- sg-0wk"]}}}
+    books = run(["sg.redis_ingress_missing", "sg.old_ip_rules_only", "sg.aurora_ok"], evidence=ev)
+    c = cause(books, "missing-redis-ingress")
+    joined = "\n".join(c.next_steps)
+    assert "authorize-security-group-ingress --group-id sg-0data --protocol tcp --port 6379 --source-group sg-0wk" \
+        in joined
+    assert "sg-0old" not in joined and f"--services {SERVICES['bulk']} " in joined
+    # old /32 rules alone say nothing about Aurora
+    assert cause(books, "missing-aurora-ingress").state == CauseState.ruled_out
+
+
+def test_worker_sg_from_a_grant_when_the_sg_is_fine() -> None:
+    ev = {"reach.aurora_timeout@task": {"vantage": f"task:{SERVICES['image']}"},
+          "sg.aurora_ok": {"kind": "aurora", "data_security_groups": ["sg-0aur"],
+                           "granted_by": {SERVICES["image"]: ["sg-0aur <- sg-0wk"]}}}
+    c = cause(run(["reach.aurora_timeout@task", "dns.db_ok", "sg.aurora_ok"], evidence=ev), "db-path-blocked")
+    assert any("--group-ids sg-0aur sg-0wk " in s for s in c.next_steps), c.next_steps
