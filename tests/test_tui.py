@@ -294,7 +294,8 @@ def test_report_text_is_never_parsed_as_markup() -> None:
             app.copy_text(cmd)
             await pilot.pause(0.2)
             assert app.is_running and app.return_code is None
-            assert any(n.message == f"copied: {cmd}" for n in app._notifications)
+            note = [n for n in app._notifications if n.message == f"copied: {cmd}"]
+            assert note and note[0].markup is False  # shown literally in the toast
 
     run(scenario)
 
