@@ -109,3 +109,47 @@ def test_igw_route_without_public_ip_is_no_path(world, moto_session) -> None:
 def test_endpoints_denied_is_unknown(world) -> None:
     r = run_check("net.egress", deny={"ec2": ["DescribeVpcEndpoints"]})
     assert r.status.value == "unknown" and r.unlock == "ec2:DescribeVpcEndpoints"
+
+
+def test_cli_end_to_end_network_checks(moto_endpoint, cli, dns_server, tmp_path) -> None:
+    """One CLI run against the moto HTTP server world (AWS_ENDPOINT_URL), healthy, then with faults."""
+    import json
+
+    import boto3
+
+    from doctor.sim.world import build_world
+
+    session = boto3.Session(region_name="eu-west-1")
+    w = build_world(session)
+    inst = w.db_instance_endpoints["ame-aurora-1"]
+    dns_server.set(w.db_writer_endpoint, "CNAME", inst)
+    dns_server.set(w.db_reader_endpoint, "CNAME", inst)
+    dns_server.set(inst, "A", "127.0.0.1")
+    dns_server.set(w.redis_host, "A", "127.0.0.2")
+    cfg = tmp_path / "ame-doctor.toml"
+    cfg.write_text(f'[aws]\nregion = "eu-west-1"\n[dns]\nnameservers = ["{dns_server.nameserver}"]\n')
+    only = ["--only", "sg.ingress,dns.resolve,s3.access,net.egress"]
+
+    healthy = cli("run", "--config", str(cfg), *only, "--format", "json")
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    report = json.loads(healthy.stdout)
+    assert {c["id"]: c["status"] for c in report["checks"]} == {
+        "sg.ingress": "pass", "dns.resolve": "pass", "s3.access": "pass", "net.egress": "pass"}
+
+    client = session.client("ec2")
+    perms = client.describe_security_groups(GroupIds=[w.redis_sg])["SecurityGroups"][0]["IpPermissions"]
+    client.revoke_security_group_ingress(GroupId=w.redis_sg, IpPermissions=perms)
+    client.delete_route(RouteTableId=w.route_table, DestinationCidrBlock="0.0.0.0/0")
+    session.client("ssm").put_parameter(Name=w.param("DB_HOST"), Value=w.db_reader_endpoint, Type="String",
+                                        Overwrite=True)
+    faulty = cli("run", "--config", str(cfg), *only, "--format", "json")
+    assert faulty.returncode == 1, faulty.stderr
+    report = json.loads(faulty.stdout)
+    by_id = {c["id"]: c for c in report["checks"]}
+    assert [c["id"] for c in report["checks"]] == ["sg.ingress", "dns.resolve", "s3.access", "net.egress"]
+    sig = {cid: {s for f in c["findings"] for s in f["signals"]} for cid, c in by_id.items()}
+    assert by_id["sg.ingress"]["status"] == "fail" and "sg.redis_ingress_missing" in sig["sg.ingress"]
+    assert "sg.aurora_ok" in sig["sg.ingress"]
+    assert by_id["dns.resolve"]["status"] == "fail" and "dns.db_host_not_writer" in sig["dns.resolve"]
+    assert by_id["s3.access"]["status"] == "pass"  # the gateway endpoint still serves S3
+    assert by_id["net.egress"]["status"] == "fail" and "net.no_path_ecr" in sig["net.egress"]
