@@ -427,3 +427,26 @@ def test_view_command_bad_file_is_one_line_exit_2(tmp_path: Path) -> None:
         assert res.returncode == 2
         assert res.stderr.count("\n") == 1 and res.stderr.startswith("ame-doctor: error:"), res.stderr
 
+
+
+def test_view_masks_secrets_left_in_a_foreign_report() -> None:
+    from doctor.model import Finding
+    from doctor.tui.cli import scrub_saved
+
+    report = sample_report()
+    leak = Finding(uid="ssm.values:leak:x", severity="error", title="leaky",
+                   evidence={"DB_PASSWORD": SECRET, "url": f"redis://:{SECRET}@cache:6379",
+                             "APP_KEY": "hmac:abcdef0123456789"})
+    report.checks[0].findings.append(leak)
+    clean = scrub_saved(report)
+    assert SECRET not in clean.to_json()
+    assert clean.checks[0].findings[-1].evidence["APP_KEY"] == "hmac:abcdef0123456789"  # fingerprints kept
+
+    async def scenario() -> None:
+        app = DoctorApp(None, clean, spinner=False)
+        async with app.run_test(size=(100, 50)) as pilot:
+            await pilot.pause()
+            text = screen_text(app)
+            assert "leaky" in text and "DB_PASSWORD: ***" in text and SECRET not in text
+
+    run(scenario)

@@ -27,4 +27,14 @@ def cmd_view(args: argparse.Namespace, argv: list[str]) -> int:
         return EXIT_USAGE
     from doctor.tui.app import run_view
 
-    return run_view(report)
+    return run_view(scrub_saved(report))
+
+
+def scrub_saved(report: Any) -> Any:
+    """Defence in depth for a file from elsewhere: mask values under secret-looking keys and URL
+    credentials again (a report written by ame-doctor is already redacted; fingerprints survive)."""
+    from doctor.model import Report
+    from doctor.redact import Redactor
+
+    data = Redactor().scrub_obj(report.model_dump(mode="json", by_alias=True))
+    return Report.model_validate(data)
