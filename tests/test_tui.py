@@ -450,3 +450,11 @@ def test_view_masks_secrets_left_in_a_foreign_report() -> None:
             assert "leaky" in text and "DB_PASSWORD: ***" in text and SECRET not in text
 
     run(scenario)
+
+
+def test_tui_without_credentials_exits_3_before_opening(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    res = cli("tui", "--region", "eu-west-1", timeout=60)
+    assert res.returncode == 3, res.stderr
+    assert res.stderr.startswith("ame-doctor: cannot run: no AWS credentials") and res.stdout == ""
