@@ -7,9 +7,14 @@ backend objects (the test world is bent, never the product).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
+from doctor.aws import AwsSession
 from doctor.config import Config
 from doctor.engine import Engine, EngineOptions
 from doctor.model import CheckResult, Report
@@ -19,9 +24,41 @@ ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 
 
+_LOADER: Any = None
+
+
+def fast_session() -> Any:
+    """A boto3 Session sharing one botocore data loader (service models parsed once per test run)."""
+    global _LOADER
+    import boto3
+    import botocore.session
+
+    bs = botocore.session.get_session()
+    if _LOADER is None:
+        _LOADER = bs.get_component("data_loader")
+    else:
+        bs.register_component("data_loader", _LOADER)
+    return boto3.Session(botocore_session=bs, region_name=REGION)
+
+
+@pytest.fixture
+def moto_session() -> Iterator[Any]:
+    """conftest's moto_session (in-process moto, tasks pinned RUNNING) with a shared-loader session;
+    import it into a test module to override the conftest fixture there."""
+    from moto import mock_aws
+
+    from doctor.sim.world import pin_ecs_task_status
+
+    with mock_aws():
+        pin_ecs_task_status()
+        yield fast_session()
+
+
 def run_checks(*ids: str, **config: Any) -> Report:
     cfg = Config.model_validate({"aws": {"region": REGION}, **config})
-    return asyncio.run(Engine(cfg, all_checks(), EngineOptions(only=list(ids), diagnose=False)).run())
+    aws = AwsSession(REGION, transport=cfg.exec.transport)
+    aws._session = fast_session()
+    return asyncio.run(Engine(cfg, all_checks(), EngineOptions(only=list(ids), diagnose=False), aws=aws).run())
 
 
 def run_check(check_id: str, **config: Any) -> CheckResult:
@@ -90,3 +127,21 @@ def crash(session: Any, world: Any, queue: str, n: int = 1, **kw: Any) -> list[s
         stop_task(session, world, arn, **kw)
         arns.append(arn)
     return arns
+
+
+def deny(monkeypatch: pytest.MonkeyPatch, service: str, operation: str) -> None:
+    """Make the doctor's own clients get AccessDenied for one operation (IAM enforcement in-process)."""
+    from doctor.aws import AwsSession, iam_action
+
+    original = AwsSession.client
+
+    def client(self: AwsSession, name: str) -> Any:
+        c = original(self, name)
+        if name == service:
+            def refuse(**_: Any) -> None:
+                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "User: arn:aws:iam::1:user/x "
+                                   f"is not authorized to perform: {iam_action(service, operation)}"}}, operation)
+            c.meta.events.register(f"before-call.{service}.{operation}", refuse, unique_id=f"deny-{operation}")
+        return c
+
+    monkeypatch.setattr(AwsSession, "client", client)

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from doctor.model import CheckStatus
-from tests.ecs_helpers import backend_service, crash, kinds, run_check, signals
-from tests.test_ecs_startup import deny
+from tests import ecs_helpers
+from tests.ecs_helpers import backend_service, crash, deny, kinds, run_check, signals
+
+moto_session = ecs_helpers.moto_session  # overrides conftest's: same world, shared botocore loader
 
 ID = "ecs.service"
 CLUSTER = "propertyfeedtemplate-production"

@@ -5,31 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from doctor.model import CheckStatus
 from doctor.sim.world import WorldSpec, build_world, put_log_lines
-from tests.ecs_helpers import crash, kinds, run_check, signals
+from tests import ecs_helpers
+from tests.ecs_helpers import crash, deny, kinds, run_check, signals
+
+moto_session = ecs_helpers.moto_session  # overrides conftest's: same world, shared botocore loader
 
 ID = "ecs.startup"
-
-
-def deny(monkeypatch: pytest.MonkeyPatch, service: str, operation: str) -> None:
-    """Make the doctor's own clients get AccessDenied for one operation (IAM enforcement in-process)."""
-    from doctor.aws import AwsSession, iam_action
-
-    original = AwsSession.client
-
-    def client(self: AwsSession, name: str) -> Any:
-        c = original(self, name)
-        if name == service:
-            def refuse(**_: Any) -> None:
-                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "User: arn:aws:iam::1:user/x "
-                                   f"is not authorized to perform: {iam_action(service, operation)}"}}, operation)
-            c.meta.events.register(f"before-call.{service}.{operation}", refuse, unique_id=f"deny-{operation}")
-        return c
-
-    monkeypatch.setattr(AwsSession, "client", client)
 
 
 def test_healthy_world_is_ok(world: Any) -> None:

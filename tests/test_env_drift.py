@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from doctor.model import CheckStatus
-from tests.ecs_helpers import kinds, run_check, run_checks, signals
-from tests.test_ecs_startup import deny
+from tests.ecs_helpers import deny, fast_session, kinds, run_check, run_checks, signals
 
 ID = "env.drift"
 
@@ -19,21 +18,18 @@ ID = "env.drift"
 @pytest.fixture(scope="module")
 def world() -> Iterator[Any]:
     """One healthy moto world for the module: env.drift only reads AWS, so tests can share it."""
-    import boto3
     from moto import mock_aws
 
     from doctor.sim.world import build_world, pin_ecs_task_status
 
     with mock_aws():
         pin_ecs_task_status()
-        yield build_world(boto3.Session(region_name="eu-west-1"))
+        yield build_world(fast_session())
 
 
 def env_text(world: Any, **changes: str | None) -> str:
     """The .env a web tier in sync with the world's SSM would have, with ``changes`` (None deletes)."""
-    import boto3
-
-    ssm = boto3.Session(region_name="eu-west-1").client("ssm")
+    ssm = fast_session().client("ssm")
     values: dict[str, str] = {}
     for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=world.spec.ssm_path, WithDecryption=True):
         for p in page["Parameters"]:

@@ -9,8 +9,10 @@ import pytest
 
 from checks.ssm_values import _param_name, invalid_reason
 from doctor.model import CheckStatus
-from tests.ecs_helpers import backend_task, kinds, run_check, run_checks, signals
-from tests.test_ecs_startup import deny
+from tests import ecs_helpers
+from tests.ecs_helpers import backend_task, deny, kinds, run_check, run_checks, signals
+
+moto_session = ecs_helpers.moto_session  # overrides conftest's: same world, shared botocore loader
 
 ID = "ssm.values"
 PATH = "/propertyfeedtemplate/production/"
