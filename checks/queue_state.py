@@ -63,6 +63,7 @@ class Consumer:
     prefix: str = ""
     running: int | None = None
     retry_after: int = DEFAULT_RETRY_AFTER
+    location_source: str = "SSM + task definition environment"
 
 
 @check(META)
@@ -78,7 +79,10 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
 
     consumers = yield from _routing(ctx, values, target)
 
-    pool = _connect(ctx, target)
+    probes = _probe_locations(ctx, consumers)
+    pool, note = _connect(ctx, target, probes)
+    if note is not None:
+        yield note
     if pool is not None:
         try:
             yield from _redis_findings(ctx, pool.client, target, consumers, values)
@@ -214,6 +218,27 @@ def _routing(ctx: CheckContext, values: dict[str, str],
     return consumers
 
 
+# --- in-task view ---------------------------------------------------------------------------
+def _probe_locations(ctx: CheckContext, consumers: list[Consumer]) -> dict[str, Any]:
+    """The effective Redis prefix / DB inside each worker (the in-task probe reads bootstrap/cache/config.php
+    when present, else the env), shared with reach.redis through the facts memo. {} when exec is off."""
+    cfg = ctx.config
+    if cfg.exec.transport == "off" and cfg.exec.fallback == "off" or not consumers:
+        return {}
+    from doctor.probe import probe_all
+
+    deadline = min(cfg.exec.timeout + 5, (ctx.meta.timeout or cfg.run.check_timeout) / 3)
+    results = probe_all(ctx.facts, [c.service for c in consumers], deadline)
+    for c in consumers:
+        r = results.get(c.service)
+        env = (r.env or {}) if r is not None and r.ok else {}
+        if env.get("redis_prefix") is not None:
+            c.prefix = str(env["redis_prefix"])
+            c.db = _int(env.get("redis_db"), c.db)
+            c.location_source = f"in-task probe ({env.get('source', '?')}, vantage {r.vantage})"  # type: ignore[union-attr]
+    return results
+
+
 # --- Redis ------------------------------------------------------------------------------------
 class _Pool:
     """One Redis client per DB index, same connection settings."""
@@ -234,18 +259,18 @@ class _Pool:
             c.close()
 
 
-def _connect(ctx: CheckContext, target: RedisTarget) -> _Pool | None:
+def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any]) -> tuple[_Pool | None, Finding | None]:
     """A client pool for the target after a PING, or None (marked unknown, with the vantage in the reason)."""
     if not target.host:
         ctx.mark_unknown("Redis not inspected: no REDIS_HOST in SSM and no [redis] host in the config",
                          unlock="[redis] host")
-        return None
+        return None, None
     try:
         address = resolve_host(target.host, ctx.config.dns.nameservers)
     except Exception as e:
         ctx.mark_unknown(f"Redis not inspected from vantage host (the doctor's host): {target.host} does not resolve "
                          f"({type(e).__name__}: {e}); dns.resolve reports why")
-        return None
+        return None, None
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
@@ -258,13 +283,22 @@ def _connect(ctx: CheckContext, target: RedisTarget) -> _Pool | None:
         pool.client(target.db).ping()
     except Exception as e:
         pool.close()
+        from_tasks = {svc: {k: (r.redis or {}).get(k) for k in ("tcp", "reply", "role")} | {"ok": r.ok}
+                      for svc, r in probes.items()}
+        note = ctx.finding(
+            "vantage", "redis", "info",
+            f"Queue numbers not read: Redis {target.host}:{target.port} unreachable from the doctor's host",
+            detail="Queue counts are read from the doctor's host only; the in-task probe proves reachability "
+            "from each worker (reach.redis), not queue counts.",
+            evidence={"vantage": "host", "host": target.host, "port": target.port, "db": target.db,
+                      "error": f"{type(e).__name__}: {e}", "in_task_probe": from_tasks}, remediation="")
         ctx.mark_unknown(
             f"Redis {target.host}:{target.port} not reachable from vantage host (the doctor's host): "
             f"{type(e).__name__}: {e}. The in-task probe proves reachability only (see reach.redis), not queue "
             "counts; run the doctor where Redis is reachable to read them",
             unlock="run ame-doctor where the Redis endpoint is reachable (e.g. a bastion in the worker VPC)")
-        return None
-    return pool
+        return None, note
+    return pool, None
 
 
 def _redis_findings(ctx: CheckContext, for_db: Any, target: RedisTarget, consumers: list[Consumer],
@@ -319,6 +353,8 @@ def _judge(ctx: CheckContext, q: str, snap: QueueSnapshot, readings: list[QueueS
     service = ctx.config.service_for(q)
     if service:
         ev["service"] = service
+    if c is not None:
+        ev["location_source"] = c.location_source
     res = [snap.key] + ([service] if service else [])
     popping = [x for x in consumers if x.command is not None and q in x.queues and x.connection != "sync"]
     running = sum(int(x.running or 0) for x in popping)
@@ -454,10 +490,11 @@ def _key_split(ctx: CheckContext, scan: ScanResult, loc: dict[str, tuple[int, st
     for name in sorted({x.queue for x in scan.locations}):
         places = [x for x in scan.locations if x.queue == name]
         expected = loc.get(name)
-        elsewhere = [x for x in places if (x.db, x.prefix) not in consumed and (x.db, x.prefix) != expected]
-        if expected is None:
-            # a queue no configured worker pops: only a growing list under a prefix no worker uses matters
-            elsewhere = [x for x in elsewhere if x.parts.get("ready", 0) > 0]
+        if expected is not None:
+            elsewhere = [x for x in places if (x.db, x.prefix) != expected]
+        else:
+            # a queue no configured worker pops: only a non-empty list under a prefix no worker uses matters
+            elsewhere = [x for x in places if (x.db, x.prefix) not in consumed and x.parts.get("ready", 0) > 0]
         if not elsewhere:
             continue
         exp_db, exp_prefix = expected if expected else (target.db, target.prefix)

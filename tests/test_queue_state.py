@@ -45,6 +45,7 @@ def qworld(moto_session: Any, redis_clean: Any, mariadb: Any, dns_server: Any) -
 
 
 def check(q: dict[str, Any], **cfg: Any) -> CheckResult:
+    cfg.setdefault("exec", {"transport": "off"})
     return run_check("queue.state", dns=q["dns"], **cfg)
 
 
@@ -117,7 +118,8 @@ def test_stale_reservations_overdue_delayed_and_age(qworld: dict[str, Any]) -> N
 def test_backlog_with_no_running_worker_is_no_consumer(moto_session: Any, redis_clean: Any, mariadb: Any) -> None:
     build_world(moto_session, WorldSpec(redis_port=redis_clean.port, db_port=mariadb.port, running_tasks=0))
     redis_clean.client(0).rpush(PREFIX + "queues:bulk", job(pushed=f"{time.time() - 60:.4f}"))
-    r = run_check("queue.state", redis={"host": "127.0.0.1"}, database={"host": "127.0.0.1"})
+    r = run_check("queue.state", redis={"host": "127.0.0.1"}, database={"host": "127.0.0.1"},
+                  exec={"transport": "off"})
     f = finding(r, "no_consumer", "bulk")
     assert f.severity.value == "critical" and f.evidence["running_consumers"] == 0
     assert finding(r, "depth", "bulk").evidence["age_source"] == "pushedAt"
@@ -142,6 +144,26 @@ def test_key_split_names_both_keys_and_settings(qworld: dict[str, Any]) -> None:
     assert other["lengths"]["ready"] == 5 and f.evidence["stranded_jobs"] == 5
     assert other["produced_by"]["REDIS_DB"] == 1 and "'laravel'" in other["produced_by"]["APP_NAME"]
     assert set(f.resources) == {PREFIX + "queues:image", "laravel_database_queues:image"}
+
+
+def test_config_cache_in_the_worker_is_the_consumer_location(qworld: dict[str, Any], tmp_path: Any) -> None:
+    """The in-task probe (local transport) reads bootstrap/cache/config.php: the workers pop db2 under the
+    cached prefix while the web tier (SSM APP_NAME) pushes to db0 — a key split the env alone does not show."""
+    (tmp_path / "bootstrap" / "cache").mkdir(parents=True)
+    (tmp_path / "bootstrap" / "cache" / "config.php").write_text(
+        "<?php return ['app' => ['key' => 'k'], 'database' => ['default' => 'mysql', 'connections' => "
+        "['mysql' => ['host' => 'db']], 'redis' => ['options' => ['prefix' => 'old_app_database_'], "
+        "'default' => ['host' => 'r', 'database' => 2]]]];\n")
+    c = qworld["redis"]
+    c.client(0).rpush(PREFIX + "queues:image", job(), job(), job())
+    c.client(2).rpush("old_app_database_queues:image", job())
+    r = check(qworld, exec={"transport": "local", "app_root": str(tmp_path), "timeout": 20})
+    depth = finding(r, "depth", "image")
+    assert depth.evidence["key"] == "old_app_database_queues:image" and depth.evidence["db"] == 2
+    assert depth.evidence["ready"] == 1 and "in-task probe (config_cache" in depth.evidence["location_source"]
+    split = finding(r, "key_split", "image")
+    assert split.evidence["workers_key"]["key"] == "old_app_database_queues:image"
+    assert split.evidence["other_keys"][0]["key"] == PREFIX + "queues:image" and split.evidence["stranded_jobs"] == 3
 
 
 def test_routing_from_task_definitions(qworld: dict[str, Any]) -> None:
@@ -204,6 +226,8 @@ def test_unreachable_redis_is_unknown_with_vantage(qworld: dict[str, Any], refus
     r = check(qworld, redis={"host": "127.0.0.1", "port": refused_port})
     assert r.status == CheckStatus.unknown
     assert "vantage host" in r.summary and str(refused_port) in r.summary
+    v = finding(r, "vantage", "redis")
+    assert v.evidence["vantage"] == "host" and v.evidence["port"] == refused_port
     assert finding(r, "worker", "propertyfeedtemplate-sync")  # routing still checked
     assert not [f for f in r.findings if f.uid.startswith("queue.state:depth:")]
 
