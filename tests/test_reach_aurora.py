@@ -1,10 +1,11 @@
-"""reach.aurora end to end: sim world (moto) + real MariaDB writer / read-only reader + local transport."""
+"""reach.aurora end to end: real MariaDB writer / read-only reader, local transport."""
 
 from __future__ import annotations
 
 import pytest
 from probe_support import by_vantage, laravel_root, path_without_php, run_checks, world_config
 
+from doctor.config import Config
 from doctor.connect import mysql_check
 from doctor.facts import DbTarget
 from doctor.model import CheckStatus
@@ -14,13 +15,15 @@ SERVICES = ["propertyfeedtemplate-sync", "propertyfeedtemplate-image", "property
 TASKS = {f"task:{s}" for s in SERVICES}
 
 
-def _world(moto_session, db, **kw):
-    return build_world(moto_session, WorldSpec(db_port=db.port, db_name=db.database, db_username=db.user,
-                                               db_password=db.password, **kw))
-
-
 def _signals(check):
     return {v: f.signals for v, f in by_vantage(check).items()}
+
+
+def _direct(tmp_path, db, host: str = "127.0.0.1", port: int | None = None) -> Config:
+    return Config(aws={"region": "eu-west-1"}, redis={"host": "", "port": 1},
+                  database={"host": host, "port": port or db.port, "database": db.database, "username": db.user,
+                            "password": db.password},
+                  exec={"transport": "local", "timeout": 6, "app_root": str(laravel_root(tmp_path))})
 
 
 @pytest.mark.parametrize("php", [True, False], ids=["php", "sh"])
@@ -28,8 +31,10 @@ def test_writer_is_ok_from_every_task_and_the_host(php, moto_session, mariadb, d
                                                    monkeypatch) -> None:
     if not php:
         monkeypatch.setenv("PATH", path_without_php())
-    w = _world(moto_session, mariadb)
-    c = run_checks(world_config(w, dns_server, laravel_root(tmp_path)), ["reach.aurora"]).check("reach.aurora")
+    w = build_world(moto_session, WorldSpec(db_port=mariadb.port, db_name=mariadb.database,
+                                            db_username=mariadb.user, db_password=mariadb.password))
+    cfg = world_config(w, dns_server, laravel_root(tmp_path))
+    c = run_checks(cfg, ["reach.aurora"]).check("reach.aurora")
     assert c.status == CheckStatus.passed, c
     assert _signals(c) == {v: ["reach.aurora_ok"] for v in TASKS | {"host"}}
     task = by_vantage(c)["task:propertyfeedtemplate-image"].evidence
@@ -37,39 +42,27 @@ def test_writer_is_ok_from_every_task_and_the_host(php, moto_session, mariadb, d
     host = by_vantage(c)["host"].evidence
     assert host["login"] == "ok" and host["innodb_read_only"] == 0
     assert "aurora_server_id" not in host  # plain MariaDB: no Aurora variables, and no error either
+    if php:
+        moto_session.client("ssm").put_parameter(Name=w.param("DB_PASSWORD"), Value="not-the-db-password",
+                                                 Type="SecureString", Overwrite=True)
+        c = run_checks(cfg, ["reach.aurora"]).check("reach.aurora")
+        host_f = by_vantage(c)["host"]
+        assert host_f.signals == ["reach.aurora_auth_failed"] and "1045" in host_f.detail
+        assert "not-the-db-password" not in c.model_dump_json()
+        assert all(by_vantage(c)[t].signals == ["reach.aurora_ok"] for t in TASKS)  # the path itself is fine
 
 
-def test_reader_endpoint_is_reported_as_reader(moto_session, mariadb, mariadb_reader, dns_server, tmp_path) -> None:
-    w = _world(moto_session, mariadb_reader)
-    c = run_checks(world_config(w, dns_server, laravel_root(tmp_path)), ["reach.aurora"]).check("reach.aurora")
+def test_reader_endpoint_is_reported_as_reader(moto_session, mariadb_reader, tmp_path) -> None:
+    c = run_checks(_direct(tmp_path, mariadb_reader), ["reach.aurora"]).check("reach.aurora")
     host = by_vantage(c)["host"]
     assert host.signals == ["reach.aurora_reader"] and host.evidence["innodb_read_only"] == 1
-    assert c.status == CheckStatus.fail
+    assert host.severity.value == "error" and c.status == CheckStatus.fail
 
 
-def test_wrong_password_is_auth_failed(moto_session, mariadb, dns_server, tmp_path) -> None:
-    w = _world(moto_session, mariadb)
-    moto_session.client("ssm").put_parameter(Name=w.param("DB_PASSWORD"), Value="not-the-db-password",
-                                             Type="SecureString", Overwrite=True)
-    c = run_checks(world_config(w, dns_server, laravel_root(tmp_path)), ["reach.aurora"]).check("reach.aurora")
-    host = by_vantage(c)["host"]
-    assert host.signals == ["reach.aurora_auth_failed"] and "1045" in host.detail
-    assert "not-the-db-password" not in c.model_dump_json()
-    # the greeting from the tasks still works: the network path is fine
-    assert all(by_vantage(c)[t].signals == ["reach.aurora_ok"] for t in TASKS)
-
-
-def test_refused_and_unresolvable(moto_session, mariadb, refused_port, unresolvable_name, dns_server,
-                                  tmp_path) -> None:
-    w = _world(moto_session, mariadb)
-    ssm = moto_session.client("ssm")
-    cfg = world_config(w, dns_server, laravel_root(tmp_path))
-    ssm.put_parameter(Name=w.param("DB_PORT"), Value=str(refused_port), Type="String", Overwrite=True)
-    # the task definitions carry DB_PORT in their environment; the host reads SSM
-    c = run_checks(cfg, ["reach.aurora"]).check("reach.aurora")
-    assert by_vantage(c)["host"].signals == ["reach.aurora_refused"]
-    ssm.put_parameter(Name=w.param("DB_HOST"), Value=unresolvable_name, Type="String", Overwrite=True)
-    c = run_checks(cfg, ["reach.aurora"]).check("reach.aurora")
+def test_refused_and_unresolvable(moto_session, mariadb, refused_port, unresolvable_name, tmp_path) -> None:
+    c = run_checks(_direct(tmp_path, mariadb, port=refused_port), ["reach.aurora"]).check("reach.aurora")
+    assert _signals(c) == {v: ["reach.aurora_refused"] for v in TASKS | {"host"}}
+    c = run_checks(_direct(tmp_path, mariadb, host=unresolvable_name), ["reach.aurora"]).check("reach.aurora")
     assert _signals(c) == {v: ["reach.aurora_dns_failed"] for v in TASKS | {"host"}}
 
 

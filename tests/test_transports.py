@@ -43,6 +43,19 @@ def _facts(transport: str, tmp_path: Path, **exec_kw) -> Facts:
     return Facts(cfg, AwsSession("eu-west-1", transport=transport), Redactor(key=bytes(range(32))))
 
 
+@pytest.fixture(scope="module")
+def world(redis_server):
+    """One moto world for this module (building one costs seconds); tests only add to it."""
+    import boto3
+    from moto import mock_aws
+
+    from doctor.sim.world import pin_ecs_task_status
+
+    with mock_aws():
+        pin_ecs_task_status()
+        yield build_world(boto3.Session(region_name="eu-west-1"), WorldSpec(redis_port=redis_server.port))
+
+
 @pytest.fixture
 def plugin_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", f"{FIXTURES}{os.pathsep}{os.environ['PATH']}")
@@ -144,13 +157,12 @@ def test_missing_plugin_falls_back_to_the_configured_transport(world, redis_serv
     assert probe_results(facts, SVC) is res  # memoised: one probe per service per run
 
 
-def test_missing_plugin_in_reach_check_is_a_finding_with_the_install_hint(moto_session, redis_server, dns_server,
-                                                                          tmp_path, monkeypatch) -> None:
+def test_missing_plugin_in_reach_check_is_a_finding_with_the_install_hint(world, dns_server, tmp_path,
+                                                                          monkeypatch) -> None:
     from probe_support import run_checks, world_config
 
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
-    w = build_world(moto_session, WorldSpec(redis_port=redis_server.port))
-    cfg = world_config(w, dns_server, laravel_root(tmp_path), transport="ecs-exec", fallback="off")
+    cfg = world_config(world, dns_server, laravel_root(tmp_path), transport="ecs-exec", fallback="off")
     c = run_checks(cfg, ["reach.redis"]).check("reach.redis")
     plugin = [f for f in c.findings if f.uid == "reach.redis:plugin_missing:session-manager-plugin"]
     assert plugin and plugin[0].signals == ["exec.plugin_missing"] and "install" in plugin[0].remediation.lower()
@@ -235,7 +247,7 @@ def test_probe_task_nonzero_exit_is_reported(world, redis_server, tmp_path) -> N
     assert res.exit_status == 2
 
 
-def test_off_transport_is_unavailable(tmp_path) -> None:
+def test_off_transport_is_unavailable(world, tmp_path) -> None:
     facts = _facts("off", tmp_path)
     res = probe_results(facts, SVC)
     assert not res.ok and res.problems[0].kind == "exec_off"
