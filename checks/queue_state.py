@@ -137,6 +137,11 @@ def _routing(ctx: CheckContext, values: dict[str, str],
                              "(the image's default CMD is not visible to the doctor)")
             consumers.append(c)
             continue
+        if cmd.command == "horizon":
+            ctx.mark_unknown(f"{qcfg.service} runs Horizon: its queues are in config/horizon.php, not the command")
+            c.command = None
+            consumers.append(c)
+            continue
         c.connection = cmd.connection or merged.get("QUEUE_CONNECTION") or "sync"
         conn_queue = merged.get("REDIS_QUEUE") or "default"
         c.queues = list(cmd.queues) if cmd.queues else [conn_queue]
@@ -158,7 +163,7 @@ def _routing(ctx: CheckContext, values: dict[str, str],
                 remediation=f"Register a task definition revision whose command is `php artisan queue:work redis "
                 f"--queue={queue} ...` and `aws ecs update-service --cluster {cluster} --service {qcfg.service} "
                 "--task-definition <new revision>`.")
-        if "default" in c.queues and cmd.command != "horizon":
+        if "default" in c.queues:
             yield ctx.finding(
                 "default_in_heavy_path", qcfg.service, "error",
                 f"{qcfg.service} consumes the `default` queue",
