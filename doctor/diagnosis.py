@@ -552,12 +552,16 @@ def assess(cause: Cause, idx: _Index) -> tuple[CauseState, float, list[Finding],
     """(state, score, supporting findings, refuting findings, reason) for one cause."""
     support: list[Finding] = []
     top: str | None = None
+    base = 0.0
     matched: list[str] = []
     for tier in TIERS:
         for e in cause.tier(tier):
             found = idx.expr(e)
             if found is None:
                 continue
+            if top in (None, tier):
+                # a single finding showing it directly outweighs an inference combining several
+                base = max(base, TIER_SCORE[tier] - 0.05 * (len(e.terms) - 1))
             top = top or tier
             matched.append(str(e))
             support.extend(f for f in found if f not in support)
@@ -576,7 +580,7 @@ def assess(cause: Cause, idx: _Index) -> tuple[CauseState, float, list[Finding],
     if top is not None:
         state = TIER_STATE[top]
         worst = max((f.severity.rank for f in support), default=0)
-        score = TIER_SCORE[top] + 0.03 * (len(matched) - 1) + 0.01 * worst
+        score = base + min(0.06, 0.02 * (len(matched) - 1)) + 0.01 * worst
         reason = f"{'confirmed' if top == 'confirm' else top} by {matched[0]}"
         if len(matched) > 1:
             reason += f" (also {', '.join(matched[1:])})"

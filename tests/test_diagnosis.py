@@ -492,3 +492,12 @@ def test_worker_sg_from_a_grant_when_the_sg_is_fine() -> None:
                            "granted_by": {SERVICES["image"]: ["sg-0aur <- sg-0wk"]}}}
     c = cause(run(["reach.aurora_timeout@task", "dns.db_ok", "sg.aurora_ok"], evidence=ev), "db-path-blocked")
     assert any("--group-ids sg-0aur sg-0wk " in s for s in c.next_steps), c.next_steps
+
+
+def test_direct_finding_outranks_an_inference_for_the_same_fault() -> None:
+    """SG fault seen from the task too: both causes are confirmed, the SG (shown directly) ranks first."""
+    books = run(["sg.redis_ingress_missing", "reach.redis_timeout@task", "dns.redis_ok", "dns.db_ok", "sg.aurora_ok"])
+    ingress, path = cause(books, "missing-redis-ingress"), cause(books, "redis-path-unhealthy")
+    assert ingress.state == path.state == CauseState.confirmed
+    assert ingress.score > path.score
+    assert top_causes(books)[0][1].id == "missing-redis-ingress"
