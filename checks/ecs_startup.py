@@ -206,7 +206,14 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                               remediation=_log_remedy(signal, service, cluster))
         if newest and total_lines == 0:
             channel = _env_value(td, container, "LOG_CHANNEL", ssm)
-            has_streams = _group_has_streams(ctx, group)
+            try:
+                has_streams = _group_has_streams(ctx, group)
+            except Exception as e:
+                action = denied_action(e)
+                if not action:
+                    raise
+                ctx.mark_unknown(f"cannot list the streams of {group}: access denied", unlock=action)
+                continue
             if has_streams is None:
                 problems += 1
                 yield ctx.finding("log_group_missing", service, "error",

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from doctor.registry import load_checks
 from doctor.sim.world import World, build_world, put_log_lines
-from tests.ecs_helpers import crash
+from tests.ecs_helpers import crash, fast_session
 
 pytestmark = pytest.mark.slow
 
@@ -44,11 +43,15 @@ class Platform:
         p.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
         return p
 
-    def run(self, cli: Callable[..., Any], only: list[str] | None = None) -> tuple[int, dict[str, Any], str]:
+    def run(self, cli: Callable[..., Any], only: list[str] | None = None,
+            env_flag: bool = False) -> tuple[int, dict[str, Any], str]:
+        """One CLI run; the .env goes in through `[env] file`, or `--env-file` with ``env_flag``."""
         cfg = self.tmp / "ame-doctor.toml"
+        env_file = self.write_env()
         cfg.write_text(f'[aws]\nregion = "eu-west-1"\n[dns]\nnameservers = ["{self.dns.nameserver}"]\n'
-                       f'[env]\nfile = "{self.write_env()}"\n[run]\ntimeout = 90\n')
-        res = cli("run", "--format", "json", "--config", str(cfg), "--only", ",".join(only or ISSUE3))
+                       + ("" if env_flag else f'[env]\nfile = "{env_file}"\n') + '[run]\ntimeout = 90\n')
+        extra = ["--env-file", str(env_file)] if env_flag else []
+        res = cli("run", "--format", "json", "--config", str(cfg), "--only", ",".join(only or ISSUE3), *extra)
         assert res.stdout, res.stderr
         return res.returncode, json.loads(res.stdout), res.stderr
 
@@ -58,7 +61,7 @@ class Platform:
 
 @pytest.fixture
 def platform(moto_endpoint: str, dns_server: Any, tmp_path: Path) -> Platform:
-    session = boto3.Session(region_name="eu-west-1")
+    session = fast_session()  # honours AWS_ENDPOINT_URL (the moto server)
     w = build_world(session)
     dns_server.set(w.redis_host, "A", "127.0.0.1")
     instances = sorted(w.db_instance_endpoints.values())
@@ -172,7 +175,7 @@ def test_db_host_set_to_reader_endpoint(platform: Platform, cli: Any) -> None:
 def test_stale_env_file(platform: Platform, cli: Any) -> None:
     platform.env["APP_NAME"] = "PropertyFeed"  # the web tier pushes to propertyfeed_database_queues:*
     platform.env["REDIS_HOST"] = "old-redis.abc123.ng.0001.euw1.cache.amazonaws.com"
-    code, report, _ = platform.run(cli, ["env.drift"])
+    code, report, _ = platform.run(cli, ["env.drift"], env_flag=True)
     assert code == 1 and status(report) == {"env.drift": "fail"}
     c = report["checks"][0]
     f = next(f for f in c["findings"] if "drift.redis_target_differs" in f["signals"])

@@ -126,3 +126,13 @@ def test_tasks_denied_is_unknown_naming_the_action(monkeypatch: pytest.MonkeyPat
     r = run_check(ID)
     assert r.status == CheckStatus.unknown
     assert r.unlock == "ecs:ListTasks"
+
+
+def test_log_streams_denied_is_unknown(monkeypatch: pytest.MonkeyPatch, moto_session: Any, world: Any) -> None:
+    logs = moto_session.client("logs")
+    for group in world.log_groups.values():
+        for s in logs.describe_log_streams(logGroupName=group)["logStreams"]:
+            logs.delete_log_stream(logGroupName=group, logStreamName=s["logStreamName"])
+    deny(monkeypatch, "logs", "DescribeLogStreams")
+    r = run_check(ID)
+    assert r.status == CheckStatus.unknown and r.unlock == "logs:DescribeLogStreams"
