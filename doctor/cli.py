@@ -296,53 +296,65 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
+    if raw in (["version"], ["--version"]):  # fast path: no parser, no extension modules
+        print(f"ame-doctor {__version__}")
+        return 0
     argv = _normalise_argv(raw)
     parser = build_parser()
     args = parser.parse_args(argv)
-    from doctor.config import ConfigError
-    from doctor.model import ReportError
-    from doctor.registry import RegistryError
-
     try:
-        if args.command == "run":
-            return cmd_run(args, raw)
-        if args.command == "tui":
-            try:
-                from doctor.tui import run_tui
-            except ImportError:
-                print("ame-doctor: the TUI is not available in this build; running headless", file=sys.stderr)
-                return cmd_run(args, raw)
-            return int(run_tui(args, raw))
-        if args.command == "checks":
-            return cmd_checks(args)
-        if args.command == "schema":
-            return cmd_schema()
-        if args.command == "report":
-            return cmd_report(args)
-        if args.command == "version":
-            print(f"ame-doctor {__version__}")
-            return 0
-        handler = getattr(args, "handler", None)
-        if handler is not None:
-            return int(handler(args, raw))
-        parser.print_help()
-        return EXIT_USAGE
-    except (UsageError, ConfigError, ReportError) as e:
-        print(f"ame-doctor: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except RegistryError as e:  # a broken or duplicate check: the doctor cannot run
-        print(f"ame-doctor: cannot run: {e}", file=sys.stderr)
-        return EXIT_CANNOT_RUN
+        return _dispatch(parser, args, raw)
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:
         print("ame-doctor: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as e:  # a bug: one scrubbed line (AME_DOCTOR_DEBUG=1 shows the traceback)
-        if os.environ.get("AME_DOCTOR_DEBUG"):
-            raise
-        msg = f"{type(e).__name__}: {e}"
-        if _ACTIVE_REDACTOR is not None:
-            msg = _ACTIVE_REDACTOR.scrub(msg)
-        print(f"ame-doctor: internal error: {msg} (set AME_DOCTOR_DEBUG=1 for the traceback)", file=sys.stderr)
+    except Exception as e:
+        return _report_error(e)
+
+
+def _report_error(e: Exception) -> int:
+    """Bad input: one line, exit 2; a broken check: exit 3; anything else is a bug: one scrubbed line, exit 3."""
+    from doctor.config import ConfigError  # imported here: `--help` and `version` stay light
+    from doctor.model import ReportError
+    from doctor.registry import RegistryError
+
+    if isinstance(e, UsageError | ConfigError | ReportError):
+        print(f"ame-doctor: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(e, RegistryError):  # a broken or duplicate check: the doctor cannot run
+        print(f"ame-doctor: cannot run: {e}", file=sys.stderr)
         return EXIT_CANNOT_RUN
+    if os.environ.get("AME_DOCTOR_DEBUG"):
+        raise e
+    msg = f"{type(e).__name__}: {e}"
+    if _ACTIVE_REDACTOR is not None:
+        msg = _ACTIVE_REDACTOR.scrub(msg)
+    print(f"ame-doctor: internal error: {msg} (set AME_DOCTOR_DEBUG=1 for the traceback)", file=sys.stderr)
+    return EXIT_CANNOT_RUN
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, raw: list[str]) -> int:
+    if args.command == "run":
+        return cmd_run(args, raw)
+    if args.command == "tui":
+        try:
+            from doctor.tui import run_tui
+        except ImportError:
+            print("ame-doctor: the TUI is not available in this build; running headless", file=sys.stderr)
+            return cmd_run(args, raw)
+        return int(run_tui(args, raw))
+    if args.command == "checks":
+        return cmd_checks(args)
+    if args.command == "schema":
+        return cmd_schema()
+    if args.command == "report":
+        return cmd_report(args)
+    if args.command == "version":
+        print(f"ame-doctor {__version__}")
+        return 0
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return int(handler(args, raw))
+    parser.print_help()
+    return EXIT_USAGE
