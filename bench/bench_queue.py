@@ -103,8 +103,8 @@ def main() -> int:
         print(f"  big: ready={snap.ready:,} reserved={snap.reserved:,} (expired {snap.expired_reserved:,}) "
               f"delayed={snap.delayed:,} (overdue {snap.overdue_delayed:,}) oldest ready {snap.oldest_age_s}s")
         mt = statistics.median(timed(r, "tiny", len(b))) * 1000
-        print(f"  reference: 10 ready jobs and no delayed/reserved {mt:.3f} ms (ratio {mb / mt:.2f}); the "
-              "difference is the fixed sample's reply size, not the backlog")
+        print(f"  reference: 10 ready jobs and no delayed/reserved {mt:.3f} ms (ratio {mb / mt:.2f}); any "
+              "difference is the fixed samples' reply size, not the backlog")
         t0 = time.perf_counter()
         scan = scan_queue_keys(server.client, keyspace_dbs(r))
         print(f"key-split SCAN: {scan.calls} SCAN calls, {len(scan.locations)} queues found, "
