@@ -199,3 +199,24 @@ def test_bucket_deleted(platform: Platform, cli: Any) -> None:
     code, report, _ = platform.run(cli, ["s3.access"])
     assert code == 1 and status(report) == {"s3.access": "fail"}
     assert "s3.bucket_missing" in sigs(report, "s3.access")
+
+
+@pytest.mark.skipif("net.egress" not in AVAILABLE, reason="net.egress not implemented in this tree")
+def test_nat_route_removed(platform: Platform, cli: Any) -> None:
+    s, w = platform.session, platform.world
+    s.client("ec2").delete_route(RouteTableId=w.route_table, DestinationCidrBlock="0.0.0.0/0")
+    crash(s, w, "image", 1, stop_code="TaskFailedToStart", exit_code=None,
+          reason="ResourceInitializationError: unable to pull secrets or registry auth: execution resource "
+                 "retrieval failed: unable to retrieve secrets from ssm: RequestError: send request failed caused "
+                 "by: Post \"https://ssm.eu-west-1.amazonaws.com/\": dial tcp 10.20.0.2:443: i/o timeout")
+    only = [c for c in ("s3.access", "ecs.startup", "net.egress") if c in AVAILABLE]
+    code, report, _ = platform.run(cli, only)
+    assert code == 1
+    assert status(report)["net.egress"] == "fail"
+    assert {"net.no_path_ecr", "net.no_path_logs", "net.no_path_ssm"} <= sigs(report, "net.egress")
+    assert "net.no_path_s3" not in sigs(report, "net.egress")  # the S3 gateway endpoint stays
+    startup = next(c for c in report["checks"] if c["id"] == "ecs.startup")
+    f = next(f for f in startup["findings"] if "startup.secrets_unresolvable" in f["signals"])
+    assert f["evidence"]["cause"] == "network"
+    if "s3.access" in AVAILABLE:
+        assert status(report)["s3.access"] == "pass"
