@@ -121,7 +121,7 @@ def _db_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
                                   evidence=ev, resources=[host, param, cid], signals=["dns.db_host_stale"],
                                   remediation=f"Start or restore {cid}, or point {param} at the live cluster")
                 return
-            if res.ok or res.outcome == "timeout":
+            if res.ok:
                 yield ctx.finding("db_ok", host, "info", f"DB_HOST is the writer endpoint of Aurora cluster {cid}",
                                   evidence={**ev, "addresses": res.addresses}, signals=["dns.db_ok"], remediation="")
             return
@@ -179,6 +179,8 @@ def _redis_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
         gid, role, port = ep
         ev = {**base, "matched": name, "replication_group": gid, "role": role, "port": port}
         if role in ("primary", "cluster"):
+            if not res.ok:
+                return  # the right name, but it does not resolve: reported above, not ruled ok
             yield ctx.finding("redis_ok", host, "info", f"REDIS_HOST is the primary endpoint of {gid}",
                               evidence={**ev, "addresses": res.addresses}, signals=["dns.redis_ok"], remediation="")
             return

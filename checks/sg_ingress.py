@@ -196,7 +196,7 @@ def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore
                 evidence=ev, resources=resources, signals=[missing, "sg.old_sg_reference"],
                 remediation=f"{fix}; then revoke the rule for {', '.join(sorted(set(g.other_sgs)))} once nothing "
                 "else uses it.")
-        elif g.outside:
+        elif g.outside and not g.covered:
             signals = [missing]
             if any(_narrow(c) for c in g.outside):
                 signals.append("sg.old_ip_rules_only")

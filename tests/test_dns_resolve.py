@@ -92,6 +92,7 @@ def test_nxdomain_timeout_no_answer_distinguished(dns_world, dns_server, moto_se
     r = check(dns_server)
     sig = signals(r)
     assert "dns.db_host_no_answer" in sig and "dns.redis_host_timeout" in sig
+    assert "dns.redis_ok" not in sig and "dns.db_ok" not in sig  # identity right, but not resolvable: not ok
     f = next(f for f in r.findings if "dns.db_host_no_answer" in f.signals)
     assert f.evidence["cname_chain"] == ["db.ame.internal", "gone.ame.internal"]
     put(moto_session, dns_world, "DB_HOST", "nothing.ame.internal")

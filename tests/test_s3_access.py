@@ -52,8 +52,8 @@ def test_bucket_403_is_access_denied_naming_list_bucket(world) -> None:
     engine = Engine(Config(aws={"region": "eu-west-1"}), [get_check("s3.access")], aws=aws)
 
     def forbidden(**_: Any) -> None:
-        raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"},
-                           "ResponseMetadata": {"HTTPStatusCode": 403}}, "HeadBucket")
+        response: Any = {"Error": {"Code": "403", "Message": "Forbidden"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+        raise ClientError(response, "HeadBucket")
 
     engine.aws.client("s3").meta.events.register("before-call.s3.HeadBucket", forbidden)
     r = asyncio.run(engine.run()).check("s3.access")
