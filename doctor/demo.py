@@ -71,6 +71,13 @@ def cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     def progress(msg: str) -> None:
         print(f"ame-doctor demo: {msg}", file=sys.stderr, flush=True)
 
+    import signal
+
+    def terminate(signum: int, frame: Any) -> None:  # SIGTERM: stop the servers we started, like Ctrl-C
+        raise KeyboardInterrupt
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, terminate)
     try:
         platform = sc.start(scenario, progress)
     except sc.ScenarioUnavailable as e:

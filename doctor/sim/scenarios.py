@@ -113,6 +113,7 @@ class SimPlatform:
     skip: list[str] = field(default_factory=list)       # checks the simulation cannot serve
     notes: list[str] = field(default_factory=list)      # what is simulated how, shown to the user
     _mock: Any = None
+    _dropping: dict[tuple[str, int], DroppingListener] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _saved_env: dict[str, str | None] = field(default_factory=dict)
 
@@ -130,26 +131,32 @@ class SimPlatform:
         from doctor.sim.servers import MariaDB, RedisServer, ServerUnavailable
 
         self._isolate_aws()
-        progress("starting Redis")
-        try:
-            self.redis = RedisServer().start()
-            self.redis_kind = "redis-server"
-        except ServerUnavailable:
-            self.redis = FakeRedisTcp().start()
-            self.redis_kind = "fakeredis"
-        self._closers.append(self.redis.stop)
-        progress("starting MariaDB (stands in for Aurora)")
-        try:
-            db = MariaDB()
-            self._closers.append(db.stop)
-            db.initialise()
-            db.start()
-            self.db, self.db_kind = db, "mariadb"
-        except ServerUnavailable:
-            self.db, self.db_kind = None, ""
-            self.skip.append("reach.aurora")
-            self.notes.append("no MariaDB/MySQL server installed: reach.aurora is skipped and the failed_jobs "
-                              "reading of queue.state is unknown (install mariadb-server for the full demo)")
+        if self.redis is not None:  # servers handed in (tests share them across scenarios)
+            self.redis_kind = self.redis_kind or "redis-server"
+        else:
+            progress("starting Redis")
+            try:
+                self.redis = RedisServer().start()
+                self.redis_kind = "redis-server"
+            except ServerUnavailable:
+                self.redis = FakeRedisTcp().start()
+                self.redis_kind = "fakeredis"
+            self._closers.append(self.redis.stop)
+        if self.db is not None:
+            self.db_kind = "mariadb"
+        else:
+            progress("starting MariaDB (stands in for Aurora)")
+            try:
+                db = MariaDB()
+                self._closers.append(db.stop)
+                db.initialise()
+                db.start()
+                self.db, self.db_kind = db, "mariadb"
+            except ServerUnavailable:
+                self.db, self.db_kind = None, ""
+                self.skip.append("reach.aurora")
+                self.notes.append("no MariaDB/MySQL server installed: reach.aurora is skipped and the failed_jobs "
+                                  "reading of queue.state is unknown (install mariadb-server for the full demo)")
         self.dns = DnsServer().start()
         self._closers.append(self.dns.stop)
         progress("building the AWS account (moto)")
@@ -217,9 +224,16 @@ class SimPlatform:
                 return out
             kw = {"NextToken": resp["NextToken"]}
 
-    def put_param(self, key: str, value: str, secure: bool = False) -> None:
+    def put_param(self, key: str, value: str, secure: bool = False, ago: timedelta | None = None) -> None:
+        """Set a parameter now, or (``ago``) as it was set that long ago (before the tasks started)."""
         self.session.client("ssm").put_parameter(Name=self.w.param(key), Value=value, Overwrite=True,
                                                  Type="SecureString" if secure else "String")
+        if ago is not None:
+            from moto.core.utils import utcnow
+            from moto.ssm.models import ssm_backends
+
+            for version in ssm_backends[ACCOUNT][self.w.spec.region]._parameters[self.w.param(key)]:
+                version.last_modified_date = utcnow() - ago
 
     def ecs_backend(self) -> Any:
         from moto.ecs.models import ecs_backends
@@ -259,8 +273,10 @@ class SimPlatform:
 
     def drop_path(self, name: str, alias: str, port: int) -> None:
         """Packets to ``name`` are dropped from now on (its address now leads to a non-accepting port)."""
-        listener = DroppingListener(alias, port)
-        self._closers.append(listener.close)
+        if (alias, port) not in self._dropping:
+            listener = DroppingListener(alias, port)
+            self._dropping[(alias, port)] = listener
+            self._closers.append(listener.close)
         self.dns.set(name, "A", alias)
 
     def stop_task(self, arn: str, reason: str, stop_code: str, exit_code: int | None,
@@ -337,16 +353,25 @@ def healthy(p: SimPlatform) -> None:
 
 def bad_db_host(p: SimPlatform) -> None:
     """DB_HOST (SSM and the web tier's .env) names a cluster that was deleted; its name no longer resolves."""
-    p.put_param("DB_HOST", OLD_DB_HOST)
+    p.put_param("DB_HOST", OLD_DB_HOST, ago=timedelta(days=3))
     p.env["DB_HOST"] = OLD_DB_HOST
+
+
+def _revoke_worker_rule(ec2: Any, group: str, worker_sg: str) -> None:
+    """Remove ``group``'s ingress rule that references the worker SG (by rule id, as the console does)."""
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+    ids = [r["SecurityGroupRuleId"] for r in rules if not r.get("IsEgress")
+           and r.get("ReferencedGroupInfo", {}).get("GroupId") == worker_sg]
+    if not ids:
+        raise RuntimeError(f"no ingress rule from {worker_sg} on {group}")
+    ec2.revoke_security_group_ingress(GroupId=group, SecurityGroupRuleIds=ids)
 
 
 def missing_aurora_ingress(p: SimPlatform) -> None:
     """The Aurora SG lost its 3306 rule from the worker SG (replaced by old worker /32s); the VPC drops the packets."""
     ec2 = p.session.client("ec2")
     w = p.w
-    ec2.revoke_security_group_ingress(GroupId=w.aurora_sg, IpPermissions=[{
-        "IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306, "UserIdGroupPairs": [{"GroupId": w.worker_sg}]}])
+    _revoke_worker_rule(ec2, w.aurora_sg, w.worker_sg)
     ec2.authorize_security_group_ingress(GroupId=w.aurora_sg, IpPermissions=[{
         "IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306,
         "IpRanges": [{"CidrIp": "172.31.40.11/32", "Description": "old worker 1"}]}])
@@ -358,8 +383,7 @@ def missing_redis_ingress(p: SimPlatform) -> None:
     """The Redis SG admits only the old worker hosts' /32s, not the worker SG; the VPC drops the packets."""
     ec2 = p.session.client("ec2")
     w = p.w
-    ec2.revoke_security_group_ingress(GroupId=w.redis_sg, IpPermissions=[{
-        "IpProtocol": "tcp", "FromPort": 6379, "ToPort": 6379, "UserIdGroupPairs": [{"GroupId": w.worker_sg}]}])
+    _revoke_worker_rule(ec2, w.redis_sg, w.worker_sg)
     ec2.authorize_security_group_ingress(GroupId=w.redis_sg, IpPermissions=[{
         "IpProtocol": "tcp", "FromPort": 6379, "ToPort": 6379,
         "IpRanges": [{"CidrIp": "172.31.40.11/32", "Description": "old worker 1"},
@@ -391,7 +415,7 @@ def missing_runtime_dirs(p: SimPlatform) -> None:
 
     shutil.rmtree(p.workdir / "app" / "storage" / "framework" / "views")
     p.start_failing_tasks("image", 3, "Essential container in task exited", "EssentialContainerExited", 1,
-                          log_lines=["", "In Compiler.php line 67:", "", "  Please provide a valid cache path.", ""])
+                          log_lines=["In Compiler.php line 67:", "  Please provide a valid cache path."])
 
 
 def bad_bootstrap(p: SimPlatform) -> None:
@@ -440,7 +464,7 @@ def jobs_failing_and_requeueing(p: SimPlatform) -> None:
 
 def wrong_redis(p: SimPlatform) -> None:
     """The workers were given REDIS_PREFIX=ame_workers_: the web tier pushes under the default prefix."""
-    p.put_param("REDIS_PREFIX", "ame_workers_")
+    p.put_param("REDIS_PREFIX", "ame_workers_", ago=timedelta(days=3))
     r = p.redis.client(0)
     for n in range(25):
         r.rpush(f"{PREFIX}queues:image", _job("image", 400 + n))
@@ -502,9 +526,11 @@ def get_scenario(name: str) -> Scenario:
 
 
 def start(scenario: Scenario, progress: Callable[[str], None] = lambda s: None,
-          workdir: Path | None = None) -> SimPlatform:
-    """A running simulated production with ``scenario``'s fault injected (call ``.stop()`` after)."""
+          workdir: Path | None = None, redis: Any = None, db: Any = None) -> SimPlatform:
+    """A running simulated production with ``scenario``'s fault injected (call ``.stop()`` after).
+    ``redis``/``db``: already-running servers to use (not stopped afterwards)."""
     platform = SimPlatform(workdir=workdir) if workdir else SimPlatform()
+    platform.redis, platform.db = redis, db
     platform.start(progress)
     try:
         if scenario.needs_db and platform.db is None:
