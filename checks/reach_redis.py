@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from doctor.connect import redis_check
+from doctor.connect import Outcome, redis_check
 from doctor.engine import CheckContext, CheckUnknown
 from doctor.model import Finding
 from doctor.probe.reach import gather, host_timeout, outcome_finding, task_outcome, transport_findings
@@ -74,9 +74,25 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         host.info.setdefault("prefix", target.prefix)
         host.info.setdefault("db", target.db)
         yield outcome_finding(ctx, host, "Redis", "reach.", SIGNALS, any_ok, FIX)
+        yield from _eviction(ctx, host)
     elif host is not None:
         ctx.mark_unknown("host vantage: no Redis host known (REDIS_HOST not in SSM, [redis] host unset)",
                          unlock="ssm:GetParametersByPath or [redis] host")
+
+
+def _eviction(ctx: CheckContext, host: Outcome) -> Iterator[Finding]:
+    """Queue keys must never be evicted: a policy other than noeviction / volatile-*, or evictions seen."""
+    policy, evicted = host.info.get("maxmemory_policy"), host.info.get("evicted_keys")
+    risky = isinstance(policy, str) and policy.startswith("allkeys")
+    if risky or (isinstance(evicted, int) and evicted > 0):
+        yield ctx.finding(
+            "eviction", f"{host.host}:{host.port}", "warning",
+            f"Redis can evict queue keys (maxmemory-policy {policy}, {evicted} keys evicted)",
+            detail="Laravel queue lists and sorted sets have no TTL; under allkeys-* policies Redis drops them "
+            "when memory is full and jobs vanish without a trace.",
+            evidence={"vantage": "host", "maxmemory_policy": policy, "evicted_keys": evicted},
+            remediation="Set the parameter group's maxmemory-policy to noeviction (or volatile-lru) and size the "
+            "node for the backlog.", signals=["reach.redis_evicting"])
 
 
 def _ssm_fingerprints(ctx: CheckContext) -> dict[str, str | None]:

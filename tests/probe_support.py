@@ -75,4 +75,4 @@ def run_checks(config: Any, only: list[str], **engine_kw: Any) -> Any:
 
 def by_vantage(check: Any) -> dict[str, Any]:
     return {f.evidence.get("vantage"): f for f in check.findings if f.evidence.get("vantage")
-            and f.uid.split(":")[1] not in ("exec_unavailable", "runtime_dir_unwritable")}
+            and f.uid.split(":")[1] not in ("exec_unavailable", "runtime_dir_unwritable", "eviction")}

@@ -114,3 +114,15 @@ def test_exec_off_is_unknown_for_tasks_but_still_probes_the_host(moto_session, r
     off = [f for f in c.findings if ":exec_unavailable:" in f.uid]
     assert len(off) == 3 and all(f.signals == ["exec.unavailable"] and f.severity.value == "info" for f in off)
     assert c.unlock and "--exec" in c.unlock
+
+
+def test_eviction_policy_that_drops_queue_keys_is_a_warning(moto_session, redis_server, tmp_path) -> None:
+    client = redis_server.client()
+    client.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        c = run_checks(_direct(tmp_path, "127.0.0.1", redis_server.port), ["reach.redis"]).check("reach.redis")
+    finally:
+        client.config_set("maxmemory-policy", "noeviction")
+    ev = [f for f in c.findings if ":eviction:" in f.uid]
+    assert len(ev) == 1 and ev[0].signals == ["reach.redis_evicting"] and ev[0].severity.value == "warning"
+    assert c.status == CheckStatus.warn
