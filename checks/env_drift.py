@@ -30,9 +30,27 @@ META = CheckMeta(
 DB_DEFAULTS = {"DB_HOST": "127.0.0.1"}
 REDIS_KEYS = ("REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PREFIX", "APP_NAME")
 CALLED_OUT = {"DB_HOST", *REDIS_KEYS}
+TARGET_KEYS = {"host": "REDIS_HOST", "port": "REDIS_PORT", "db": "REDIS_DB", "prefix": "REDIS_PREFIX"}
 IMPORTANT = {"APP_KEY", "DB_HOST", "DB_PORT", "DB_DATABASE", "DB_USERNAME", "DB_PASSWORD", "QUEUE_CONNECTION",
              "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB", "REDIS_PREFIX", "REDIS_QUEUE",
              "APP_NAME", "AWS_BUCKET", "REDIS_CLIENT", "REDIS_SCHEME"}
+
+
+_ENV_LITERALS = {"true": "true", "(true)": "true", "false": "false", "(false)": "false",
+                 "empty": "", "(empty)": "", "null": None, "(null)": None}
+
+
+def laravel_env(value: str | None) -> str | None:
+    """What Laravel's ``env()`` returns for a raw value: ``null``/``(null)`` -> null, ``(true)`` -> true,
+    ``(empty)`` -> '', and one pair of surrounding quotes stripped (``Env::get``)."""
+    if value is None:
+        return None
+    low = value.lower()
+    if low in _ENV_LITERALS:
+        return _ENV_LITERALS[low]
+    if len(value) > 1 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
 
 
 def redis_target(values: dict[str, str]) -> dict[str, str]:
@@ -73,6 +91,9 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
             out.update(env_value=env_v, ssm_value=ssm_v)
         return out
 
+    def masked(target: dict[str, str]) -> dict[str, str]:
+        return {part: (fp(v) or "") if secret(TARGET_KEYS[part]) else v for part, v in target.items()}
+
     problems = 0
     if env.errors:
         problems += 1
@@ -93,6 +114,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     if env_db != ssm_db:
         problems += 1
         yield ctx.finding("db_host_differs", "DB_HOST", "critical",
+                          "DB_HOST differs between the web tier and the workers" if secret("DB_HOST") else
                           f"DB_HOST differs: the web tier uses {env_db}, the workers {ssm_db}",
                           detail="Producers and consumers talk to different databases (or one of them to a "
                           "reader / stale endpoint): jobs see rows that do not exist or fail to write.",
@@ -103,7 +125,9 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                           f"put-parameter --name {base}DB_HOST --overwrite --value <writer endpoint>, and DB_HOST in "
                           f"{source}; then redeploy both tiers.")
     env_rt, ssm_rt = redis_target(env.values), redis_target(ssm)
-    diff: dict[str, dict[str, str | None]] = {k: {"env": env_rt[k], "ssm": ssm_rt[k]} for k in env_rt if env_rt[k] != ssm_rt[k]}
+    differs = [k for k in env_rt if env_rt[k] != ssm_rt[k]]
+    env_rt, ssm_rt = masked(env_rt), masked(ssm_rt)  # fingerprints for parts held in secret keys
+    diff: dict[str, dict[str, str | None]] = {k: {"env": env_rt[k], "ssm": ssm_rt[k]} for k in differs}
     app_names = (env.values.get("APP_NAME"), ssm.get("APP_NAME"))
     if "prefix" in diff and app_names[0] != app_names[1] and "REDIS_PREFIX" not in env.values:
         diff["APP_NAME"] = {"env": app_names[0], "ssm": app_names[1]}
@@ -122,10 +146,11 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                           f"{source} and under {base} (aws ssm put-parameter --overwrite), then redeploy the workers.")
 
     # --- every other key -----------------------------------------------------------------------
-    missing_in_ssm = sorted(k for k in env.values if k not in ssm)
-    missing_in_env = sorted(k for k in ssm if k not in env.values)
+    # a key set to null on one side and absent on the other means the same to Laravel
+    missing_in_ssm = sorted(k for k in env.values if k not in ssm and laravel_env(env.values[k]) is not None)
+    missing_in_env = sorted(k for k in ssm if k not in env.values and laravel_env(ssm[k]) is not None)
     for key in sorted(set(env.values) & set(ssm)):
-        if key in CALLED_OUT or env.values[key] == ssm[key]:
+        if key in CALLED_OUT or laravel_env(env.values[key]) == laravel_env(ssm[key]):
             continue
         problems += 1
         severity = "error" if key in IMPORTANT else "warning"

@@ -144,3 +144,24 @@ def test_ssm_denied_is_unknown(monkeypatch: pytest.MonkeyPatch, world: Any, tmp_
     deny(monkeypatch, "ssm", "GetParametersByPath")
     r = run_check(ID, env={"file": path})
     assert r.status == CheckStatus.unknown and r.unlock == "ssm:GetParametersByPath"
+
+
+def test_laravel_env_literals_are_compared_as_laravel_reads_them(world: Any, tmp_path: Path) -> None:
+    text = env_text(world, LOG_CHANNEL='"stderr"', REDIS_PASSWORD="null", MAIL_PASSWORD="(null)")
+    r = run_check(ID, env={"file": write(tmp_path, text)})
+    assert signals(r) == {"drift.ok"}, r.findings  # null on one side == absent on the other
+
+
+def test_secure_redis_host_is_fingerprinted(world: Any, tmp_path: Path) -> None:
+    ssm = fast_session().client("ssm")
+    name = world.spec.ssm_path + "REDIS_HOST"
+    ssm.put_parameter(Name=name, Value=world.redis_host, Type="SecureString", Overwrite=True)
+    try:
+        report = run_checks(ID, env={"file": write(tmp_path, env_text(world, REDIS_HOST="other-redis.internal"))})
+    finally:
+        ssm.put_parameter(Name=name, Value=world.redis_host, Type="String", Overwrite=True)
+    r = report.check(ID)
+    assert r is not None
+    f = next(f for f in r.findings if "drift.redis_target_differs" in f.signals)
+    assert f.evidence["differs"]["host"]["env"].startswith("hmac:")
+    assert "other-redis.internal" not in report.to_json() and world.redis_host not in report.to_json()
