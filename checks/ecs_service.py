@@ -14,7 +14,7 @@ from doctor.signatures import classify_stop
 
 META = CheckMeta(
     id="ecs.service",
-    title="Worker services are steady (counts, deployments, restarts, scale range)",
+    title="Worker services are steady, without restart storms",
     order=9,
     proves="Each configured ECS service exists, runs its desired count with nothing pending, has one completed "
     "deployment (no failed rollout / tripped circuit breaker), no recent 'unable to start' events, fewer stopped "

@@ -16,7 +16,7 @@ from doctor.signatures import LogHit, StopClass, classify_stop, essential_exit_c
 
 META = CheckMeta(
     id="ecs.startup",
-    title="Worker tasks start and stay up (stop reasons, exit codes, startup logs)",
+    title="Worker tasks start and stay up (stop reasons, startup logs)",
     order=7,
     proves="No worker task of any service stopped in the look-back window for a startup reason (image pull, "
     "secrets, logging driver, OOM, non-zero exit before work); the newest stopped and running tasks' log lines "
