@@ -1,0 +1,129 @@
+"""Registry: metadata as validated data, self-registration in order, entry points, duplicate ids."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from doctor import registry
+from doctor.registry import CheckMeta, RegistryError, check
+
+DESIGN_ORDER = ["ssm.values", "sg.ingress", "dns.resolve", "reach.redis", "reach.aurora", "s3.access",
+                "ecs.startup", "env.drift", "ecs.service", "queue.state", "net.egress", "exec.ready"]
+
+
+@pytest.fixture
+def clean_registry() -> Any:
+    registry.load_checks()
+    saved = dict(registry._REGISTRY)
+    yield registry._REGISTRY
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(saved)
+
+
+def meta(cid: str = "syn.x", **kw: Any) -> CheckMeta:
+    base: dict[str, Any] = {"id": cid, "title": "t", "order": 50, "proves": "p", "why": "w", "remediation": "r"}
+    return CheckMeta(**{**base, **kw})
+
+
+def test_builtin_checks_follow_the_design_order() -> None:
+    ids = [c.id for c in registry.all_checks()]
+    present = [i for i in DESIGN_ORDER if i in ids]
+    assert present == [i for i in ids if i in DESIGN_ORDER]  # relative order as designed
+    assert ids[0] == "ssm.values"
+    for c in registry.all_checks():
+        expected = DESIGN_ORDER.index(c.id) + 1 if c.id in DESIGN_ORDER else None
+        if expected:
+            assert c.meta.order == expected, c.id
+        assert c.meta.proves and c.meta.why and c.meta.remediation, c.id
+        module = c.func.__module__
+        assert module == "checks." + c.id.replace(".", "_"), f"{c.id} lives in {module}"
+
+
+def test_duplicate_id_names_both(clean_registry: Any) -> None:
+    def first(ctx: Any) -> Any:
+        return iter(())
+
+    def second(ctx: Any) -> Any:
+        return iter(())
+
+    check(meta("syn.dup"))(first)
+    with pytest.raises(RegistryError) as e:
+        check(meta("syn.dup"))(second)
+    msg = str(e.value)
+    assert "syn.dup" in msg and "first" in msg and "second" in msg
+    with pytest.raises(RegistryError, match="ssm.values"):
+        check(meta("ssm.values", order=1))(second)
+
+
+@pytest.mark.parametrize("bad", [
+    {"id": "NoDot"}, {"id": "a.b.c"}, {"order": 0}, {"iam_actions": ("DescribeServices",)},
+    {"severity": "fatal"}, {"timeout": 0}, {"surprise": 1},
+])
+def test_meta_is_validated(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        meta(**bad)
+
+
+def test_entry_points_are_loaded(clean_registry: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    loaded: list[str] = []
+
+    class EP:
+        name, value = "thirdparty", "thirdparty_checks:register"
+
+        def load(self) -> None:
+            loaded.append(self.name)
+            check(meta("third.party", order=99))(lambda ctx: iter(()))
+
+    def fake_entry_points(group: str) -> list[EP]:
+        return [EP()] if group == registry.ENTRY_POINT_GROUP else []
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", fake_entry_points)
+    monkeypatch.setattr(registry, "_LOADED", False)
+    checks = registry.load_checks()
+    assert loaded == ["thirdparty"]
+    assert list(checks)[-1] == "third.party"
+
+
+def test_broken_entry_point_is_one_line_error(clean_registry: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    class EP:
+        name, value = "broken", "nowhere:x"
+
+        def load(self) -> None:
+            raise ModuleNotFoundError("No module named 'nowhere'")
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [EP()])
+    monkeypatch.setattr(registry, "_LOADED", False)
+    with pytest.raises(RegistryError, match=r"entry point 'broken' \(nowhere:x\) .* No module named 'nowhere'"):
+        registry.load_checks()
+
+
+def test_broken_check_module_exits_3_with_one_line(cli: Any) -> None:
+    res = cli("checks", env={"AME_DOCTOR_CHECK_MODULES": "no_such_check_module"})
+    assert res.returncode == 3
+    assert res.stderr.strip() == ("ame-doctor: cannot run: AME_DOCTOR_CHECK_MODULES module 'no_such_check_module' "
+                                  "cannot be imported: ModuleNotFoundError: No module named 'no_such_check_module'")
+
+
+def test_progress_printer_plain_and_tty() -> None:
+    from doctor.engine import CheckFinished, CheckStarted, RunStarted
+    from doctor.model import CheckResult, CheckStatus, Target
+    from doctor.render.text import ProgressPrinter
+
+    events = [RunStarted("r", Target(cluster="c"), [meta("syn.a")]), CheckStarted("syn.a"),
+              CheckFinished(CheckResult(id="syn.a", title="t", order=1, status=CheckStatus.warn, summary="hmm"))]
+    plain, tty = io.StringIO(), io.StringIO()
+    for stream, is_tty in ((plain, False), (tty, True)):
+        printer = ProgressPrinter(stream, is_tty)
+        for e in events:
+            printer(e)
+    assert "\x1b" not in plain.getvalue() and "\r" not in plain.getvalue()
+    assert plain.getvalue().splitlines() == ["ame-doctor: running 1 checks against c", "     WARN syn.a — hmm (0 ms)"]
+    assert "running: syn.a" in tty.getvalue() and "\r\x1b[K" in tty.getvalue()
