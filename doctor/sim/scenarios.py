@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -146,17 +147,26 @@ class SimPlatform:
             self.db_kind = "mariadb"
         else:
             progress("starting MariaDB (stands in for Aurora)")
-            try:
-                db = MariaDB()
-                self._closers.append(db.stop)
-                db.initialise()
-                db.start()
-                self.db, self.db_kind = db, "mariadb"
-            except ServerUnavailable:
-                self.db, self.db_kind = None, ""
+            why = ""
+            for _attempt in range(2):  # a busy machine occasionally fails install-db; try once more
+                try:
+                    db = MariaDB()
+                    self._closers.append(db.stop)
+                    db.initialise()
+                    db.start()
+                    self.db, self.db_kind = db, "mariadb"
+                    break
+                except ServerUnavailable:
+                    why = "no MariaDB/MySQL server installed"
+                    break
+                except (subprocess.CalledProcessError, RuntimeError, OSError) as e:
+                    err = getattr(e, "stderr", b"") or b""
+                    why = f"MariaDB did not start ({type(e).__name__}: {err.decode(errors='replace')[-200:] or e})"
+                    db.stop()
+            if self.db is None:
                 self.skip.append("reach.aurora")
-                self.notes.append("no MariaDB/MySQL server installed: reach.aurora is skipped and the failed_jobs "
-                                  "reading of queue.state is unknown (install mariadb-server for the full demo)")
+                self.notes.append(f"{why}: reach.aurora is skipped and the failed_jobs reading of queue.state is "
+                                  "unknown (install mariadb-server for the full demo)")
         self.dns = DnsServer().start()
         self._closers.append(self.dns.stop)
         progress("building the AWS account (moto)")
