@@ -7,9 +7,10 @@ transport needs them. A refused call raises ``WriteRefused``: that is a bug in t
 
 from __future__ import annotations
 
+import os
 import re
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import boto3
@@ -66,6 +67,10 @@ class AwsSession:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_attempts = max_attempts
+        # botocore's own retry (throttling, 5xx, connection errors): "standard" unless AWS_RETRY_MODE says
+        # "adaptive" (client-side rate limiting for accounts that throttle hard)
+        mode = os.environ.get("AWS_RETRY_MODE", "standard")
+        self.retry_mode: Literal["standard", "adaptive"] = "adaptive" if mode == "adaptive" else "standard"
         self._session: boto3.Session | None = None
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -92,7 +97,7 @@ class AwsSession:
         with self._lock:
             if service not in self._clients:
                 cfg = BotoConfig(
-                    retries={"mode": "standard", "max_attempts": self.max_attempts},
+                    retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
                     connect_timeout=self.connect_timeout,
                     read_timeout=self.read_timeout,
                 )

@@ -117,3 +117,16 @@ def test_builtin_checks_only_call_allowed_operations(world: Any, transport: str)
     called = {iam_action(s, op) for s, op in engine.aws.calls if s != "sts"}
     undeclared = sorted(called - declared - {"ssm:GetParameters", "kms:Decrypt"})
     assert undeclared == [], f"calls not declared in any check's iam_actions: {undeclared}"
+
+
+@pytest.mark.parametrize(("env", "mode"), [(None, "standard"), ("adaptive", "adaptive"), ("legacy", "standard")])
+def test_session_retries_and_timeouts(monkeypatch: pytest.MonkeyPatch, env: str | None, mode: str) -> None:
+    if env is None:
+        monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
+    else:
+        monkeypatch.setenv("AWS_RETRY_MODE", env)
+    aws = AwsSession("eu-west-1", connect_timeout=3, read_timeout=7)
+    cfg = aws.client("ecs").meta.config
+    assert cfg.retries["mode"] == mode and cfg.retries["total_max_attempts"] >= 2
+    assert (cfg.connect_timeout, cfg.read_timeout) == (3, 7)
+    assert aws.client("ecs") is aws.client("ecs")  # one cached client per service
