@@ -92,7 +92,7 @@ def live(moto_session: Any, redis_clean: Any, mariadb: Any, dns_server: Any, tmp
     ssm = moto_session.client("ssm")
     token = None
     while True:
-        kw = {"NextToken": token} if token else {}
+        kw: dict[str, str] = {"NextToken": token} if token else {}
         resp = ssm.get_parameters_by_path(Path=w.spec.ssm_path, Recursive=True, WithDecryption=True, **kw)
         for p in resp["Parameters"]:
             live.env[p["Name"].rsplit("/", 1)[-1]] = p["Value"]
@@ -195,7 +195,7 @@ def _stop(live: Live, arn: str, reason: str, stop_code: str, exit_code: int | No
     cluster = live.world.spec.cluster
     live.session.client("ecs").stop_task(cluster=cluster, task=arn, reason=reason)
     backend = ecs_backends["123456789012"]["eu-west-1"]
-    t = next(t for t in backend.tasks[cluster].values() if t.task_arn == arn)
+    t: Any = next(t for t in backend.tasks[cluster].values() if t.task_arn == arn)
     t.stopped_at = datetime.now(UTC) - timedelta(minutes=2)
     t.started_at = t.stopped_at - timedelta(seconds=20)
     t.stop_code = stop_code
@@ -282,9 +282,9 @@ def _require(ids: tuple[str, ...]) -> None:
 
 def _explain(report: Report) -> str:
     lines = []
-    for c in report.checks:
-        lines.append(f"{c.id}: {c.status.value} {c.summary}")
-        lines.extend(f"    {f.uid} {f.signals} {f.evidence.get('vantage', '')}" for f in c.findings)
+    for chk in report.checks:
+        lines.append(f"{chk.id}: {chk.status.value} {chk.summary}")
+        lines.extend(f"    {f.uid} {f.signals} {f.evidence.get('vantage', '')}" for f in chk.findings)
     for p, c in top_causes(report.playbooks)[:8]:
         lines.append(f"{p.id}/{c.id}: {c.state.value} {c.score} {c.reason}")
     return "\n".join(lines)
