@@ -128,9 +128,9 @@ def _routing(ctx: CheckContext, values: dict[str, str],
         cmd = parse_worker_command(words)
         c = Consumer(service=qcfg.service, queue=queue, command=cmd, running=svc.get("runningCount"),
                      retry_after=_int(merged.get("REDIS_QUEUE_RETRY_AFTER"), DEFAULT_RETRY_AFTER),
-                     db=_int(merged.get("REDIS_DB"), target.db),
-                     prefix=target.prefix if ctx.config.redis.prefix is not None and not
-                     ({"REDIS_PREFIX", "APP_NAME"} & env.keys()) else laravel_redis_prefix(merged))
+                     db=_int(env.get("REDIS_DB"), target.db),
+                     prefix=laravel_redis_prefix(merged) if cfg.redis.prefix is None
+                     else env.get("REDIS_PREFIX", target.prefix))
         td_ref = f"{td.get('family', qcfg.service)}:{td.get('revision', '?')}"
         if cmd is None:
             ctx.mark_unknown(f"{qcfg.service}: no queue:work command in task definition {td_ref} "
