@@ -41,6 +41,11 @@ def render(report: Report, *, color: bool = False) -> str:
     lines.append(("bold", f"ame-doctor {report.tool.version} — cluster {t.cluster}"
                           f" region {t.region or '?'} account {t.account or '?'}"))
     lines.append(("", ""))
+    if report.playbooks:  # each playbook's verdict, in report order (a --symptom playbook first)
+        lines.append(("bold", "Playbooks"))
+        for p in report.playbooks:
+            lines.append(("", f"  {p.id}: {p.verdict}"))
+        lines.append(("", ""))
     causes = [(p, c) for p in report.playbooks for c in p.causes if c.state.value in ("confirmed", "likely")]
     if causes:
         lines.append(("bold", "Diagnosis"))
@@ -51,11 +56,6 @@ def render(report: Report, *, color: bool = False) -> str:
                 lines.append(("dim", f"            evidence: {', '.join(c.evidence)}"))
             for step in c.next_steps:
                 lines.append(("", f"            $ {step}"))
-        lines.append(("", ""))
-    if report.playbooks:  # each playbook's verdict, in report order (a --symptom playbook first)
-        lines.append(("bold", "Playbooks"))
-        for p in report.playbooks:
-            lines.append(("", f"  {p.id}: {p.verdict}"))
         lines.append(("", ""))
     lines.append(("bold", "Checks"))
     for check in report.checks:
