@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from doctor.config import Config
-from doctor.engine import CheckUnknown, Engine
+from doctor.engine import CheckUnknown, Engine, EngineOptions
 from doctor.registry import CheckMeta, RegisteredCheck
 
 SEVERITIES = ["info", "warning", "error", "critical"]
@@ -54,7 +54,7 @@ CASES = list(itertools.product(SEVERITIES, [None, *SEVERITIES], [False, True], [
                          ids=[f"fail_on={a}-finding={b}-strict={c}-check={d}" for a, b, c, d in CASES])
 def test_exit_code(fail_on: str, severity: str | None, strict: bool, state: str) -> None:
     config = Config.model_validate({"run": {"fail_on": fail_on, "strict": strict}})
-    report = asyncio.run(Engine(config, _checks(severity, state)).run())
+    report = asyncio.run(Engine(config, _checks(severity, state), EngineOptions(diagnose=False)).run())
     assert report.check("synth.state").status.value == state  # type: ignore[union-attr]
     assert report.exit_code == documented(fail_on, severity, strict, state)
 
