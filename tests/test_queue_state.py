@@ -1,5 +1,6 @@
-"""queue.state against a real redis-server (Laravel-shaped keys and payloads), real MariaDB failed_jobs and the
-moto world's task definitions (changed through new task definition revisions)."""
+"""queue.state against a real redis-server (Laravel-shaped keys and payloads) and real MariaDB failed_jobs, on
+one moto world shared by this module (these tests change only Redis and MariaDB; the tests that change the
+world itself are in test_queue_routing.py)."""
 
 from __future__ import annotations
 
@@ -7,68 +8,43 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from doctor.model import CheckResult, CheckStatus
+from doctor.model import CheckStatus
 from doctor.sim.world import WorldSpec, build_world
-from tests.ecs_helpers import REGION, kinds, run_check, signals
-
-PREFIX = "propertyfeedtemplate_database_"
-CLUSTER = "propertyfeedtemplate-production"
+from tests.ecs_helpers import signals
+from tests.queue_helpers import PREFIX, check, finding, job
 
 
-def job(name: str = "App\\Jobs\\ResizeImage", attempts: int = 0, max_tries: int | None = 3,
-        created: float | None = None, pushed: str | None = None) -> str:
-    payload: dict[str, Any] = {
-        "uuid": str(uuid.uuid4()), "displayName": name, "job": "Illuminate\\Queue\\CallQueuedHandler@call",
-        "maxTries": max_tries, "maxExceptions": None, "failOnTimeout": False, "backoff": None, "timeout": None,
-        "retryUntil": None, "data": {"commandName": name, "command": "O:8:\"stdClass\":0:{}"},
-        "id": uuid.uuid4().hex, "attempts": attempts,
-    }
-    if created is not None:
-        payload["createdAt"] = int(created)
-    if pushed is not None:
-        payload["pushedAt"] = pushed
-    return json.dumps(payload)
+@pytest.fixture(scope="module")
+def shared_world(redis_server: Any, mariadb_pair: Any) -> Iterator[dict[str, Any]]:
+    import boto3
+    from moto import mock_aws
+
+    from doctor.sim.dns import DnsServer
+    from doctor.sim.world import pin_ecs_task_status
+
+    dns = DnsServer().start()
+    try:
+        with mock_aws():
+            pin_ecs_task_status()
+            session = boto3.Session(region_name="eu-west-1")
+            w = build_world(session, WorldSpec(redis_port=redis_server.port, db_port=mariadb_pair[0].port))
+            dns.set(w.redis_host, "A", "127.0.0.1")
+            dns.set(w.db_writer_endpoint, "A", "127.0.0.1")
+            yield {"world": w, "dns": {"nameservers": [dns.nameserver]}, "session": session}
+    finally:
+        dns.stop()
 
 
 @pytest.fixture
-def qworld(moto_session: Any, redis_clean: Any, mariadb: Any, dns_server: Any) -> dict[str, Any]:
-    """The moto world pointing at the real Redis and MariaDB; hosts resolve only via the test DNS server."""
-    w = build_world(moto_session, WorldSpec(redis_port=redis_clean.port, db_port=mariadb.port))
-    dns_server.set(w.redis_host, "A", "127.0.0.1")
-    dns_server.set(w.db_writer_endpoint, "A", "127.0.0.1")
-    return {"world": w, "redis": redis_clean, "db": mariadb, "dns": {"nameservers": [dns_server.nameserver]},
-            "session": moto_session}
-
-
-def check(q: dict[str, Any], **cfg: Any) -> CheckResult:
-    cfg.setdefault("exec", {"transport": "off"})
-    return run_check("queue.state", dns=q["dns"], **cfg)
-
-
-def finding(result: CheckResult, kind: str, resource: str) -> Any:
-    uid = f"queue.state:{kind}:{resource}"
-    match = [f for f in result.findings if f.uid == uid]
-    assert match, f"no {uid} in {[f.uid for f in result.findings]} ({result.summary})"
-    return match[0]
-
-
-def new_revision(session: Any, service: str, command: list[str], env: dict[str, str] | None = None) -> None:
-    ecs = session.client("ecs", region_name=REGION)
-    svc = ecs.describe_services(cluster=CLUSTER, services=[service])["services"][0]
-    td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
-    container = dict(td["containerDefinitions"][0], command=command)
-    if env:
-        container["environment"] = [*container.get("environment", []),
-                                    *({"name": k, "value": v} for k, v in env.items())]
-    arn = ecs.register_task_definition(
-        family=td["family"], networkMode=td["networkMode"], requiresCompatibilities=td["requiresCompatibilities"],
-        cpu=td["cpu"], memory=td["memory"], executionRoleArn=td["executionRoleArn"], taskRoleArn=td["taskRoleArn"],
-        containerDefinitions=[container])["taskDefinition"]["taskDefinitionArn"]
-    ecs.update_service(cluster=CLUSTER, service=service, taskDefinition=arn)
+def qworld(shared_world: dict[str, Any], redis_clean: Any, mariadb: Any) -> dict[str, Any]:
+    """The moto world pointing at the real Redis and MariaDB (both emptied per test); its hosts resolve only
+    through the test DNS server."""
+    return {**shared_world, "redis": redis_clean, "db": mariadb}
 
 
 def test_healthy_empty_queues_pass(qworld: dict[str, Any]) -> None:
@@ -115,16 +91,6 @@ def test_stale_reservations_overdue_delayed_and_age(qworld: dict[str, Any]) -> N
     assert not [f for f in r.findings if f.uid.endswith(":bulk") and f.severity.rank >= 2]
 
 
-def test_backlog_with_no_running_worker_is_no_consumer(moto_session: Any, redis_clean: Any, mariadb: Any) -> None:
-    build_world(moto_session, WorldSpec(redis_port=redis_clean.port, db_port=mariadb.port, running_tasks=0))
-    redis_clean.client(0).rpush(PREFIX + "queues:bulk", job(pushed=f"{time.time() - 60:.4f}"))
-    r = run_check("queue.state", redis={"host": "127.0.0.1"}, database={"host": "127.0.0.1"},
-                  exec={"transport": "off"})
-    f = finding(r, "no_consumer", "bulk")
-    assert f.severity.value == "critical" and f.evidence["running_consumers"] == 0
-    assert finding(r, "depth", "bulk").evidence["age_source"] == "pushedAt"
-
-
 def test_key_split_names_both_keys_and_settings(qworld: dict[str, Any]) -> None:
     c = qworld["redis"]
     # the web tier (APP_NAME=Laravel, REDIS_DB=1) pushes where no worker pops
@@ -164,29 +130,6 @@ def test_config_cache_in_the_worker_is_the_consumer_location(qworld: dict[str, A
     split = finding(r, "key_split", "image")
     assert split.evidence["workers_key"]["key"] == "old_app_database_queues:image"
     assert split.evidence["other_keys"][0]["key"] == PREFIX + "queues:image" and split.evidence["stranded_jobs"] == 3
-
-
-def test_routing_from_task_definitions(qworld: dict[str, Any]) -> None:
-    s = qworld["session"]
-    new_revision(s, "propertyfeedtemplate-sync", ["php", "artisan", "queue:work", "sync", "--tries=3"])
-    new_revision(s, "propertyfeedtemplate-bulk", ["php", "artisan", "queue:work", "redis", "--queue=default,image",
-                                                  "--timeout=120", "--tries=5", "--max-jobs=100"])
-    ssm = s.client("ssm", region_name=REGION)
-    ssm.put_parameter(Name=qworld["world"].param("REDIS_QUEUE_RETRY_AFTER"), Value="75", Type="String",
-                      Overwrite=True)
-    r = check(qworld)
-    assert finding(r, "sync_connection_trap", "propertyfeedtemplate-sync").severity.value == "critical"
-    assert "queue.default_in_heavy_path" in finding(r, "default_in_heavy_path", "propertyfeedtemplate-bulk").signals
-    t = finding(r, "timeout_ge_retry_after", "propertyfeedtemplate-bulk")
-    assert t.evidence["timeout_s"] == 120 and t.evidence["retry_after_s"] == 75  # from SSM
-    assert "queue.unrouted" in finding(r, "unrouted", "bulk").signals
-    assert "queue.unrouted" in finding(r, "unrouted", "sync").signals
-    assert finding(r, "shared_consumer", "image").evidence["consumed_by"] == [
-        "propertyfeedtemplate-image", "propertyfeedtemplate-bulk"]
-    w = finding(r, "worker", "propertyfeedtemplate-bulk")
-    assert (w.evidence["tries"], w.evidence["max_jobs"], w.evidence["memory_mb"]) == (5, 100, 128)
-    assert w.evidence["task_definition"] == "propertyfeedtemplate-bulk:2"
-    assert "timeout_ge_retry_after" not in {k for k in kinds(r) if "image" in k}
 
 
 def test_failed_jobs_grouped_and_redacted(qworld: dict[str, Any]) -> None:
@@ -280,24 +223,3 @@ def test_inspection_cost_does_not_read_lists(redis_clean: Any) -> None:
     assert set(stats) <= {"cmdstat_llen", "cmdstat_zcard", "cmdstat_zcount", "cmdstat_zrange", "cmdstat_lrange",
                           "cmdstat_config", "cmdstat_info"}, set(stats)
     assert stats["cmdstat_lrange"]["calls"] == 1
-
-
-def test_cli_sample_flag_end_to_end(moto_endpoint: str, redis_clean: Any, mariadb: Any, dns_server: Any,
-                                    cli: Any, tmp_path: Any) -> None:
-    import boto3
-
-    w = build_world(boto3.Session(region_name=REGION), WorldSpec(redis_port=redis_clean.port, db_port=mariadb.port))
-    dns_server.set(w.redis_host, "A", "127.0.0.1")
-    dns_server.set(w.db_writer_endpoint, "A", "127.0.0.1")
-    redis_clean.client(0).rpush(PREFIX + "queues:image", job(), job())
-    cfg = tmp_path / "ame-doctor.toml"
-    cfg.write_text(f'[aws]\nregion = "{REGION}"\n[dns]\nnameservers = ["{dns_server.nameserver}"]\n')
-    res = cli("run", "--config", str(cfg), "--only", "queue.state", "--sample", "1", "--format", "json")
-    assert res.returncode == 1, res.stderr  # nothing pops image during the sample: error finding
-    report = json.loads(res.stdout)
-    qs = report["checks"][0]
-    assert qs["id"] == "queue.state"
-    uids = {f["uid"] for f in qs["findings"]}
-    assert {"queue.state:trend:image", "queue.state:no_consumer:image", "queue.state:depth:default"} <= uids
-    bad = cli("run", "--config", str(cfg), "--only", "queue.state", "--sample", "-1")
-    assert bad.returncode == 2 and "sample" in bad.stderr
