@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from probe_support import by_vantage, laravel_root, path_without_php, run_checks, world_config
 
 from doctor.config import Config
@@ -26,30 +25,29 @@ def _direct(tmp_path, db, host: str = "127.0.0.1", port: int | None = None) -> C
                   exec={"transport": "local", "timeout": 6, "app_root": str(laravel_root(tmp_path))})
 
 
-@pytest.mark.parametrize("php", [True, False], ids=["php", "sh"])
-def test_writer_is_ok_from_every_task_and_the_host(php, moto_session, mariadb, dns_server, tmp_path,
-                                                   monkeypatch) -> None:
-    if not php:
-        monkeypatch.setenv("PATH", path_without_php())
+def test_writer_is_ok_from_every_task_and_the_host(moto_session, mariadb, dns_server, tmp_path, monkeypatch) -> None:
     w = build_world(moto_session, WorldSpec(db_port=mariadb.port, db_name=mariadb.database,
                                             db_username=mariadb.user, db_password=mariadb.password))
     cfg = world_config(w, dns_server, laravel_root(tmp_path))
-    c = run_checks(cfg, ["reach.aurora"]).check("reach.aurora")
-    assert c.status == CheckStatus.passed, c
-    assert _signals(c) == {v: ["reach.aurora_ok"] for v in TASKS | {"host"}}
-    task = by_vantage(c)["task:propertyfeedtemplate-image"].evidence
-    assert task["greeting"] == "ok" and task["protocol"] == 10 and "MariaDB" in task["version"]
-    host = by_vantage(c)["host"].evidence
-    assert host["login"] == "ok" and host["innodb_read_only"] == 0
-    assert "aurora_server_id" not in host  # plain MariaDB: no Aurora variables, and no error either
-    if php:
-        moto_session.client("ssm").put_parameter(Name=w.param("DB_PASSWORD"), Value="not-the-db-password",
-                                                 Type="SecureString", Overwrite=True)
+    for runtime in ("php", "bash"):  # the same world under php-cli, then with PATH stripped of php
+        if runtime == "bash":
+            monkeypatch.setenv("PATH", path_without_php())
         c = run_checks(cfg, ["reach.aurora"]).check("reach.aurora")
-        host_f = by_vantage(c)["host"]
-        assert host_f.signals == ["reach.aurora_auth_failed"] and "1045" in host_f.detail
-        assert "not-the-db-password" not in c.model_dump_json()
-        assert all(by_vantage(c)[t].signals == ["reach.aurora_ok"] for t in TASKS)  # the path itself is fine
+        assert c.status == CheckStatus.passed, c
+        assert _signals(c) == {v: ["reach.aurora_ok"] for v in TASKS | {"host"}}
+        task = by_vantage(c)["task:propertyfeedtemplate-image"].evidence
+        assert task["runtime"] == runtime
+        assert task["greeting"] == "ok" and task["protocol"] == 10 and "MariaDB" in task["version"]
+        host = by_vantage(c)["host"].evidence
+        assert host["login"] == "ok" and host["innodb_read_only"] == 0
+        assert "aurora_server_id" not in host  # plain MariaDB: no Aurora variables, and no error either
+    moto_session.client("ssm").put_parameter(Name=w.param("DB_PASSWORD"), Value="not-the-db-password",
+                                             Type="SecureString", Overwrite=True)
+    c = run_checks(cfg, ["reach.aurora"]).check("reach.aurora")
+    host_f = by_vantage(c)["host"]
+    assert host_f.signals == ["reach.aurora_auth_failed"] and "1045" in host_f.detail
+    assert "not-the-db-password" not in c.model_dump_json()
+    assert all(by_vantage(c)[t].signals == ["reach.aurora_ok"] for t in TASKS)  # the path itself is fine
 
 
 def test_reader_endpoint_is_reported_as_reader(moto_session, mariadb_reader, tmp_path) -> None:

@@ -138,8 +138,9 @@ class ProbeSpec:
             if not re.fullmatch(r"[A-Za-z0-9+/=._:,\-]*", v):
                 raise ValueError(f"probe input {k} has characters that cannot be passed safely")
         assigns = " ".join(f"{k}={v}" for k, v in env.items())
-        return (f"{assigns}; export {' '.join(env)}; echo {sh_payload()} | base64 -d | gzip -dc | sh; "
-                f"echo {EXIT_SENTINEL} $?")
+        # no "$" anywhere: the string means the same whether or not a shell parses it before sh -c does
+        return (f"{assigns}; export {' '.join(env)}; if echo {sh_payload()} | base64 -d | gzip -dc | sh; "
+                f"then echo {EXIT_SENTINEL} 0; else echo {EXIT_SENTINEL} 1; exit 1; fi")
 
     def exec_command(self) -> str:
         """The single string for ``ecs.execute_command(command=...)``."""
