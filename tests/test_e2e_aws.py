@@ -209,7 +209,7 @@ def test_nat_route_removed(platform: Platform, cli: Any) -> None:
           reason="ResourceInitializationError: unable to pull secrets or registry auth: execution resource "
                  "retrieval failed: unable to retrieve secrets from ssm: RequestError: send request failed caused "
                  "by: Post \"https://ssm.eu-west-1.amazonaws.com/\": dial tcp 10.20.0.2:443: i/o timeout")
-    only = [c for c in ("s3.access", "ecs.startup", "net.egress") if c in AVAILABLE]
+    only: list[str] = [c for c in ("s3.access", "ecs.startup", "net.egress") if c in AVAILABLE]
     code, report, _ = platform.run(cli, only)
     assert code == 1
     assert status(report)["net.egress"] == "fail"
