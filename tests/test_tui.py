@@ -64,8 +64,8 @@ def test_live_run_streams_statuses_then_finishes(tmp_path: Path) -> None:
             assert "RUNNING 3/5 done" in str(app.query_one("#header").render())
             # the UI is responsive mid-run: navigate and read a finished check's detail
             await pilot.press("down")
-            assert app.selected == "sg.ingress"
-            assert "Aurora SG does not admit" in str(app.query(".finding").first().render())
+            await until(pilot, lambda: app.selected == "sg.ingress")
+            assert "Aurora SG does not admit" in str(app.shown_findings()[0].render())
             source.release.set()
             await until(pilot, lambda: app.state.phase == "finished")
             await pilot.pause()
@@ -83,16 +83,15 @@ def test_detail_pane_shows_findings_why_and_unlock() -> None:
         app = DoctorApp(None, sample_report(), metas=META, spinner=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("down")
-            await pilot.pause()
+            await until(pilot, lambda: app.selected == "sg.ingress")
             head = str(app.query_one("#detail-head").render())
             assert "why it matters: A missing ingress rule" in head and "✗ FAIL" in head
-            body = str(app.query(".finding").first().render())
+            body = str(app.shown_findings()[0].render())
             for piece in ("[ERROR]", "evidence:", "worker_sg: sg-0worker", "resources: sg-0aurora, sg-0worker",
                           "remediation: aws ec2 authorize-security-group-ingress"):
                 assert piece in body
             await pilot.press("down", "down", "down")
-            await pilot.pause()
-            assert app.selected == "reach.aurora"
+            await until(pilot, lambda: app.selected == "reach.aurora")
             head = str(app.query_one("#detail-head").render())
             assert "unlock: rds:DescribeDBClusters" in head
 
@@ -203,7 +202,9 @@ def test_rerun_all_and_rerun_selected_check() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.state.phase == "finished")
             assert source.calls == [None]
-            await pilot.press("down", "c")  # sg.ingress: the fake engine "fixes" it on rerun
+            await pilot.press("down")
+            await until(pilot, lambda: app.selected == "sg.ingress")
+            await pilot.press("c")  # the fake engine "fixes" it on rerun
             await until(pilot, lambda: len(source.calls) == 2 and app.state.phase == "finished")
             assert source.calls[1] == ["sg.ingress"]
             report = app.state.report
@@ -270,16 +271,17 @@ def test_diagnosis_view_jump_to_finding_and_copy_next_step() -> None:
             await pilot.press("y")
             assert app.copied == ["aws ec2 describe-security-groups --group-ids sg-0aurora"]
             await pilot.press("enter")
-            assert len(app.copied) == 2
+            await until(pilot, lambda: len(app.copied) == 2)
             await pilot.press("up", "up")  # -> the evidence line
             node = tree.cursor_node
             assert node is not None and node.data is not None and node.data["kind"] == "finding"
             await pilot.press("enter")
+            await until(pilot, lambda: app.view == "checks")
             await pilot.pause()
-            assert app.view == "checks" and app.selected == "sg.ingress"
+            assert app.selected == "sg.ingress"
             assert app.marked == "sg.ingress:missing-ingress:sg-0aurora"
-            marked = app.query(".finding.marked")
-            assert len(marked) == 1 and "Aurora SG does not admit" in str(marked.first().render())
+            marked = [w for w in app.shown_findings() if w.has_class("marked")]
+            assert len(marked) == 1 and "Aurora SG does not admit" in str(marked[0].render())
 
     run(scenario)
 
@@ -300,42 +302,51 @@ def test_report_text_is_never_parsed_as_markup() -> None:
     run(scenario)
 
 
+def top_command(app: DoctorApp) -> str:
+    from textual.command import CommandList
+
+    found = app.screen.query(CommandList)
+    if not found or found.first().option_count == 0:
+        return ""
+    return str(found.first().get_option_at_index(0).prompt)
+
+
 def test_help_and_command_palette() -> None:
     async def scenario() -> None:
         app = DoctorApp(None, sample_report(), spinner=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("question_mark")
-            await pilot.pause()
+            await until(pilot, lambda: len(app.screen_stack) == 2)
             assert "rerun the highlighted check" in str(app.screen.query_one("#help-text").render())
             await pilot.press("escape")
-            await pilot.pause()
-            assert app.screen is app.screen_stack[0]
+            await until(pilot, lambda: len(app.screen_stack) == 1)
             await pilot.press("ctrl+p")
-            await pilot.pause()
+            await until(pilot, lambda: len(app.screen_stack) == 2)
             await pilot.press(*"Filter: fail")
-            await pilot.pause(0.3)
+            await until(pilot, lambda: top_command(app).startswith("Filter: fail"), tries=500)
             await pilot.press("enter")
-            await pilot.pause()
-            assert app.filter == "fail" and [c for _, c in table_rows(app)] == ["sg.ingress"]
+            await until(pilot, lambda: app.filter == "fail")
+            assert [c for _, c in table_rows(app)] == ["sg.ingress"]
 
     run(scenario)
 
 
 def test_works_at_80x24_and_scales_up() -> None:
+    async def layout(size: tuple[int, int], wide: bool) -> None:
+        app = DoctorApp(None, sample_report(), spinner=False)
+        async with app.run_test(size=size) as pilot:
+            table = app.query_one("#checks", DataTable)
+            detail = app.query_one("#detail")
+            await until(pilot, lambda: app.screen.has_class("wide") is wide and table.region.height > 0
+                        and (detail.region.x > table.region.x) is wide)
+            assert table.region.height >= 6 and detail.region.height >= 5  # list and detail both visible
+            assert table.region.right <= size[0] and detail.region.bottom <= size[1] - 1
+            await until(pilot, lambda: "Quit" in screen_text(app))  # the footer composes its keys late
+            assert "Rerun all" in screen_text(app)  # the whole footer fits
+
     async def scenario() -> None:
-        for size, wide in (((80, 24), False), ((160, 50), True)):
-            app = DoctorApp(None, sample_report(), spinner=False)
-            async with app.run_test(size=size) as pilot:
-                await pilot.pause()
-                assert app.screen.has_class("wide") is wide
-                table = app.query_one("#checks", DataTable)
-                detail = app.query_one("#detail")
-                assert table.region.height >= 6 and detail.region.height >= 5  # list and detail both visible
-                assert table.region.right <= size[0] and detail.region.bottom <= size[1] - 1
-                if wide:
-                    assert detail.region.x > table.region.x  # side by side
-                text = screen_text(app)
-                assert "Rerun all" in text and "Quit" in text  # the footer fits
+        await layout((80, 24), False)
+        await layout((160, 50), True)
 
     run(scenario)
 
@@ -350,8 +361,8 @@ def test_all_twelve_checks_fit_in_80x24() -> None:
     async def scenario() -> None:
         app = DoctorApp(None, sample_report(checks), spinner=False)
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
             table = app.query_one("#checks", DataTable)
+            await until(pilot, lambda: table.region.height > 0 and table.row_count == 12)
             assert table.region.height == 13  # header + every check, no scrolling
             assert app.query_one("#detail").region.height >= 6
             text = screen_text(app)

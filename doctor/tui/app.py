@@ -304,9 +304,9 @@ class DoctorApp(App[int]):
             head = self.query_one("#detail-head", Static)
         except Exception:
             return
-        pane.remove_children(".finding")
         row = self.state.rows.get(self.selected or "")
         if row is None:
+            self._show_findings(pane, [])
             head.update("no check selected" if self.state.rows else "waiting for the run to start…")
             return
         text = Text()
@@ -325,17 +325,36 @@ class DoctorApp(App[int]):
             text.append("no findings yet" if row.status in ("pending", RUNNING) else "no findings", style="dim")
         text.rstrip()
         head.update(text)
-        widgets = []
-        for f in row.findings:
-            w = Static(self._finding_text(f), classes="finding", markup=False)
+        marked = self._show_findings(pane, row.findings)
+        if marked is not None:
+            self.call_after_refresh(pane.scroll_to_widget, marked, animate=False, top=True)
+
+    def _show_findings(self, pane: VerticalScroll, findings: list[Any]) -> Static | None:
+        """One Static per finding, reused between checks (no remove/mount races); extras are hidden."""
+        pool = list(pane.query(".finding").results(Static))
+        fresh = []
+        marked = None
+        for i, f in enumerate(findings):
+            if i < len(pool):
+                w = pool[i]
+                w.update(self._finding_text(f))
+                w.display = True
+            else:
+                w = Static(self._finding_text(f), classes="finding", markup=False)
+                fresh.append(w)
+            w.set_class(f.uid == self.marked, "marked")
             if f.uid == self.marked:
-                w.add_class("marked")
-            widgets.append(w)
-        if widgets:
-            pane.mount_all(widgets)
-            marked = [w for w in widgets if w.has_class("marked")]
-            if marked:
-                self.call_after_refresh(pane.scroll_to_widget, marked[0], animate=False, top=True)
+                marked = w
+        for w in pool[len(findings):]:
+            w.display = False
+            w.remove_class("marked")
+        if fresh:
+            pane.mount_all(fresh)
+        return marked
+
+    def shown_findings(self) -> list[Static]:
+        """The finding widgets currently shown in the detail pane (for tests and scrolling)."""
+        return [w for w in self.query(".finding").results(Static) if w.display]
 
     @staticmethod
     def _finding_text(f: Any) -> Text:
@@ -469,7 +488,22 @@ class DoctorApp(App[int]):
     def action_rerun_all(self) -> None:
         self.start_run()
 
+    def highlighted_check(self) -> str | None:
+        """The check under the table cursor now (not waiting for the highlight message)."""
+        table = self.query_one("#checks", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            return self.selected
+        return key if key in self.state.rows else self.selected
+
     def action_rerun_check(self) -> None:
+        current = self.highlighted_check()
+        if current != self.selected:  # keys typed ahead of the highlight message
+            self.selected, self.marked = current, None
+            self.refresh_detail()
         if self.selected is None:
             self.notify("no check highlighted", severity="warning")
             return
