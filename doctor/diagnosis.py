@@ -647,6 +647,16 @@ def _context(findings: list[Finding], report: Report, config: Config) -> dict[st
     for f in findings:
         sig = " ".join(f.signals)
         kind = f"{f.evidence.get('kind', '')} {f.evidence.get('store', '')} {sig}".lower()
+        writers = f.evidence.get("writer_endpoints")  # dns.resolve: {aurora cluster id: writer endpoint}
+        if isinstance(writers, dict):
+            live = {k: v for k, v in writers.items() if isinstance(v, str) and v}
+            pick = config.database.cluster if config.database.cluster in live else (
+                next(iter(live)) if len(live) == 1 else None)
+            if pick:
+                ctx.setdefault("db_cluster", str(pick))
+                ctx.setdefault("db_writer", live[pick])
+        if "dns.db_" in sig and isinstance(f.evidence.get("cluster"), str):
+            ctx.setdefault("db_cluster", f.evidence["cluster"])
         for k, v in _flat(f.evidence):
             if isinstance(v, list) and v and all(isinstance(x, str) and _SG_GRANT.match(x) for x in v):
                 v = v[0]

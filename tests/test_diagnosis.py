@@ -501,3 +501,12 @@ def test_direct_finding_outranks_an_inference_for_the_same_fault() -> None:
     assert ingress.state == path.state == CauseState.confirmed
     assert ingress.score > path.score
     assert top_causes(books)[0][1].id == "missing-redis-ingress"
+
+
+def test_writer_endpoint_and_cluster_from_dns_evidence() -> None:
+    ev = {"dns.db_host_stale": {"host": "ame-old.cluster-x.eu-west-1.rds.amazonaws.com",
+                                "writer_endpoints": {"ame-aurora": "ame-aurora.cluster-y.eu-west-1.rds.amazonaws.com"}}}
+    c = cause(run(["dns.db_host_stale"], evidence=ev), "bad-db-host")
+    joined = "\n".join(c.next_steps)
+    assert "describe-db-clusters --db-cluster-identifier ame-aurora " in joined
+    assert "--value ame-aurora.cluster-y.eu-west-1.rds.amazonaws.com" in joined

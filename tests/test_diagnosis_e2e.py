@@ -250,6 +250,8 @@ class Scenario:
 SCENARIOS = [
     Scenario("stale-db-host", stale_db_host, "jobs-fail-immediately", "bad-db-host", ("dns.resolve",),
              steps=lambda w: [f"aws ssm get-parameter --name {w.param('DB_HOST')}",
+                              f"--db-cluster-identifier {w.db_cluster} ",
+                              f"--name {w.param('DB_HOST')} --type String --overwrite --value {w.db_writer_endpoint}",
                               f"--cluster {w.spec.cluster} --service {w.services['sync']} --force-new-deployment"]),
     Scenario("redis-ingress-old-ips", redis_old_ip_ingress, "jobs-fail-immediately", "missing-redis-ingress",
              ("sg.ingress",), peers=("redis-path-unhealthy",),
