@@ -24,7 +24,7 @@ META = CheckMeta(
     "the wrong data. The values usually came from an old .env copied into SSM.",
     remediation="Put the cluster writer endpoint (`aws rds describe-db-clusters --query 'DBClusters[].Endpoint'`) "
     "in DB_HOST and the replication group primary endpoint in REDIS_HOST, then redeploy the worker services.",
-    iam_actions=("ssm:GetParametersByPath", "rds:DescribeDBClusters", "rds:DescribeDBInstances",
+    iam_actions=("ssm:GetParametersByPath", "kms:Decrypt", "rds:DescribeDBClusters", "rds:DescribeDBInstances",
                  "elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheClusters"),
     needs=("aws",),
 )
