@@ -275,7 +275,11 @@ def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any]) -> 
     except Exception as e:
         ctx.mark_unknown(f"Redis not inspected from vantage host (the doctor's host): {target.host} does not resolve "
                          f"({type(e).__name__}: {e}); dns.resolve reports why")
-        return None, None
+        return None, ctx.finding(
+            "vantage", "redis", "info", f"Queue numbers not read: {target.host} does not resolve from the doctor's host",
+            evidence={"vantage": "host", "host": target.host, "port": target.port,
+                      "nameservers": ctx.config.dns.nameservers or ["system resolver"],
+                      "error": f"{type(e).__name__}: {e}"}, remediation="")
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 

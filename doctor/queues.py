@@ -374,33 +374,35 @@ def _mysql_msg(e: Exception) -> str:
 
 # --- DNS --------------------------------------------------------------------------------------
 def resolve_host(host: str, nameservers: Sequence[str], timeout: float = 3.0) -> str:
-    """The address to connect to: via ``[dns] nameservers`` when set (dnspython), else the host itself.
+    """The address to connect to: via ``[dns] nameservers`` when set, else the host itself (system resolver).
 
-    A small local helper; the shared resolver (``doctor/resolve.py``) is used when present.
+    Uses the shared resolver (``doctor.resolve.resolve_chain``, CNAMEs followed); a small local dnspython
+    lookup only when that module is absent.
     """
     if not nameservers or _is_ip(host):
         return host
-    try:  # prefer the shared helper once it exists
-        from doctor import resolve as shared  # type: ignore[attr-defined]
-
-        fn = getattr(shared, "resolve_address", None)
-        if callable(fn):
-            return str(fn(host, list(nameservers), timeout))
+    try:
+        from doctor.resolve import resolve_chain
     except ImportError:
-        pass
+        resolve_chain = None  # type: ignore[assignment]
+    if resolve_chain is not None:
+        res = resolve_chain(host, list(nameservers), timeout)
+        if not res.ok or not res.addresses:
+            raise LookupError(res.detail or f"{host}: {res.outcome}")
+        return str(res.addresses[0])
     import dns.resolver
 
-    res = dns.resolver.Resolver(configure=False)
-    res.nameservers = []
+    r = dns.resolver.Resolver(configure=False)
+    r.nameservers = []
     port = 53
     for ns in nameservers:
         h, sep, p = ns.rpartition(":") if ns.count(":") == 1 else (ns, "", "")
-        res.nameservers.append(h if sep else ns)
+        r.nameservers.append(h if sep else ns)
         if sep and p.isdigit():
             port = int(p)
-    res.port = port
-    res.lifetime = timeout
-    answer = res.resolve(host, "A")
+    r.port = port
+    r.lifetime = timeout
+    answer = r.resolve(host, "A", search=False)
     return str(answer[0].address)
 
 

@@ -175,6 +175,13 @@ def test_unreachable_redis_is_unknown_with_vantage(qworld: dict[str, Any], refus
     assert not [f for f in r.findings if f.uid.startswith("queue.state:depth:")]
 
 
+def test_unresolvable_redis_host_is_unknown(qworld: dict[str, Any], unresolvable_name: str) -> None:
+    r = check(qworld, redis={"host": unresolvable_name})
+    assert r.status == CheckStatus.unknown and "does not resolve" in r.summary
+    v = finding(r, "vantage", "redis")
+    assert v.evidence["host"] == unresolvable_name and v.evidence["nameservers"] == qworld["dns"]["nameservers"]
+
+
 def test_sample_reports_drain_rate_and_growth(qworld: dict[str, Any]) -> None:
     r0 = qworld["redis"].client(0)
     r0.rpush(PREFIX + "queues:image", *[job() for _ in range(200)])
