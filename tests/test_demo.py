@@ -91,3 +91,43 @@ def test_scenario_is_diagnosed(scenario: Scenario, redis_clean: Any, mariadb: An
             mariadb.password = password
     ok, why = verdict(scenario, report)
     assert ok, f"{why}\n{_explain(report)}"
+
+
+# --- machines without the servers ---------------------------------------------------------------
+@pytest.fixture
+def no_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a machine with neither redis-server nor MariaDB installed."""
+    import doctor.sim.servers as servers
+
+    real = servers.which
+
+    def which(*names: str) -> str:
+        if any(n.startswith(("redis", "mariadb", "mysql")) for n in names):
+            raise servers.ServerUnavailable(f"none of {', '.join(names)} is installed")
+        return real(*names)
+
+    monkeypatch.setattr(servers, "which", which)
+
+
+@pytest.mark.slow
+def test_without_servers_fakeredis_serves_and_the_database_parts_say_so(no_servers: None, tmp_path: Path) -> None:
+    platform = start(SCENARIOS["healthy"], workdir=tmp_path)
+    try:
+        assert platform.redis_kind == "fakeredis" and platform.db is None
+        assert platform.skip == ["reach.aurora"]
+        assert any("no MariaDB/MySQL server installed" in n for n in platform.notes)
+        report = _run(platform)
+    finally:
+        platform.stop()
+    status = {c.id: c.status.value for c in report.checks}
+    assert "reach.aurora" not in status
+    assert status["reach.redis"] == "pass", _explain(report)
+    ok, why = verdict(SCENARIOS["healthy"], report)
+    assert ok, f"{why}\n{_explain(report)}"
+
+
+def test_database_scenarios_are_refused_without_a_database(no_servers: None, tmp_path: Path) -> None:
+    from doctor.sim.scenarios import ScenarioUnavailable
+
+    with pytest.raises(ScenarioUnavailable, match="needs a MariaDB/MySQL server"):
+        start(SCENARIOS["db-path-blocked"], workdir=tmp_path)
