@@ -38,7 +38,8 @@ META = CheckMeta(
     "the old instances' /32 addresses let nothing through: every job times out connecting to Redis or Aurora.",
     remediation="Grant the port from the current worker SG: `aws ec2 authorize-security-group-ingress --group-id "
     "<data SG> --protocol tcp --port <port> --source-group <worker SG>`, then remove the stale rules.",
-    iam_actions=("ssm:GetParametersByPath", "kms:Decrypt", "ecs:DescribeServices", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
+    iam_actions=("ssm:GetParametersByPath", "kms:Decrypt", "ecs:DescribeServices", "ec2:DescribeSecurityGroups",
+                 "ec2:DescribeSubnets", "ec2:DescribeVpcs",
                  "ec2:DescribeVpcAttribute", "ec2:DescribeNetworkInterfaces", "ec2:GetManagedPrefixListEntries",
                  "elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheClusters",
                  "rds:DescribeDBClusters", "rds:DescribeDBInstances"),

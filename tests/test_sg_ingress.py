@@ -152,3 +152,17 @@ def test_port_comes_from_aws_not_ssm(moto_session, port) -> None:
     assert r.status.value == "pass", r
     assert next(f for f in r.findings if "sg.redis_ok" in f.signals).evidence["port"] == port
     del w
+
+
+def test_stores_found_through_reader_endpoint_and_cname_alias(world, moto_session, dns_server) -> None:
+    """DB_HOST on the reader endpoint still names the cluster; REDIS_HOST as a private CNAME alias is followed."""
+    ssm = moto_session.client("ssm", region_name="eu-west-1")
+    ssm.put_parameter(Name=world.param("DB_HOST"), Value=world.db_reader_endpoint, Type="String", Overwrite=True)
+    ssm.put_parameter(Name=world.param("REDIS_HOST"), Value="redis.ame.internal", Type="String", Overwrite=True)
+    dns_server.set("redis.ame.internal", "CNAME", world.redis_host)
+    dns_server.set(world.redis_host, "A", "127.0.0.1")
+    r = run_check("sg.ingress", dns={"nameservers": [dns_server.nameserver]})
+    assert r.status.value == "pass", r
+    assert {"sg.redis_ok", "sg.aurora_ok"} <= signals(r)
+    aurora = next(f for f in r.findings if "sg.aurora_ok" in f.signals)
+    assert aurora.evidence["store"] == world.db_cluster
