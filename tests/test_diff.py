@@ -113,3 +113,31 @@ def test_cli_bad_file_is_one_line_exit_2(cli, saved, tmp_path: Path, content: st
     res = cli("diff", good, str(bad))
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and "bad.json" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.slow
+def test_before_and_after_a_fault_in_one_world(redis_clean, mariadb, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """A real before/after pair: the same simulated production, healthy then with a second Redis prefix."""
+    import asyncio
+
+    from doctor.config import Config
+    from doctor.engine import Engine
+    from doctor.registry import all_checks
+    from doctor.sim.scenarios import SCENARIOS, start, wrong_redis
+
+    platform = start(SCENARIOS["healthy"], workdir=tmp_path, redis=redis_clean, db=mariadb)
+    try:
+        before = asyncio.run(Engine(Config.model_validate(platform.config()), all_checks()).run())
+        wrong_redis(platform)
+        after = asyncio.run(Engine(Config.model_validate(platform.config()), all_checks()).run())
+    finally:
+        platform.stop()
+    d = diff_reports(before, after)
+    assert d.worse, render_text(d)
+    assert any(f.uid.startswith("queue.state:") and "key_split" in f.uid for f in d.appeared), render_text(d)
+    assert ("wrong-redis", "confirmed") in [(c.cause, c.new) for c in d.causes], render_text(d)
+    assert not d.resolved or all(f.severity == "info" for f in d.resolved), render_text(d)
+    (tmp_path / "before.json").write_text(before.to_json(), encoding="utf-8")
+    (tmp_path / "after.json").write_text(after.to_json(), encoding="utf-8")
+    assert cli("diff", str(tmp_path / "before.json"), str(tmp_path / "after.json")).returncode == 1
+    assert cli("diff", str(tmp_path / "after.json"), str(tmp_path / "before.json")).returncode == 0
