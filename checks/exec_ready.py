@@ -142,8 +142,9 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
             problems += 1
             yield ctx.finding("no_path_ssmmessages", name, sev,
                               f"{name}: worker subnets have no path to ssmmessages",
-                              detail="No ssmmessages interface endpoint with private DNS in the VPC and no "
-                              "0.0.0.0/0 route to a NAT or internet gateway from " + ", ".join(path["blocked"]) + ".",
+                              detail="No ssmmessages interface endpoint with private DNS and no usable default "
+                              "route (NAT, or IGW with a public IP) from " + ", ".join(path["blocked"]) + ". "
+                              + "; ".join(path["notes"]),
                               evidence={"service": name, **path},
                               remediation=f"aws ec2 create-vpc-endpoint --vpc-endpoint-type Interface --vpc-id "
                               f"{path.get('vpc')} --service-name com.amazonaws.{ctx.aws.region_name}.ssmmessages "
@@ -174,33 +175,27 @@ def _cluster_kms_key(ctx: CheckContext, cluster: str) -> str | None:
 
 
 def _ssmmessages_path(ctx: CheckContext, subnets: list[str]) -> dict[str, Any] | None:
-    """{ok, vpc, via, blocked[]} for the worker subnets; None when it cannot be determined."""
+    """{ok, vpc, via[], blocked[], notes[]} for these worker subnets (shared network facts with net.egress);
+    None when it cannot be determined."""
     if not subnets:
         return None
-    ec2 = ctx.aws.client("ec2")
+    from doctor import netinfo
+
     try:
-        sn = ec2.describe_subnets(SubnetIds=subnets)["Subnets"]
-        vpc = sn[0]["VpcId"]
-        eps = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}]).get("VpcEndpoints", [])
-        tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}]).get("RouteTables", [])
+        paths = netinfo.path_to_service(ctx.facts, "ssmmessages")
+        net = netinfo.worker_network(ctx.facts)
     except Exception as e:
-        ctx.mark_unknown(f"ssmmessages path not checked: {e}", unlock="ec2:DescribeSubnets, ec2:DescribeVpcEndpoints, "
-                         "ec2:DescribeRouteTables")
+        ctx.mark_unknown(f"ssmmessages path not checked: {type(e).__name__}: {e}",
+                         unlock="ec2:DescribeSubnets, ec2:DescribeRouteTables, ec2:DescribeVpcEndpoints")
         return None
-    for ep in eps:
-        if ep.get("ServiceName", "").endswith(".ssmmessages") and ep.get("VpcEndpointType") == "Interface" \
-                and ep.get("PrivateDnsEnabled") and ep.get("State", "available").lower() == "available":
-            return {"ok": True, "vpc": vpc, "via": ep["VpcEndpointId"], "blocked": []}
-    main = next((t for t in tables if any(a.get("Main") for a in t.get("Associations", []))), None)
-    blocked = []
-    for s in subnets:
-        table = next((t for t in tables if any(a.get("SubnetId") == s for a in t.get("Associations", []))), main)
-        routes = (table or {}).get("Routes", [])
-        if not any(r.get("DestinationCidrBlock") == "0.0.0.0/0" and (r.get("NatGatewayId") or
-                   str(r.get("GatewayId", "")).startswith("igw-")) and r.get("State", "active") == "active"
-                   for r in routes):
-            blocked.append(s)
-    return {"ok": not blocked, "vpc": vpc, "via": "nat" if not blocked else None, "blocked": blocked}
+    mine = [paths[s] for s in subnets if s in paths]
+    if not mine:
+        return None
+    blocked = [p.subnet for p in mine if p.kind is None]
+    sn = net.subnets.get(subnets[0])
+    return {"ok": not blocked, "vpc": sn.vpc_id if sn else None,
+            "via": sorted({f"{p.kind}:{p.via}" for p in mine if p.kind}), "blocked": blocked,
+            "notes": sorted({p.note for p in mine if p.kind is None and p.note})}
 
 
 def _simulate(ctx: CheckContext, role: str, services: list[str], kms_key: str | None) -> Iterator[Finding]:

@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from doctor.connect import mysql_check
 from doctor.engine import CheckContext, CheckUnknown
 from doctor.model import Finding
-from doctor.probe.reach import gather, host_timeout, outcome_finding, task_outcome, transport_findings
+from doctor.probe.reach import (
+    gather,
+    host_timeout,
+    outcome_finding,
+    summary,
+    task_outcome,
+    transport_findings,
+)
 from doctor.registry import CheckMeta, check
 
 META = CheckMeta(
@@ -54,6 +61,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     any_ok = any(o.outcome == "ok" for o in outcomes)
     for o in outcomes:
         yield outcome_finding(ctx, o, "Aurora", "reach.", SIGNALS, any_ok, FIX)
+    ctx.summary = summary(outcomes, host, tasks)
     if host is not None and host.outcome != "unset":
         yield outcome_finding(ctx, host, "Aurora", "reach.", SIGNALS, any_ok, FIX)
     elif host is not None:

@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from doctor.connect import Outcome, redis_check
 from doctor.engine import CheckContext, CheckUnknown
 from doctor.model import Finding
-from doctor.probe.reach import gather, host_timeout, outcome_finding, task_outcome, transport_findings
+from doctor.probe.reach import (
+    gather,
+    host_timeout,
+    outcome_finding,
+    summary,
+    task_outcome,
+    transport_findings,
+)
 from doctor.registry import CheckMeta, check
 
 META = CheckMeta(
@@ -70,6 +77,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                 o.info["redis_host_matches_ssm"] = fp == ssm["REDIS_HOST"]
         yield outcome_finding(ctx, o, "Redis", "reach.", SIGNALS, any_ok, FIX)
         yield from _dirs(ctx, r)
+    ctx.summary = summary(outcomes, host, tasks)
     if host is not None and host.outcome != "unset":
         host.info.setdefault("prefix", target.prefix)
         host.info.setdefault("db", target.db)

@@ -65,8 +65,7 @@ def _signals(c) -> set[str]:
 
 def test_ready_world_passes(world, monkeypatch) -> None:
     monkeypatch.setenv("PATH", f"{FIXTURES}{os.pathsep}{os.environ['PATH']}")
-    _enable_exec(world)
-    c = _run()
+    c = _run()  # the sim world reports exec as real ECS does (doctor.sim.world.bend_ecs_exec)
     assert c.status == CheckStatus.passed, [f.title for f in c.findings]
     ready = [f for f in c.findings if ":ready:" in f.uid]
     assert len(ready) == 3 and all(f.signals == ["exec.ok"] for f in ready)
@@ -115,8 +114,10 @@ def test_every_prerequisite_missing_is_its_own_finding(world, moto_session, monk
 
 def test_severity_follows_the_transport_and_simulation_denied_is_unknown(world, monkeypatch) -> None:
     monkeypatch.setenv("PATH", f"{FIXTURES}{os.pathsep}{os.environ['PATH']}")
+    for svc in _backend().services.values():
+        svc.enable_execute_command = False
     for transport, severity in (("ecs-exec", "error"), ("probe-task", "warning")):
-        c = _run(transport=transport, error="AccessDenied")  # moto: exec is not enabled on the services
+        c = _run(transport=transport, error="AccessDenied")
         disabled = [f for f in c.findings if ":disabled:" in f.uid]
         assert len(disabled) == 3 and {f.severity.value for f in disabled} == {severity}
         assert c.unlock == "iam:SimulatePrincipalPolicy"

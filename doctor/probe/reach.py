@@ -172,3 +172,19 @@ def task_outcome(r: ProbeResult, line: dict[str, Any] | None, target: str) -> Ou
         else:
             o.outcome, o.detail = "error", "connected but no MySQL greeting (is this a MySQL port?)"
     return o
+
+
+def summary(outcomes: list[Outcome], host: Outcome | None, tasks: dict[str, ProbeResult]) -> str:
+    """One line: outcomes per vantage, e.g. 'tasks: ok 3/3; host: timeout'."""
+    parts = []
+    if outcomes:
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o.outcome] = counts.get(o.outcome, 0) + 1
+        parts.append("tasks: " + ", ".join(f"{k} {v}/{len(tasks)}" for k, v in sorted(counts.items())))
+    unprobed = len(tasks) - len(outcomes)
+    if unprobed:
+        parts.append(f"{unprobed} task vantage(s) not probed")
+    if host is not None:
+        parts.append(f"host: {host.outcome}")
+    return "; ".join(parts)

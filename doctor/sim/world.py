@@ -217,7 +217,34 @@ def build_world(session: Any, spec: WorldSpec | None = None) -> World:
                 task_id = t["taskArn"].rsplit("/", 1)[-1]
                 put_log_lines(logs, group, f"ecs/app/{task_id}",
                               [f"   INFO  Processing jobs from the [{queue}] queue."])
+    bend_ecs_exec(w, account)
     return w
+
+
+def bend_ecs_exec(w: World, account: str) -> None:
+    """moto drops ``enableExecuteCommand`` and reports no ``managedAgents`` / ``runtimeId``: set what real ECS
+    reports for services deployed with ``--enable-execute-command`` (Fargate 1.4.0, agent RUNNING). Works when
+    moto runs in this process (in-process mock or ThreadedMotoServer); a no-op otherwise."""
+    try:
+        from moto.ecs.models import ecs_backends
+
+        backend = ecs_backends[account][w.spec.region]
+    except Exception:
+        return
+    names = set(w.services.values())
+    for svc in list(backend.services.values()):
+        if svc.name in names:
+            svc.enable_execute_command = True  # type: ignore[attr-defined]
+    arns = {a for arns in w.tasks.values() for a in arns}
+    for tasks in list(backend.tasks.values()):
+        for t in list(tasks.values()):
+            if t.task_arn not in arns:
+                continue
+            t.enable_execute_command = True  # type: ignore[attr-defined]
+            t.platform_version = t.platform_version or "1.4.0"
+            for i, c in enumerate(t.containers):
+                c.runtime_id = f"{t.id}-{i}"  # type: ignore[attr-defined]
+                c.managed_agents = [{"name": "ExecuteCommandAgent", "lastStatus": "RUNNING"}]  # type: ignore[attr-defined]
 
 
 def pin_ecs_task_status(endpoint_url: str | None = None) -> None:
