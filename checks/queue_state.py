@@ -335,15 +335,7 @@ def _redis_findings(ctx: CheckContext, for_db: Any, target: RedisTarget, consume
             db, prefix = loc[q]
             readings[q].append(inspect_queue(for_db(db), prefix, q, db))
 
-    vantage = "host"
-    for q in names:
-        snap = readings[q][-1]
-        c = by_queue.get(q)
-        yield from _judge(ctx, q, snap, readings[q], c, consumers, vantage, cluster)
-        if sample > 0:
-            yield from _trend(ctx, q, readings[q], c, sample_capped, vantage)
-
-    # key split: bounded SCAN across DBs
+    # key split first (bounded SCAN across DBs): a queue whose jobs sit under another key is not "draining"
     try:
         dbs = sorted(set(keyspace_dbs(for_db(target.db))) | {target.db} | {d for d, _ in loc.values()})
     except Exception as e:
@@ -353,12 +345,23 @@ def _redis_findings(ctx: CheckContext, for_db: Any, target: RedisTarget, consume
     if not scan.complete:
         ctx.mark_unknown("key-split SCAN hit its call budget or a DB could not be scanned"
                          + (f" ({'; '.join(scan.errors)})" if scan.errors else ""))
-    yield from _key_split(ctx, scan, loc, target, values)
+    splits = list(_key_split(ctx, scan, loc, target, values))
+    stranded = {f.evidence["queue"] for f in splits if f.evidence.get("stranded_jobs")}
+
+    vantage = "host"
+    for q in names:
+        snap = readings[q][-1]
+        c = by_queue.get(q)
+        yield from _judge(ctx, q, snap, readings[q], c, consumers, vantage, cluster, q in stranded)
+        if sample > 0:
+            yield from _trend(ctx, q, readings[q], c, sample_capped, vantage, q in stranded)
+    yield from splits
 
 
 def _judge(ctx: CheckContext, q: str, snap: QueueSnapshot, readings: list[QueueSnapshot], c: Consumer | None,
-           consumers: list[Consumer], vantage: str, cluster: str) -> Iterator[Finding]:
-    ev = {**snap.counts(), "vantage": vantage, "head_jobs": snap.heads(), "grace_s": GRACE_SECONDS}
+           consumers: list[Consumer], vantage: str, cluster: str, stranded: bool) -> Iterator[Finding]:
+    ev = {**snap.counts(), "vantage": vantage, "head_jobs": snap.heads(), "grace_s": GRACE_SECONDS,
+          "jobs_under_another_key": stranded}
     service = ctx.config.service_for(q)
     if service:
         ev["service"] = service
@@ -371,7 +374,7 @@ def _judge(ctx: CheckContext, q: str, snap: QueueSnapshot, readings: list[QueueS
     ev["running_consumers"] = running if q != "default" else None
 
     signals = ["queue.backlog"] if snap.ready > 0 else []
-    if snap.total == 0:
+    if snap.total == 0 and not stranded:
         signals.append("queue.draining")
     title = (f"{q}: {snap.ready} ready, {snap.reserved} reserved, {snap.delayed} delayed"
              + (f"; oldest ready {snap.oldest_age_s:g}s" if snap.oldest_age_s is not None else ""))
@@ -456,7 +459,7 @@ def _judge(ctx: CheckContext, q: str, snap: QueueSnapshot, readings: list[QueueS
 
 
 def _trend(ctx: CheckContext, q: str, readings: list[QueueSnapshot], c: Consumer | None, capped: bool,
-           vantage: str) -> Iterator[Finding]:
+           vantage: str, stranded: bool) -> Iterator[Finding]:
     first, last = readings[0], readings[-1]
     elapsed = max(1e-6, last.at - first.at)
     rate_per_min = round((first.total - last.total) / elapsed * 60, 2)
@@ -476,7 +479,7 @@ def _trend(ctx: CheckContext, q: str, readings: list[QueueSnapshot], c: Consumer
             f"({-rate_per_min:g}/min)", evidence=ev, resources=res, signals=["queue.backlog_growing"],
             remediation="Do not scale wider until the checks above show the workers consuming; then scale within "
             "the queue's range.")
-    elif rate_per_min > 0 or last.total == 0:
+    elif rate_per_min > 0 or (last.total == 0 and not stranded):
         yield ctx.finding(
             "trend", q, "info",
             f"`{q}` draining: {first.total} -> {last.total} in {elapsed:.0f}s"

@@ -95,7 +95,6 @@ def test_key_split_names_both_keys_and_settings(qworld: dict[str, Any]) -> None:
     c = qworld["redis"]
     # the web tier (APP_NAME=Laravel, REDIS_DB=1) pushes where no worker pops
     c.client(1).rpush("laravel_database_queues:image", *[job() for _ in range(5)])
-    c.client(0).rpush(PREFIX + "queues:image", job())
     # a cache-like key with "queues:" inside must not confuse the parser
     c.client(0).set("propertyfeedtemplate_cache_:stats", "1")
     r = check(qworld)
@@ -104,12 +103,14 @@ def test_key_split_names_both_keys_and_settings(qworld: dict[str, Any]) -> None:
     assert f.evidence["workers_key"]["key"] == PREFIX + "queues:image" and f.evidence["workers_key"]["db"] == 0
     assert f.evidence["workers_key"]["workers_settings"]["APP_NAME"] == "propertyfeedtemplate"
     assert f.evidence["workers_key"]["workers_settings"]["REDIS_PREFIX"] == "unset"
-    assert "holds 5 job(s) no worker pops" in f.title
+    assert "holds 5 job(s) no worker pops" in f.title and "(empty)" in f.title
     other = f.evidence["other_keys"][0]
     assert other["key"] == "laravel_database_queues:image" and other["db"] == 1
     assert other["lengths"]["ready"] == 5 and f.evidence["stranded_jobs"] == 5
     assert other["produced_by"]["REDIS_DB"] == 1 and "'laravel'" in other["produced_by"]["APP_NAME"]
     assert set(f.resources) == {PREFIX + "queues:image", "laravel_database_queues:image"}
+    depth = finding(r, "depth", "image")
+    assert depth.evidence["jobs_under_another_key"] and "queue.draining" not in depth.signals
 
 
 def test_config_cache_in_the_worker_is_the_consumer_location(qworld: dict[str, Any], tmp_path: Any) -> None:
