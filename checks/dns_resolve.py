@@ -37,6 +37,8 @@ AWS_SUFFIX = {"db": ".rds.amazonaws.com", "redis": ".cache.amazonaws.com"}
 @check(META)
 def run(ctx: CheckContext) -> Iterator[Finding]:
     nameservers = ctx.config.dns.nameservers or None
+    if not (ctx.config.redis.host and (ctx.config.database.host or ctx.config.database.cluster)):
+        attempt(ctx, "SSM values", ctx.facts.ssm_values)  # names ssm:GetParametersByPath when denied
     db = ctx.facts.db_target()
     redis = ctx.facts.redis_target()
     db_param = "[database] host" if db.source == "config" else ctx.config.ssm.path + "DB_HOST"

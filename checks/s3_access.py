@@ -30,13 +30,14 @@ META = CheckMeta(
 
 @check(META)
 def run(ctx: CheckContext) -> Iterator[Finding]:
-    values = ctx.facts.ssm_values()
+    values = attempt(ctx, "SSM values", ctx.facts.ssm_values) or {}
     param = ctx.config.ssm.path + "AWS_BUCKET"
     bucket = (values.get("AWS_BUCKET") or "").strip()
     problems = 0
     evidence: dict[str, Any] = {}
     if not bucket:
-        ctx.mark_unknown(f"{param} is not set (ssm.values reports it)", unlock=param)
+        if values:  # (when SSM itself could not be read, attempt() already said so)
+            ctx.mark_unknown(f"{param} is not set (ssm.values reports it)", unlock=param)
     else:
         found = yield from _bucket(ctx, bucket, param)
         problems += 0 if found else 1

@@ -108,6 +108,8 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         raise CheckUnknown("no worker service has an awsvpc networkConfiguration (services missing or not Fargate)",
                            unlock="ecs:DescribeServices")
     facts = ctx.facts
+    if not (ctx.config.redis.host and (ctx.config.database.host or ctx.config.database.cluster)):
+        attempt(ctx, "SSM values", facts.ssm_values)  # names ssm:GetParametersByPath when denied
     redis_host = facts.redis_target().host
     db = facts.db_target()
     cluster = ctx.config.database.cluster

@@ -118,3 +118,9 @@ def test_rds_denied_is_unknown_but_resolution_still_reported(dns_world, dns_serv
     r = run_check("dns.resolve", deny={"rds": ["DescribeDBClusters"]}, dns={"nameservers": [dns_server.nameserver]})
     assert r.status.value == "unknown" and r.unlock == "rds:DescribeDBClusters"
     assert "dns.redis_ok" in signals(r)
+
+
+def test_ssm_denied_names_the_action(dns_world, dns_server) -> None:
+    r = run_check("dns.resolve", deny={"ssm": ["GetParametersByPath"]}, dns={"nameservers": [dns_server.nameserver]})
+    assert r.status.value == "unknown" and r.unlock == "ssm:GetParametersByPath"
+    assert not r.findings

@@ -97,3 +97,11 @@ def test_ec2_denied_is_unknown_but_bucket_checked(world) -> None:
     r = run_check("s3.access", deny={"ec2": ["DescribeRouteTables"]})
     assert r.status.value == "unknown" and r.unlock == "ec2:DescribeRouteTables"
     assert "s3.ok" in signals(r)
+
+
+def test_ssm_denied_still_checks_the_network_path(world, moto_session) -> None:
+    drop_s3_endpoint(moto_session, world)
+    ec2(moto_session).delete_route(RouteTableId=world.route_table, DestinationCidrBlock="0.0.0.0/0")
+    r = run_check("s3.access", deny={"ssm": ["GetParametersByPath"]})
+    assert r.unlock == "ssm:GetParametersByPath"
+    assert "s3.no_network_path" in signals(r) and r.status.value == "fail"

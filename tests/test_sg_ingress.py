@@ -166,3 +166,12 @@ def test_stores_found_through_reader_endpoint_and_cname_alias(world, moto_sessio
     assert {"sg.redis_ok", "sg.aurora_ok"} <= signals(r)
     aurora = next(f for f in r.findings if "sg.aurora_ok" in f.signals)
     assert aurora.evidence["store"] == world.db_cluster
+
+
+def test_ssm_denied_with_hosts_in_config_still_checks(world) -> None:
+    r = run_check("sg.ingress", deny={"ssm": ["GetParametersByPath"]},
+                  redis={"host": world.redis_host}, database={"cluster": world.db_cluster})
+    assert r.status.value == "pass", r
+    assert {"sg.redis_ok", "sg.aurora_ok"} <= signals(r)
+    r = run_check("sg.ingress", deny={"ssm": ["GetParametersByPath"]})
+    assert r.status.value == "unknown" and r.unlock == "ssm:GetParametersByPath"
