@@ -91,6 +91,30 @@ def test_scenario_is_diagnosed(scenario: Scenario, redis_clean: Any, mariadb: An
             mariadb.password = password
     ok, why = verdict(scenario, report)
     assert ok, f"{why}\n{_explain(report)}"
+    _outputs_hold(scenario, report)
+
+
+def _outputs_hold(scenario: Scenario, report: Any) -> None:
+    """The CI and incident outputs of a real run: JUnit valid with the right counts, Markdown leads with the cause."""
+    import xml.etree.ElementTree as ET
+
+    from doctor.render import render
+
+    xml = render(report, "junit")
+    xmlschema = pytest.importorskip("xmlschema")
+    xmlschema.XMLSchema(str(Path(__file__).parent / "data" / "junit.xsd")).validate(xml)
+    suite = ET.fromstring(xml).find("testsuite")
+    assert suite is not None
+    s = report.summary
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == (
+        str(len(report.checks)), str(s.fail), str(s.error), str(s.unknown + s.skipped))
+    md = render(report, "markdown")
+    diagnosis = md.split("## Diagnosis", 1)[1].split("## Checks", 1)[0]
+    if scenario.cause is None:
+        assert "No cause is confirmed or likely." in diagnosis
+    else:
+        first = next(line for line in diagnosis.splitlines() if line.startswith("### "))
+        assert any(f"/ {c})" in first.replace("`", "") for c in (scenario.cause, *scenario.peers)), first
 
 
 # --- machines without the servers ---------------------------------------------------------------
