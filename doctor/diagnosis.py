@@ -287,6 +287,7 @@ class Cause:
     rule_out: list[Expr] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
     summary: str = ""
+    yields_to: list[str] = field(default_factory=list)  # more specific causes that explain this one's evidence
 
     def tier(self, name: str) -> list[Expr]:
         return list(getattr(self, name))
@@ -321,7 +322,7 @@ class Playbook:
                 "id": c.id, "title": c.title, "summary": c.summary, "checks": c.checks,
                 "confirm": [str(e) for e in c.confirm], "likely": [str(e) for e in c.likely],
                 "possible": [str(e) for e in c.possible], "rule_out": [str(e) for e in c.rule_out],
-                "next_steps": c.next_steps,
+                "next_steps": c.next_steps, "yields_to": c.yields_to,
             } for c in self.causes],
             "body": self.body,
         }
@@ -405,7 +406,7 @@ def parse_playbook(path: str | Path, text: str | None = None) -> Playbook:
     for n, raw in enumerate(data["causes"]):
         fp = f"causes[{n}]"
         raw = v.mapping(raw, fp, {"id", "title", "checks", "next_steps"},
-                        {"summary", "confirm", "likely", "possible", "rule_out"})
+                        {"summary", "confirm", "likely", "possible", "rule_out", "yields_to"})
         cid = v.string(raw["id"], f"{fp}.id")
         if not _ID.match(cid):
             v.fail(f"{fp}.id", f"{cid!r} must be lower-case words joined by '-'")
@@ -423,7 +424,11 @@ def parse_playbook(path: str | Path, text: str | None = None) -> Playbook:
             rule_out=v.exprs(raw.get("rule_out"), f"{fp}.rule_out"),
             next_steps=v.strings(raw["next_steps"], f"{fp}.next_steps"),
             summary=v.string(raw["summary"], f"{fp}.summary") if raw.get("summary") is not None else "",
+            yields_to=v.strings(raw.get("yields_to"), f"{fp}.yields_to"),
         )
+        for i, other in enumerate(cause.yields_to):
+            if not _ID.match(other) or other == cid:
+                v.fail(f"{fp}.yields_to[{i}]", f"{other!r} must be another cause id")
         if not (cause.confirm or cause.likely):
             v.fail(f"{fp}.confirm", "a cause needs at least one 'confirm' or 'likely' signal")
         for i, step in enumerate(cause.next_steps):
@@ -453,7 +458,14 @@ def load_playbooks(directory: Path | None = None) -> list[Playbook]:
     files = sorted(d.glob("*.md"))
     if not files:
         raise PlaybookError(f"{d}: no playbook files (*.md)")
-    return [parse_playbook(f) for f in files]
+    books = [parse_playbook(f) for f in files]
+    ids = {c.id for b in books for c in b.causes}
+    for b in books:
+        for n, c in enumerate(b.causes):
+            for i, other in enumerate(c.yields_to):
+                if other not in ids:
+                    raise PlaybookError(f"{b.path}: causes[{n}].yields_to[{i}]: no playbook has a cause {other!r}")
+    return books
 
 
 def get_playbook(playbook_id: str, directory: Path | None = None) -> Playbook:
@@ -775,16 +787,50 @@ def next_steps(cause: Cause, support: list[Finding], report: Report, config: Con
 
 
 # --- the diagnosis --------------------------------------------------------------------------
-def diagnose_playbook(book: Playbook, report: Report, config: Config, idx: _Index | None = None) -> PlaybookResult:
+@dataclass
+class _Assessed:
+    cause: Cause
+    state: CauseState
+    score: float
+    support: list[Finding]
+    refute: list[Finding]
+    reason: str
+
+
+def _explained(a: _Assessed, by: _Assessed, idx: _Index) -> bool:
+    """``by`` (confirmed) explains ``a``'s evidence: it covers every queue/service ``a`` is about."""
+    mine = {idx.scope(f) for f in a.support} - {None}
+    theirs = {idx.scope(f) for f in by.support} - {None}
+    return not theirs or mine <= theirs
+
+
+def _assess_all(books: list[Playbook], idx: _Index) -> dict[str, _Assessed]:
+    out = {c.id: _Assessed(c, *assess(c, idx)) for b in books for c in b.causes}
+    for a in out.values():  # a generic cause steps back when a specific confirmed one explains it
+        if a.state not in (CauseState.confirmed, CauseState.likely):
+            continue
+        for other in a.cause.yields_to:
+            by = out.get(other)
+            if by is not None and by.state == CauseState.confirmed and _explained(a, by, idx):
+                a.state = DOWNGRADE[a.state]
+                a.score = round(max(a.score - 0.2, 0.05), 3)
+                a.reason += f"; explained by {other} (confirmed)"
+                break
+    return out
+
+
+def diagnose_playbook(book: Playbook, report: Report, config: Config, idx: _Index | None = None,
+                      assessed: dict[str, _Assessed] | None = None) -> PlaybookResult:
     idx = idx or _Index(report, config)
+    assessed = assessed or _assess_all([book], idx)
     results: list[tuple[int, CauseResult]] = []
     for n, cause in enumerate(book.causes):
-        state, score, support, refute, reason = assess(cause, idx)
-        steps = next_steps(cause, support, report, config) if state in (
+        a = assessed[cause.id]
+        steps = next_steps(cause, a.support, report, config) if a.state in (
             CauseState.confirmed, CauseState.likely, CauseState.possible) else []
         results.append((n, CauseResult(
-            id=cause.id, title=cause.title, state=state, score=score, evidence=_uids(support),
-            refuting=_uids(refute), next_steps=steps, reason=reason)))
+            id=cause.id, title=cause.title, state=a.state, score=a.score, evidence=_uids(a.support),
+            refuting=_uids(a.refute), next_steps=steps, reason=a.reason)))
     results.sort(key=lambda r: (STATE_RANK[r[1].state], -r[1].score, r[0]))
     causes = [c for _, c in results]
     return PlaybookResult(id=book.id, title=book.title, verdict=verdict(causes), causes=causes)
@@ -830,7 +876,8 @@ def diagnose(report: Report, config: Config) -> list[PlaybookResult]:
     except PlaybookError as e:
         return [invalid_result(e)]
     idx = _Index(report, config)
-    return [diagnose_playbook(b, report, config, idx) for b in books]
+    assessed = _assess_all(books, idx)
+    return [diagnose_playbook(b, report, config, idx, assessed) for b in books]
 
 
 def top_causes(playbooks: list[PlaybookResult]) -> list[tuple[PlaybookResult, CauseResult]]:

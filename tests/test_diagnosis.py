@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -204,7 +205,8 @@ TABLE: list[tuple[str, list[str], dict[str, str], CauseState]] = [
     # db-path-blocked
     ("db-path-blocked", ["reach.aurora_timeout@task", "dns.db_ok"], {}, C),
     ("db-path-blocked", ["reach.aurora_timeout@task"], {"dns.resolve": "unknown"}, L),
-    ("db-path-blocked", ["sg.aurora_ingress_missing"], {}, L),
+    ("db-path-blocked", ["sg.aurora_ingress_missing"], {}, P),     # explained by missing-aurora-ingress
+    ("db-path-blocked", ["sg.aurora_ingress_missing"], {"sg.ingress": "fail", "reach.aurora": "unknown"}, P),
     ("db-path-blocked", ["logs.db_timeout"], {}, L),
     ("db-path-blocked", ["reach.aurora_timeout@host", "dns.db_ok"], {}, P),
     ("db-path-blocked", ["reach.aurora_ok@task"], {}, R),
@@ -213,7 +215,7 @@ TABLE: list[tuple[str, list[str], dict[str, str], CauseState]] = [
     # redis-path-unhealthy
     ("redis-path-unhealthy", ["reach.redis_timeout@task", "dns.redis_ok"], {}, C),
     ("redis-path-unhealthy", ["reach.redis_timeout@task"], {}, L),
-    ("redis-path-unhealthy", ["sg.redis_ingress_missing"], {}, L),
+    ("redis-path-unhealthy", ["sg.redis_ingress_missing"], {}, P),   # explained by missing-redis-ingress
     ("redis-path-unhealthy", ["logs.redis_timeout"], {}, L),
     ("redis-path-unhealthy", ["reach.redis_timeout@host", "dns.redis_ok"], {}, P),
     ("redis-path-unhealthy", ["reach.redis_ok@task"], {}, R),
@@ -495,12 +497,37 @@ def test_worker_sg_from_a_grant_when_the_sg_is_fine() -> None:
 
 
 def test_direct_finding_outranks_an_inference_for_the_same_fault() -> None:
-    """SG fault seen from the task too: both causes are confirmed, the SG (shown directly) ranks first."""
+    """SG fault seen from the task too: the SG (shown directly) ranks first; the path cause it explains steps back."""
     books = run(["sg.redis_ingress_missing", "reach.redis_timeout@task", "dns.redis_ok", "dns.db_ok", "sg.aurora_ok"])
     ingress, path = cause(books, "missing-redis-ingress"), cause(books, "redis-path-unhealthy")
-    assert ingress.state == path.state == CauseState.confirmed
+    assert ingress.state == CauseState.confirmed and path.state == CauseState.likely
+    assert "explained by missing-redis-ingress" in path.reason
     assert ingress.score > path.score
     assert top_causes(books)[0][1].id == "missing-redis-ingress"
+
+
+def test_generic_cause_yields_to_a_specific_one_for_the_same_service() -> None:
+    same = {"startup.runtime_dirs_missing": {"service": SERVICES["image"]},
+            "startup.bootstrap_failed": {"service": SERVICES["image"]}}
+    books = run(["startup.runtime_dirs_missing", "startup.bootstrap_failed"], evidence=same)
+    book_ = book(books, "no-steady-state")
+    assert [(c.id, c.state) for c in book_.causes][:2] == [("missing-runtime-dirs", C), ("bad-bootstrap", L)]
+    assert "explained by missing-runtime-dirs" in book_.causes[1].reason
+    # another service's bootstrap failure is not explained by the image service's missing directories
+    other = dict(same, **{"startup.bootstrap_failed": {"service": SERVICES["bulk"]}})
+    books = run(["startup.runtime_dirs_missing", "startup.bootstrap_failed"], evidence=other)
+    assert cause(books, "bad-bootstrap").state == C
+
+
+def test_yields_to_must_name_an_existing_cause(tmp_path: Any) -> None:
+    from doctor.diagnosis import load_playbooks
+
+    text = (Path(__file__).resolve().parent.parent / "playbooks" / "no-steady-state.md").read_text()
+    (tmp_path / "no-steady-state.md").write_text(text.replace("yields_to: [bad-container-image,",
+                                                              "yields_to: [bad-container-imag,"))
+    with pytest.raises(PlaybookError, match=r"no-steady-state\.md: causes\[2\]\.yields_to\[0\]: no playbook has "
+                                            r"a cause 'bad-container-imag'"):
+        load_playbooks(tmp_path)
 
 
 def test_writer_endpoint_and_cluster_from_dns_evidence() -> None:

@@ -156,6 +156,8 @@ BAD = [
     ("duplicate key", GOOD.replace("title: T\n", "title: T\ntitle: U\n"), r"x\.md:4: duplicate key 'title'"),
     ("unquoted colon", GOOD.replace("summary: S", "summary: a: b"), r"x\.md:4: value 'a: b' must be quoted"),
     ("unterminated quote", GOOD.replace("summary: S", 'summary: "S'), r"x\.md:4: unterminated quoted string"),
+    ("yields to itself", GOOD.replace("    rule_out: [dns.db_ok]\n", "    rule_out: [dns.db_ok]\n    yields_to: [c-one]\n"),
+     r"x\.md:12: causes\[0\]\.yields_to\[0\]: 'c-one' must be another cause id"),
     ("duplicate cause", GOOD.replace("---\n# body", "  - id: c-one\n    title: Two\n    checks: [dns.resolve]\n"
                                      "    confirm: [dns.db_ok]\n    next_steps: [x]\n---\n# body"),
      r"causes\[1\]\.id: duplicate cause id 'c-one'"),
