@@ -196,6 +196,9 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     config = load_config_from_args(args)
     checks, only, skip = select_checks(args)
     check_format(args.format)
+    env_file = getattr(args, "env_file", None)
+    if env_file is not None and not env_file.is_file():  # bad input: one line, exit 2 (DESIGN section 8)
+        raise UsageError(f"--env-file {env_file}: {'is a directory' if env_file.is_dir() else 'no such file'}")
     outputs = parse_outputs(args.output, args.format)
     symptom = getattr(args, "symptom", None)
     priority: list[str] = []

@@ -299,3 +299,10 @@ def test_access_denied_end_to_end_is_unknown_naming_action(moto_endpoint: str,
     assert check["unlock"] == "ssm:GetParametersByPath"
     assert "ssm:GetParametersByPath" in check["summary"]
     assert res.returncode == 0  # unknown is not a failure without --strict
+
+
+def test_missing_env_file_is_usage_error(main: Any, tmp_path: Path) -> None:
+    res = main("run", "--only", "syn.ok", "--env-file", str(tmp_path / "nope.env"))
+    assert res.returncode == 2
+    assert res.stderr == f"ame-doctor: error: --env-file {tmp_path / 'nope.env'}: no such file\n"
+    assert main("run", "--only", "syn.ok", "--env-file", str(tmp_path)).returncode == 2
