@@ -6,6 +6,7 @@ outside pytest, and MariaDB's read-only twin needs a cleanly shut-down copy of t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -198,10 +199,8 @@ class Blackhole:
         for _ in range(3):  # fill the accept queue so later SYNs are dropped
             s = socket.socket()
             s.setblocking(False)
-            try:
+            with contextlib.suppress(BlockingIOError):
                 s.connect(("127.0.0.1", self.port))
-            except BlockingIOError:
-                pass
             self._fillers.append(s)
         time.sleep(0.05)
 

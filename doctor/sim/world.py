@@ -15,6 +15,7 @@ moto's ``create_service`` starts no tasks, so tasks are run with ``group=service
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -268,10 +269,8 @@ def pin_ecs_task_status(endpoint_url: str | None = None) -> None:
 
 
 def put_log_lines(logs: Any, group: str, stream: str, lines: list[str]) -> None:
-    try:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
     now = int(time.time() * 1000)
     logs.put_log_events(logGroupName=group, logStreamName=stream,
                         logEvents=[{"timestamp": now + i, "message": line} for i, line in enumerate(lines)])
