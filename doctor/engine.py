@@ -28,6 +28,7 @@ from doctor.model import (
     CheckResult,
     CheckStatus,
     Finding,
+    PlaybookResult,
     QueueTarget,
     Report,
     RunInfo,
@@ -375,7 +376,10 @@ class Engine:
         if self.options.diagnose:
             from doctor.diagnosis import diagnose
 
-            report.playbooks = diagnose(report, self.config)
+            report.playbooks = [  # next steps carry real names: scrub them like everything else
+                PlaybookResult.model_validate(self.redactor.scrub_obj(p.model_dump(mode="json")))
+                for p in diagnose(report, self.config)
+            ]
         report.exit_code = exit_code_for(results, self.config.run.fail_on, self.config.run.strict)
         if self.unreachable and all(r.id in self.unreachable or r.status == CheckStatus.skipped for r in results):
             report.exit_code = EXIT_CANNOT_RUN  # AWS could not be reached at all: the doctor could not run
