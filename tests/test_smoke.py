@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import json
 import asyncio
+import json
 
 from doctor.config import Config
 from doctor.engine import Engine
