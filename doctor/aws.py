@@ -126,6 +126,7 @@ class AwsSession:
     def _guard(self, model: Any, **_: Any) -> None:
         service = model.service_model.service_name
         op = model.name
+        _LAST_CALL.value = (service, op)
         with self._lock:
             self.calls.append((service, op))
         if not is_allowed(op, self.transport):
@@ -161,8 +162,16 @@ def denied_action(exc: BaseException) -> str | None:
     return iam_action(service, exc.operation_name) if service else exc.operation_name
 
 
+# the (service, operation) of this thread's last AWS call, set by the guard: a ClientError is raised in
+# the thread that made the call, so a denied call is named without loading every service model
+_LAST_CALL = threading.local()
+
+
 def _service_of(exc: Any) -> str | None:
     svc = getattr(exc, "service_name", None)
+    last = getattr(_LAST_CALL, "value", None)
+    if not svc and last and last[1] == exc.operation_name:
+        svc = last[0]
     if svc:
         return str(svc)
     import botocore.session

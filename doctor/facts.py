@@ -162,6 +162,11 @@ class Facts:
         """Tasks of ``service`` (by ``group == service:<name>``); STOPPED ones within the window."""
 
         def fetch() -> list[dict[str, Any]]:
+            try:
+                if service in (known := self.services()) and known[service] is None:
+                    return []  # real ECS rejects list_tasks(serviceName=...) for a missing service
+            except Exception:
+                pass  # describe_services denied: list_tasks may still be allowed
             ecs = self.aws.client("ecs")
             cluster = self.config.ecs.cluster
             arns: list[str] = []
