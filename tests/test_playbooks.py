@@ -28,29 +28,8 @@ CONTRACT = {
     "timeout-symptoms": ["db-path-blocked", "redis-path-unhealthy"],
 }
 
-# The signal vocabulary (shared/knowledge/signals.md); playbooks may only match documented signals.
-_VOCABULARY_TEXT = """
-dns.db_host_not_writer dns.db_host_nxdomain dns.db_host_stale dns.db_ok dns.redis_host_nxdomain
-dns.redis_host_stale dns.redis_ok drift.db_host_differs drift.key_missing_in_env drift.key_missing_in_ssm
-drift.ok drift.redis_target_differs drift.value_differs ecs.circuit_breaker_tripped ecs.deployment_in_progress
-ecs.not_steady ecs.restart_storm ecs.steady ecs.zero_running exec.agent_not_running exec.disabled
-exec.platform_too_old exec.plugin_missing exec.readonly_rootfs exec.static_keys_in_env exec.unavailable
-logs.db_auth logs.db_dns logs.db_readonly logs.db_refused logs.db_timeout logs.job_timeout logs.max_attempts
-logs.memory_exhausted logs.redis_dns logs.redis_refused logs.redis_timeout net.no_path_ecr net.no_path_logs
-net.no_path_s3 net.no_path_ssm net.no_path_ssmmessages net.vpc_dns_disabled probe.runtime_dir_unwritable
-queue.attempts_exhausted queue.backlog queue.backlog_growing queue.default_in_heavy_path queue.draining
-queue.failed_jobs_recent queue.failing_requeue queue.key_split queue.no_consumer queue.overdue_delayed
-queue.stale_reservations queue.sync_connection_trap queue.timeout_ge_retry_after queue.unrouted
-reach.aurora_auth_failed reach.aurora_dns_failed reach.aurora_ok reach.aurora_reader reach.aurora_refused
-reach.aurora_timeout reach.redis_auth_failed reach.redis_dns_failed reach.redis_ok reach.redis_readonly
-reach.redis_refused reach.redis_timeout s3.access_denied s3.bucket_missing s3.no_network_path s3.ok
-sg.aurora_ingress_missing sg.aurora_ok sg.old_ip_rules_only sg.redis_ingress_missing sg.redis_ok
-sg.worker_egress_blocked ssm.newer_than_tasks ssm.ok ssm.param_empty ssm.param_missing ssm.secret_not_secure
-ssm.taskdef_ref_missing ssm.value_invalid startup.app_key_missing startup.bootstrap_failed
-startup.image_pull_failed startup.logging_init_failed startup.ok startup.oom startup.runtime_dirs_missing
-startup.secrets_unresolvable
-"""
-VOCABULARY = set(_VOCABULARY_TEXT.split())
+# The signal vocabulary (shared/knowledge/signals.md plus this project's documented extensions).
+from doctor.signals import VOCABULARY  # noqa: E402
 
 
 # --- the shipped files ----------------------------------------------------------------------
