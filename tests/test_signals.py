@@ -17,14 +17,11 @@ def _signal_literals(tree: ast.AST) -> set[str]:
     """String constants inside any ``signals=...`` keyword or ``signals`` list assignment."""
     found: set[str] = set()
     for node in ast.walk(tree):
-        values: list[ast.AST] = []
-        if isinstance(node, ast.keyword) and node.arg == "signals":
-            values.append(node.value)
-        elif isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and "signal" in t.id.lower() for t in node.targets):
-            values.append(node.value)
-        for v in values:
-            for sub in ast.walk(v):
+        is_kw = isinstance(node, ast.keyword) and node.arg == "signals"
+        is_assign = isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and "signal" in t.id.lower() for t in node.targets)
+        if is_kw or is_assign:
+            for sub in ast.walk(node.value):  # type: ignore[attr-defined]
                 if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and SIGNAL.match(sub.value):
                     found.add(sub.value)
     return found
