@@ -17,10 +17,18 @@ EXIT_INTERRUPTED = 130
 _ACTIVE_REDACTOR: Any = None  # the running engine's redactor: unexpected errors are scrubbed too
 CORE_COMMANDS = ("run", "tui", "checks", "schema", "report", "version")
 # Subcommands owned by other modules: each exposes register(subparsers) and keeps heavy imports lazy.
-EXTENSION_MODULES = (
-    "doctor.playbook_cli", "doctor.diff", "doctor.demo", "doctor.gate", "doctor.watch",
-    "doctor.iam", "doctor.tui.cli",
-)
+# command -> (module, one-line help). The module is imported only when its command runs (or its own
+# --help is asked for), so `ame-doctor --help` stays light; a test keeps these help lines in sync.
+EXTENSION_COMMANDS = {
+    "playbooks": ("doctor.playbook_cli", "list the four symptom playbooks, or print one (causes, signals, next steps)"),
+    "diff": ("doctor.diff", "compare two saved JSON reports: findings appeared/resolved/persisted, status and verdict changes"),
+    "demo": ("doctor.demo", "see the doctor work with no AWS account: a simulated production with one injected fault"),
+    "gate": ("doctor.gate", "decide whether a scale change or cutover step is safe (never performs it)"),
+    "watch": ("doctor.watch", "observe the soak window: backlog trend, drain rate, restarts, new errors"),
+    "iam-policy": ("doctor.iam", "print the IAM policy the doctor needs (from the checks' metadata)"),
+    "view": ("doctor.tui.cli", "open a saved JSON report in the TUI, read-only (browse an incident attachment later)"),
+}
+EXTENSION_MODULES = tuple(dict.fromkeys(module for module, _ in EXTENSION_COMMANDS.values()))
 
 
 class UsageError(Exception):
@@ -58,7 +66,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="queue.state: read the queues over SECONDS for drain rate and time to empty (default: one reading)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; with ``command``, only that extension command's module is imported."""
     parser = _Parser(
         prog="ame-doctor",
         description="Diagnose the AME queue platform: SSM values, SG ingress, DNS, Redis/Aurora reachability, "
@@ -79,7 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("file")
     rep.add_argument("--format", choices=["text", "json", "junit", "markdown"], default="text")
     sub.add_parser("version", help="print the version")
-    for name in EXTENSION_MODULES:
+    for cmd, (name, help_text) in EXTENSION_COMMANDS.items():
+        if command is not None and cmd != command:
+            sub.add_parser(cmd, help=help_text, add_help=False)  # placeholder: listed in --help, not imported
+            continue
         try:
             module = importlib.import_module(name)
         except ImportError:
@@ -303,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ame-doctor {__version__}")
         return 0
     argv = _normalise_argv(raw)
-    parser = build_parser()
+    parser = build_parser(command=argv[0] if argv else "")
     args = parser.parse_args(argv)
     try:
         return _dispatch(parser, args, raw)
