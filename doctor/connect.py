@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from doctor.facts import DbTarget, RedisTarget
+from doctor.resolve import is_ip, parse_nameserver
 
 
 class DnsFailure(Exception):
@@ -44,23 +45,6 @@ class Outcome:
         return ev
 
 
-def _parse_ns(ns: str) -> tuple[str, int]:
-    if ns.count(":") == 1:
-        host, _, port = ns.partition(":")
-        return host, int(port)
-    return ns, 53
-
-
-def is_ip(host: str) -> bool:
-    for fam in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(fam, host)
-            return True
-        except OSError:
-            continue
-    return False
-
-
 def resolve(host: str, nameservers: list[str] | None = None, timeout: float = 3.0) -> list[str]:
     """IPv4 addresses of ``host`` (CNAMEs followed). ``nameservers`` ("ip" or "ip:port") else the system resolver."""
     if is_ip(host):
@@ -71,7 +55,7 @@ def resolve(host: str, nameservers: list[str] | None = None, timeout: float = 3.
         import dns.resolver
 
         r = dns.resolver.Resolver(configure=False)
-        r.nameservers = [dns.nameserver.Do53Nameserver(*_parse_ns(ns)) for ns in nameservers]
+        r.nameservers = [dns.nameserver.Do53Nameserver(*parse_nameserver(ns)) for ns in nameservers]
         r.lifetime = timeout
         r.timeout = min(timeout, 2.0)
         try:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import socket
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from doctor.facts import slug
+from doctor.resolve import is_ip, resolve_chain
 
 HEAD_SAMPLE = 3          # ready jobs read from the head (LRANGE 0 2)
 DELAYED_SAMPLE = 5       # delayed jobs read from the lowest score (ZRANGE 0 4)
@@ -374,46 +374,13 @@ def _mysql_msg(e: Exception) -> str:
 
 # --- DNS --------------------------------------------------------------------------------------
 def resolve_host(host: str, nameservers: Sequence[str], timeout: float = 3.0) -> str:
-    """The address to connect to: via ``[dns] nameservers`` when set, else the host itself (system resolver).
-
-    Uses the shared resolver (``doctor.resolve.resolve_chain``, CNAMEs followed); a small local dnspython
-    lookup only when that module is absent.
-    """
-    if not nameservers or _is_ip(host):
+    """The address to connect to: via ``[dns] nameservers`` when set (CNAMEs followed), else the host itself."""
+    if not nameservers or is_ip(host):
         return host
-    try:
-        from doctor.resolve import resolve_chain
-    except ImportError:
-        resolve_chain = None  # type: ignore[assignment]
-    if resolve_chain is not None:
-        res = resolve_chain(host, list(nameservers), timeout)
-        if not res.ok or not res.addresses:
-            raise LookupError(res.detail or f"{host}: {res.outcome}")
-        return str(res.addresses[0])
-    import dns.resolver
-
-    r = dns.resolver.Resolver(configure=False)
-    r.nameservers = []
-    port = 53
-    for ns in nameservers:
-        h, sep, p = ns.rpartition(":") if ns.count(":") == 1 else (ns, "", "")
-        r.nameservers.append(h if sep else ns)
-        if sep and p.isdigit():
-            port = int(p)
-    r.port = port
-    r.lifetime = timeout
-    answer = r.resolve(host, "A", search=False)
-    return str(answer[0].address)
-
-
-def _is_ip(host: str) -> bool:
-    for fam in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(fam, host)
-            return True
-        except OSError:
-            continue
-    return False
+    res = resolve_chain(host, list(nameservers), timeout)
+    if not res.ok or not res.addresses:
+        raise LookupError(res.detail or f"{host}: {res.outcome}")
+    return str(res.addresses[0])
 
 
 def _int(value: Any) -> int | None:

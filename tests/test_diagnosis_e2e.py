@@ -9,7 +9,6 @@ are not registered in this build is skipped naming the missing check.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ import pytest
 from doctor.config import Config
 from doctor.diagnosis import top_causes
 from doctor.model import CauseState, Report
+from doctor.sim.servers import Blackhole
 from doctor.sim.world import World, WorldSpec, build_world, put_log_lines
 
 pytestmark = pytest.mark.slow
@@ -152,36 +152,13 @@ def other_redis_prefix(live: Live) -> None:
         r.rpush(f"{PREFIX}queues:image", _job("image", n))
 
 
-class _DroppingListener:
-    """A listener on another loopback address that never accepts: once its backlog is full, connects time out."""
-
-    def __init__(self, ip: str, port: int) -> None:
-        import socket
-
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, port))
-        self.sock.listen(0)
-        self.fillers = []
-        for _ in range(3):
-            s = socket.socket()
-            s.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                s.connect((ip, port))
-            self.fillers.append(s)
-        time.sleep(0.05)
-
-    def close(self) -> None:
-        for s in self.fillers:
-            s.close()
-        self.sock.close()
 
 
 def db_path_blocked(live: Live) -> None:
     """DB_HOST resolves fine, but nothing gets through to the database port: the writer endpoint's address
     drops the connection (on AWS: an SG/NACL/route; here a listener that never accepts on 127.0.0.2)."""
     ip = "127.0.0.2"
-    live.cleanup.append(_DroppingListener(ip, live.db.port).close)
+    live.cleanup.append(Blackhole(ip, live.db.port).close)
     for _, endpoint in sorted(live.world.db_instance_endpoints.items()):
         live.dns.set(endpoint, "A", ip)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import threading
@@ -32,6 +31,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from doctor.sim.servers import Blackhole
 from doctor.sim.world import World, WorldSpec, build_world, pin_ecs_task_status, put_log_lines
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -46,28 +46,6 @@ class ScenarioUnavailable(RuntimeError):
 
 
 # --- network faults ----------------------------------------------------------------------------
-class DroppingListener:
-    """A listener on ``host:port`` that never accepts: once its backlog is full, connects time out
-    (what a security group or NACL that drops packets looks like from the client)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(0)
-        self._fillers: list[socket.socket] = []
-        for _ in range(3):
-            s = socket.socket()
-            s.setblocking(False)
-            with contextlib.suppress(BlockingIOError, OSError):
-                s.connect((host, port))
-            self._fillers.append(s)
-        time.sleep(0.05)
-
-    def close(self) -> None:
-        for s in self._fillers:
-            s.close()
-        self.sock.close()
 
 
 def _teach_fakeredis_role_and_info() -> None:
@@ -149,7 +127,7 @@ class SimPlatform:
     skip: list[str] = field(default_factory=list)       # checks the simulation cannot serve
     notes: list[str] = field(default_factory=list)      # what is simulated how, shown to the user
     _mock: Any = None
-    _dropping: dict[tuple[str, int], DroppingListener] = field(default_factory=dict)
+    _dropping: dict[tuple[str, int], Blackhole] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _saved_env: dict[str, str | None] = field(default_factory=dict)
 
@@ -319,7 +297,7 @@ class SimPlatform:
     def drop_path(self, name: str, alias: str, port: int) -> None:
         """Packets to ``name`` are dropped from now on (its address now leads to a non-accepting port)."""
         if (alias, port) not in self._dropping:
-            listener = DroppingListener(alias, port)
+            listener = Blackhole(alias, port)
             self._dropping[(alias, port)] = listener
             self._closers.append(listener.close)
         self.dns.set(name, "A", alias)

@@ -188,19 +188,23 @@ class MariaDB:
 
 
 class Blackhole:
-    """A listener that never accepts: once its backlog is full, new connects time out."""
+    """A listener that never accepts: once its backlog is full, new connects time out — what a security
+    group or NACL that drops packets looks like from the client. ``host``/``port`` default to a free
+    loopback port; another loopback alias and a fixed port stand in for a blocked endpoint."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
         self.sock.listen(0)
+        self.host = host
         self.port = int(self.sock.getsockname()[1])
         self._fillers: list[socket.socket] = []
         for _ in range(3):  # fill the accept queue so later SYNs are dropped
             s = socket.socket()
             s.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                s.connect(("127.0.0.1", self.port))
+            with contextlib.suppress(BlockingIOError, OSError):
+                s.connect((host, self.port))
             self._fillers.append(s)
         time.sleep(0.05)
 
