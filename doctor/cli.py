@@ -283,9 +283,10 @@ def cmd_checks(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps([c.meta.model_dump(mode="json") for c in checks], indent=2))
         return 0
+    width = max(len(c.meta.title) for c in checks)
     for c in checks:
         needs = ",".join(c.meta.needs) or "-"
-        print(f"{c.meta.order:>3}  {c.id:<14} {c.meta.title:<58} needs: {needs}")
+        print(f"{c.meta.order:>3}  {c.id:<14} {c.meta.title:<{width}}  needs: {needs}")
     return 0
 
 
