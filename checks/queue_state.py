@@ -80,9 +80,12 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     consumers = yield from _routing(ctx, values, target)
 
     probes = _probe_locations(ctx, consumers)
-    pool, note = _connect(ctx, target, probes)
+    task_readings = {svc: r for svc, r in probes.items() if r.ok and (r.queues or {}).get("queues")}
+    pool, note = _connect(ctx, target, probes, bool(task_readings))
     if note is not None:
         yield note
+    if pool is None and task_readings:
+        yield from _task_vantage(ctx, task_readings, consumers)
     if pool is not None:
         try:
             yield from _redis_findings(ctx, pool.client, target, consumers, values)
@@ -264,8 +267,10 @@ class _Pool:
             c.close()
 
 
-def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any]) -> tuple[_Pool | None, Finding | None]:
-    """A client pool for the target after a PING, or None (marked unknown, with the vantage in the reason)."""
+def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any],
+             task_counts: bool = False) -> tuple[_Pool | None, Finding | None]:
+    """A client pool for the target after a PING, or None (with the vantage in the reason). When the in-task
+    probe read the queue counts (``task_counts``) the check is not unknown: only the key-split search is."""
     if not target.host:
         ctx.mark_unknown("Redis not inspected: no REDIS_HOST in SSM and no [redis] host in the config",
                          unlock="[redis] host")
@@ -274,7 +279,9 @@ def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any]) -> 
         address = resolve_host(target.host, ctx.config.dns.nameservers)
     except Exception as e:
         ctx.mark_unknown(f"Redis not inspected from vantage host (the doctor's host): {target.host} does not resolve "
-                         f"({type(e).__name__}: {e}); dns.resolve reports why")
+                         f"({type(e).__name__}: {e}); dns.resolve reports why"
+                         + ("; queue counts read through the in-task probe, key-split search skipped" if task_counts
+                            else ""))
         return None, ctx.finding(
             "vantage", "redis", "info", f"Queue numbers not read: {target.host} does not resolve from the doctor's host",
             evidence={"vantage": "host", "host": target.host, "port": target.port,
@@ -296,18 +303,53 @@ def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any]) -> 
                       for svc, r in probes.items()}
         note = ctx.finding(
             "vantage", "redis", "info",
-            f"Queue numbers not read: Redis {target.host}:{target.port} unreachable from the doctor's host",
-            detail="Queue counts are read from the doctor's host only; the in-task probe proves reachability "
-            "from each worker (reach.redis), not queue counts.",
+            f"Redis {target.host}:{target.port} unreachable from the doctor's host"
+            + ("; queue counts read inside the worker tasks" if task_counts else ": queue numbers not read"),
+            detail="Queue counts were read by the in-task probe (LLEN/ZCARD/ZCOUNT under each worker's own prefix "
+            "and DB); head-job ages, attempts and the key-split SCAN need the doctor's host to reach Redis."
+            if task_counts else "The in-task probe ran no queue reading (off, or no php in the image); it proves "
+            "reachability from each worker (reach.redis) only.",
             evidence={"vantage": "host", "host": target.host, "port": target.port, "db": target.db,
                       "error": f"{type(e).__name__}: {e}", "in_task_probe": from_tasks}, remediation="")
-        ctx.mark_unknown(
-            f"Redis {target.host}:{target.port} not reachable from vantage host (the doctor's host): "
-            f"{type(e).__name__}: {e}. The in-task probe proves reachability only (see reach.redis), not queue "
-            "counts; run the doctor where Redis is reachable to read them",
-            unlock="run ame-doctor where the Redis endpoint is reachable (e.g. a bastion in the worker VPC)")
+        if task_counts:
+            ctx.mark_unknown(
+                f"key-split search and head-job details skipped: Redis {target.host}:{target.port} not reachable "
+                f"from the doctor's host ({type(e).__name__}); queue counts read through the in-task probe",
+                unlock="run ame-doctor where the Redis endpoint is reachable (e.g. a bastion in the worker VPC)")
+        else:
+            ctx.mark_unknown(
+                f"Redis {target.host}:{target.port} not reachable from vantage host (the doctor's host): "
+                f"{type(e).__name__}: {e}. The in-task probe read no queue counts (exec off or no php); run the "
+                "doctor where Redis is reachable, or with --exec, to read them",
+                unlock="--exec ecs-exec|probe-task, or run ame-doctor where the Redis endpoint is reachable")
         return None, note
     return pool, None
+
+
+def _task_vantage(ctx: CheckContext, readings: dict[str, Any], consumers: list[Consumer]) -> Iterator[Finding]:
+    """Depth and draining judgement from counts the in-task probe read (vantage ``task:<service>``): each
+    heavy queue from its own service's task (where its workers pop), ``default`` from any task."""
+    cluster = ctx.config.ecs.cluster
+    by_queue = {c.queue: c for c in consumers}
+    any_reading = next(iter(readings.values()))
+    for q in [*ctx.config.queues, "default"]:
+        own = readings.get(ctx.config.service_for(q) or "") or any_reading
+        data = own.queues or {}
+        counts = (data.get("queues") or {}).get(q)
+        if not counts or any(not isinstance(counts.get(k), int) for k in ("ready", "reserved", "delayed")):
+            continue
+        prefix, db = str(data.get("prefix", "")), _int(data.get("db"), 0)
+        snap = QueueSnapshot(name=q, key=queue_key(prefix, q), db=db, at=float(data.get("at") or time.time()),
+                             ready=counts["ready"], reserved=counts["reserved"], delayed=counts["delayed"],
+                             expired_reserved=int(counts.get("expired_reserved") or 0),
+                             overdue_delayed=int(counts.get("overdue_delayed") or 0))
+        for attr, n, score in (("oldest_expired_reserved_s", snap.expired_reserved, counts.get("oldest_reserved_score")),
+                               ("oldest_overdue_delayed_s", snap.overdue_delayed, counts.get("oldest_delayed_score"))):
+            if n and isinstance(score, int | float):
+                setattr(snap, attr, round(snap.at - float(score), 1))
+            elif n:
+                setattr(snap, attr, GRACE_SECONDS)  # at least the grace, by the ZCOUNT bound
+        yield from _judge(ctx, q, snap, [snap], by_queue.get(q), consumers, own.vantage, cluster, False)
 
 
 def _redis_findings(ctx: CheckContext, for_db: Any, target: RedisTarget, consumers: list[Consumer],

@@ -67,6 +67,7 @@ class ProbeResult:
     mysql: dict[str, Any] | None = None
     dirs: dict[str, Any] | None = None
     env: dict[str, Any] | None = None
+    queues: dict[str, Any] | None = None   # queue counts read inside the task (php runtime only)
     raw_lines: int = 0
     error: BaseException | None = None     # an unexpected exception (e.g. AWS AccessDenied) from the transport
 
@@ -121,6 +122,7 @@ class ProbeSpec:
     timeout: float = 3.0             # per connect / read, seconds
     app_root: str | None = None      # default: the container's working directory
     resolve: dict[str, str] = field(default_factory=dict)  # host -> IP (like curl --resolve)
+    queues: list[str] = field(default_factory=list)  # Laravel queues whose counts the probe reads
 
     def shell_script(self) -> str:
         """The ``sh -c`` body: set the probe's inputs, decode and run probe.sh, print the exit sentinel.
@@ -132,6 +134,8 @@ class ProbeSpec:
                "AME_PROBE_PHP": php_payload()}
         if self.app_root:
             env["AME_PROBE_ROOT"] = self.app_root
+        if self.queues:
+            env["AME_PROBE_QUEUES"] = ",".join(self.queues)
         if self.resolve:
             env["AME_PROBE_RESOLVE"] = ",".join(f"{h}={ip}" for h, ip in sorted(self.resolve.items()))
         for k, v in env.items():
@@ -185,6 +189,8 @@ def parse_output(text: str, result: ProbeResult) -> ProbeResult:
             result.dirs = obj
         elif t == "env":
             result.env = obj
+        elif t == "queues":
+            result.queues = obj
         elif t == "end":
             result.ok = True
             result.runtime = obj.get("rt") or result.runtime
@@ -205,7 +211,8 @@ def probe_spec(facts: Facts, transport: str) -> ProbeSpec:
         import os
 
         root = os.getcwd()
-    return ProbeSpec(key_hex=facts.redactor.key.hex(), timeout=timeout, app_root=root)
+    queues = [q for q in [*facts.config.queues, "default"] if re.fullmatch(r"[A-Za-z0-9._:-]+", q)]
+    return ProbeSpec(key_hex=facts.redactor.key.hex(), timeout=timeout, app_root=root, queues=queues)
 
 
 def probe_results(facts: Facts, service: str) -> ProbeResult:

@@ -3,7 +3,8 @@
 // "AMEPROBE {json}" line per target. Secrets never leave: only keyed HMAC fingerprints.
 // Inputs: REDIS_HOST/PORT/PASSWORD/SCHEME, DB_HOST/PORT (the container's own values),
 // AME_PROBE_KEY (hex HMAC key), AME_PROBE_TIMEOUT (s), AME_PROBE_ROOT (app root),
-// AME_PROBE_RESOLVE ("host=ip,host=ip", like curl --resolve).
+// AME_PROBE_RESOLVE ("host=ip,host=ip", like curl --resolve), AME_PROBE_QUEUES ("sync,image,..."):
+// LLEN/ZCARD/ZCOUNT of those Laravel queues under the worker's own prefix/DB (O(1)/O(log n) only).
 error_reporting(0);
 $T = max(0.2, (float)(getenv('AME_PROBE_TIMEOUT') ?: 3));
 $ROOT = getenv('AME_PROBE_ROOT') ?: getcwd();
@@ -84,6 +85,7 @@ function redis_probe() {
         cmd($s, ['ROLE']);
         $role = reply($s);
         $r['role'] = is_array($role) && isset($role[0]) ? $role[0] : null;
+        queues($s);
     }
     fclose($s);
     out($r);
@@ -124,11 +126,35 @@ function slug($t) {
     return trim($t, '_');
 }
 function fp($v) { global $KEY; return ($v === null || $KEY === '') ? null : 'hmac:' . substr(hash_hmac('sha256', (string)$v, $KEY), 0, 16); }
-function envinfo() {
+function cached() {
     global $ROOT;
-    $c = null;
-    $f = rtrim($ROOT, '/') . '/bootstrap/cache/config.php';
-    if (is_file($f)) { $x = @include $f; if (is_array($x)) $c = $x; }
+    static $c = false;
+    if ($c === false) { $c = null; $f = rtrim($ROOT, '/') . '/bootstrap/cache/config.php'; if (is_file($f)) { $x = @include $f; if (is_array($x)) $c = $x; } }
+    return $c;
+}
+function where() {
+    $c = cached();
+    if ($c !== null) { $rd = $c['database']['redis'] ?? []; return [$rd['options']['prefix'] ?? '', isset($rd['default']['database']) ? (int)$rd['default']['database'] : 0]; }
+    return [ev('REDIS_PREFIX') ?? (slug(ev('APP_NAME') ?? 'laravel') . '_database_'), (int)(ev('REDIS_DB') ?? 0)];
+}
+function queues($s) {
+    $names = array_filter(explode(',', (string)ev('AME_PROBE_QUEUES')));
+    if (!$names) return;
+    [$px, $db] = where();
+    $q = ['t' => 'queues', 'prefix' => $px, 'db' => $db, 'queues' => []];
+    if ($db) { cmd($s, ['SELECT', (string)$db]); reply($s); }
+    $now = time(); $old = (string)($now - 30);
+    foreach ($names as $n) {
+        $k = $px . 'queues:' . $n;
+        foreach ([['LLEN', $k], ['ZCARD', "$k:reserved"], ['ZCARD', "$k:delayed"], ['ZCOUNT', "$k:reserved", '-inf', $old], ['ZCOUNT', "$k:delayed", '-inf', $old], ['ZRANGE', "$k:reserved", '0', '0', 'WITHSCORES'], ['ZRANGE', "$k:delayed", '0', '0', 'WITHSCORES']] as $a) cmd($s, $a);
+        $v = []; for ($i = 0; $i < 7; $i++) { $x = reply($s); $v[] = is_array($x) ? ($x[1] ?? null) : (is_string($x) && $x !== '' && $x[0] == ':' ? (int)substr($x, 1) : null); }
+        $q['queues'][$n] = ['ready' => $v[0], 'reserved' => $v[1], 'delayed' => $v[2], 'expired_reserved' => $v[3], 'overdue_delayed' => $v[4], 'oldest_reserved_score' => $v[5] === null ? null : (float)$v[5], 'oldest_delayed_score' => $v[6] === null ? null : (float)$v[6]];
+    }
+    $q['at'] = $now;
+    out($q);
+}
+function envinfo() {
+    $c = cached();
     $r = ['t' => 'env', 'config_cache' => $c !== null];
     if ($c !== null) {
         $rd = $c['database']['redis'] ?? [];
