@@ -22,8 +22,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from doctor.checkapi import CheckContext  # noqa: E402
 from doctor.config import Config, RunConfig  # noqa: E402
-from doctor.engine import CheckContext, Engine, EngineOptions  # noqa: E402
+from doctor.engine import Engine, EngineOptions  # noqa: E402
 from doctor.registry import CheckMeta, RegisteredCheck  # noqa: E402
 
 
@@ -34,7 +35,7 @@ def synthetic_checks(n: int, latency: float, calls: int) -> list[RegisteredCheck
         def run(ctx: CheckContext) -> Any:
             for _ in range(calls):
                 time.sleep(latency)  # a blocking SDK round trip
-            yield ctx.finding("ok", f"r{i}", "info", "fine")
+            yield ctx.legacy_finding("ok", f"r{i}", "info", "fine")
         return run
 
     out = []

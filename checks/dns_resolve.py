@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from doctor.engine import CheckContext
+from doctor.checkapi import CheckContext, CheckMeta, check
 from doctor.model import Finding
-from doctor.netinfo import attempt, aurora_clusters, aurora_endpoints, norm, redis_endpoints
-from doctor.registry import CheckMeta, check
+from doctor.netinfo import aurora_clusters, aurora_endpoints, norm, redis_endpoints
 from doctor.resolve import Resolution, is_ip, resolve_chain
 
 META = CheckMeta(
@@ -38,26 +37,26 @@ AWS_SUFFIX = {"db": ".rds.amazonaws.com", "redis": ".cache.amazonaws.com"}
 def run(ctx: CheckContext) -> Iterator[Finding]:
     nameservers = ctx.config.dns.nameservers or None
     if not (ctx.config.redis.host and (ctx.config.database.host or ctx.config.database.cluster)):
-        attempt(ctx, "SSM values", ctx.facts.ssm_values)  # names ssm:GetParametersByPath when denied
+        ctx.attempt("SSM values", ctx.facts.ssm_values)  # names ssm:GetParametersByPath when denied
     db = ctx.facts.db_target()
     redis = ctx.facts.redis_target()
     db_param = "[database] host" if db.source == "config" else ctx.config.ssm.path + "DB_HOST"
     redis_param = "[redis] host" if redis.source == "config" else ctx.config.ssm.path + "REDIS_HOST"
 
     if not db.host:
-        ctx.mark_unknown("DB_HOST is not set (ssm.values reports it)", unlock="[database] host")
+        ctx.unknown("DB_HOST is not set (ssm.values reports it)", unlock="[database] host")
     else:
         res = _resolve(ctx, db.host, nameservers)
         yield from _resolution(ctx, "db", db.host, db_param, res)
-        endpoints = attempt(ctx, "Aurora endpoints", lambda: aurora_endpoints(ctx.facts))
+        endpoints = ctx.attempt("Aurora endpoints", lambda: aurora_endpoints(ctx.facts))
         if endpoints is not None:
             yield from _db_identity(ctx, db.host, db_param, res, endpoints)
     if not redis.host:
-        ctx.mark_unknown("REDIS_HOST is not set (ssm.values reports it)", unlock="[redis] host")
+        ctx.unknown("REDIS_HOST is not set (ssm.values reports it)", unlock="[redis] host")
     else:
         res = _resolve(ctx, redis.host, nameservers)
         yield from _resolution(ctx, "redis", redis.host, redis_param, res)
-        rendpoints = attempt(ctx, "ElastiCache endpoints", lambda: redis_endpoints(ctx.facts))
+        rendpoints = ctx.attempt("ElastiCache endpoints", lambda: redis_endpoints(ctx.facts))
         if rendpoints is not None:
             yield from _redis_identity(ctx, redis.host, redis_param, res, rendpoints)
 
@@ -72,7 +71,7 @@ def _resolution(ctx: CheckContext, what: str, host: str, param: str, res: Resolu
         return
     signal = f"dns.{what}_host_{'nxdomain' if res.outcome == 'nxdomain' else res.outcome}"
     severity = "error" if res.outcome in ("nxdomain", "no_answer") else "warning"
-    yield ctx.finding(
+    yield ctx.legacy_finding(
         f"{what}_{res.outcome}", host, severity, f"{key} {host} {OUTCOME_TEXT.get(res.outcome, res.outcome)}",
         detail=res.detail + (" (resolved from the doctor's host with the configured nameservers; set [dns] "
                              "nameservers to the VPC resolver to see what the workers see)"
@@ -96,7 +95,7 @@ def _db_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
            else f"Set {param} to the cluster writer endpoint (aws rds describe-db-clusters --query "
            "'DBClusters[].[DBClusterIdentifier,Endpoint]'), then redeploy the worker services")
     if is_ip(host):
-        yield ctx.finding("db_literal_ip", host, "error", f"DB_HOST is a literal IP address ({host})",
+        yield ctx.legacy_finding("db_literal_ip", host, "error", f"DB_HOST is a literal IP address ({host})",
                           detail="An IP pins one instance: after a failover it is a reader (writes fail read-only) "
                           "or gone. Use the cluster writer endpoint, which follows the writer.",
                           evidence=base, resources=[host, param],
@@ -110,7 +109,7 @@ def _db_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
         cluster = clusters.get(cid, {})
         ev = {**base, "matched": name, "cluster": cid, "role": role, "cluster_status": cluster.get("Status")}
         if cfg_cluster and cid != cfg_cluster:
-            yield ctx.finding("db_other_cluster", host, "error",
+            yield ctx.legacy_finding("db_other_cluster", host, "error",
                               f"DB_HOST points at cluster {cid}, not the configured cluster {cfg_cluster}",
                               evidence=ev, resources=[host, param, cid], signals=["dns.db_host_not_writer"],
                               remediation=fix)
@@ -118,13 +117,13 @@ def _db_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
         if role == "writer":
             status = str(cluster.get("Status", "available"))
             if status in ("deleting", "failed", "inaccessible-encryption-credentials", "stopped", "stopping"):
-                yield ctx.finding("db_cluster_not_available", host, "error",
+                yield ctx.legacy_finding("db_cluster_not_available", host, "error",
                                   f"DB_HOST is the writer endpoint of {cid}, but the cluster is {status}",
                                   evidence=ev, resources=[host, param, cid], signals=["dns.db_host_stale"],
                                   remediation=f"Start or restore {cid}, or point {param} at the live cluster")
                 return
             if res.ok:
-                yield ctx.finding("db_ok", host, "info", f"DB_HOST is the writer endpoint of Aurora cluster {cid}",
+                yield ctx.legacy_finding("db_ok", host, "info", f"DB_HOST is the writer endpoint of Aurora cluster {cid}",
                                   evidence={**ev, "addresses": res.addresses}, signals=["dns.db_ok"], remediation="")
             return
         what = {"reader": "the cluster READER endpoint", "custom": "a custom endpoint",
@@ -138,20 +137,20 @@ def _db_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
             if member is not None:
                 ev["instance_is_writer_now"] = bool(member.get("IsClusterWriter"))
         via = f" (via CNAME {name})" if name != norm(host) else ""
-        yield ctx.finding("db_not_writer", host, "error", f"DB_HOST is {what} of {cid}{via}, not the writer endpoint",
+        yield ctx.legacy_finding("db_not_writer", host, "error", f"DB_HOST is {what} of {cid}{via}, not the writer endpoint",
                           detail=detail, evidence=ev, resources=[host, param, cid],
                           signals=["dns.db_host_not_writer"], remediation=fix)
         return
     aws_names = [n for n in res.chain if n.endswith(AWS_SUFFIX["db"])]
     if aws_names:
-        yield ctx.finding("db_stale", host, "error",
+        yield ctx.legacy_finding("db_stale", host, "error",
                           f"DB_HOST {host} names no existing Aurora cluster or instance",
                           detail=f"{aws_names[0]} is an RDS endpoint of a cluster that no longer exists (or another "
                           "account/region): workers fail DNS or reach a different database.",
                           evidence={**base, "rds_names": aws_names}, resources=[host, param],
                           signals=["dns.db_host_stale"], remediation=fix)
     elif res.ok:
-        yield ctx.finding("db_unmatched", host, "warning",
+        yield ctx.legacy_finding("db_unmatched", host, "warning",
                           f"DB_HOST {host} does not lead to an Aurora writer endpoint",
                           detail="Its CNAME chain ends without reaching any cluster endpoint (an A record or alias "
                           "the doctor cannot tie to a cluster; after a failover it may point at a reader).",
@@ -169,7 +168,7 @@ def _redis_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
            else f"Set {param} to the replication group's primary endpoint (aws elasticache "
            "describe-replication-groups --query 'ReplicationGroups[].NodeGroups[].PrimaryEndpoint'), then redeploy")
     if is_ip(host):
-        yield ctx.finding("redis_literal_ip", host, "warning", f"REDIS_HOST is a literal IP address ({host})",
+        yield ctx.legacy_finding("redis_literal_ip", host, "warning", f"REDIS_HOST is a literal IP address ({host})",
                           detail="A node IP changes role (and address) on failover or replacement; use the primary "
                           "endpoint.", evidence=base, resources=[host, param],
                           signals=["dns.redis_host_not_primary", "dns.redis_host_literal_ip"], remediation=fix)
@@ -183,24 +182,24 @@ def _redis_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
         if role in ("primary", "cluster"):
             if not res.ok:
                 return  # the right name, but it does not resolve: reported above, not ruled ok
-            yield ctx.finding("redis_ok", host, "info", f"REDIS_HOST is the primary endpoint of {gid}",
+            yield ctx.legacy_finding("redis_ok", host, "info", f"REDIS_HOST is the primary endpoint of {gid}",
                               evidence={**ev, "addresses": res.addresses}, signals=["dns.redis_ok"], remediation="")
             return
         what = {"reader": "the READER endpoint", "node": "a single node's endpoint"}.get(role, role)
-        yield ctx.finding("redis_not_primary", host, "error", f"REDIS_HOST is {what} of {gid}, not the primary endpoint",
+        yield ctx.legacy_finding("redis_not_primary", host, "error", f"REDIS_HOST is {what} of {gid}, not the primary endpoint",
                           detail="Replicas reject writes (READONLY): pushes and pops fail; a node endpoint changes "
                           "role on failover.", evidence=ev, resources=[host, param, gid],
                           signals=["dns.redis_host_not_primary"], remediation=fix)
         return
     aws_names = [n for n in res.chain if n.endswith(AWS_SUFFIX["redis"])]
     if aws_names:
-        yield ctx.finding("redis_stale", host, "error", f"REDIS_HOST {host} names no existing ElastiCache endpoint",
+        yield ctx.legacy_finding("redis_stale", host, "error", f"REDIS_HOST {host} names no existing ElastiCache endpoint",
                           detail=f"{aws_names[0]} belongs to a replication group that no longer exists (or another "
                           "account/region): workers fail DNS or talk to a different Redis than the app.",
                           evidence={**base, "cache_names": aws_names}, resources=[host, param],
                           signals=["dns.redis_host_stale"], remediation=fix)
     elif res.ok:
-        yield ctx.finding("redis_unmatched", host, "warning",
+        yield ctx.legacy_finding("redis_unmatched", host, "warning",
                           f"REDIS_HOST {host} does not lead to an ElastiCache primary endpoint",
                           evidence={**base, "addresses": res.addresses}, resources=[host, param],
                           signals=["dns.redis_host_stale"], remediation=fix)

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from doctor.engine import CheckContext
+from doctor.checkapi import CheckContext, CheckMeta, check
 from doctor.facts import _ts
 from doctor.model import Finding
-from doctor.registry import CheckMeta, check
 from doctor.signatures import classify_stop
 
 META = CheckMeta(
@@ -49,7 +48,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         service = qcfg.service
         svc = services.get(service)
         if svc is None:
-            yield ctx.finding("service_missing", service, "error",
+            yield ctx.legacy_finding("service_missing", service, "error",
                               f"Service {service} (queue {queue}) does not exist in {cluster}",
                               detail="Nothing consumes this queue on ECS.",
                               evidence={"service": service, "queue": queue, "cluster": cluster},
@@ -79,14 +78,14 @@ def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], since
 
     if desired > 0 and running == 0:
         problems += 1
-        yield ctx.finding("zero_running", service, "critical",
+        yield ctx.legacy_finding("zero_running", service, "critical",
                           f"{service}: 0 of {desired} task(s) running", detail="Nothing consumes the "
                           f"'{queue}' queue.", evidence={**counts, "events": recent},
                           signals=["ecs.zero_running"],
                           remediation="Find why tasks stop (ecs.startup) before raising the desired count.")
     elif running < desired or pending > 0 or running > desired:
         problems += 1
-        yield ctx.finding("not_steady", service, "warning",
+        yield ctx.legacy_finding("not_steady", service, "warning",
                           f"{service}: {running} running / {pending} pending of {desired} desired",
                           evidence={**counts, "events": recent}, signals=["ecs.not_steady"],
                           remediation=f"Watch it settle (aws ecs describe-services --cluster {cluster} --services "
@@ -96,7 +95,7 @@ def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], since
     if failed:
         problems += 1
         d = failed[0]
-        yield ctx.finding("circuit_breaker_tripped", service, "error",
+        yield ctx.legacy_finding("circuit_breaker_tripped", service, "error",
                           f"{service}: deployment {d.get('id')} failed ({d.get('rolloutStateReason') or 'rollout FAILED'})",
                           detail="The deployment circuit breaker stopped the rollout (and rolled back when enabled).",
                           evidence={**counts, "deployments": dep_summary,
@@ -106,7 +105,7 @@ def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], since
                           "--task-definition <fixed revision>.")
     elif len(deployments) > 1 or any(d.get("rolloutState") == "IN_PROGRESS" for d in deployments):
         problems += 1
-        yield ctx.finding("deployment_in_progress", service, "warning",
+        yield ctx.legacy_finding("deployment_in_progress", service, "warning",
                           f"{service}: deployment in progress ({len(deployments)} deployment(s))",
                           evidence={**counts, "deployments": dep_summary}, signals=["ecs.deployment_in_progress"],
                           remediation="Wait for the rollout to complete before judging the workers.")
@@ -117,7 +116,7 @@ def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], since
             continue
         problems += 1
         signals = ["ecs.not_steady"] + (["ecs.restart_storm"] if kind == "start_throttled" else [])
-        yield ctx.finding(kind, service, "error",
+        yield ctx.legacy_finding(kind, service, "error",
                           f"{service}: {str(hit.get('message'))[:200]}",
                           evidence={**counts, "event_at": _ts(hit.get("createdAt")).isoformat(), "events": recent},
                           signals=signals,
@@ -130,7 +129,7 @@ def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], since
     counted = [t for t in stopped if classify_stop(t, essential).kind != "expected"]
     if len(counted) >= threshold:
         problems += 1
-        yield ctx.finding("restart_storm", service, "error",
+        yield ctx.legacy_finding("restart_storm", service, "error",
                           f"{service}: {len(counted)} task(s) stopped in the last "
                           f"{ctx.config.run.window_minutes} min (threshold {threshold})",
                           detail="Workers keep dying and being replaced. ECS does not throttle tasks that reached "
@@ -143,7 +142,7 @@ def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], since
     lo, hi = scale
     if not lo <= desired <= hi:
         problems += 1
-        yield ctx.finding("scale_out_of_range", service, "warning",
+        yield ctx.legacy_finding("scale_out_of_range", service, "warning",
                           f"{service}: desired count {desired} outside the configured range [{lo}, {hi}]",
                           evidence={**counts, "scale": [lo, hi]}, signals=["ecs.scale_out_of_range"],
                           remediation=f"{redeploy} --desired-count {min(max(desired, lo), hi)} (or change "
@@ -151,7 +150,7 @@ def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], since
 
     if problems == 0:
         state = "scaled to zero" if desired == 0 else "steady"
-        yield ctx.finding("steady", service, "info",
+        yield ctx.legacy_finding("steady", service, "info",
                           f"{service}: {state} ({running}/{desired} running)",
                           evidence={**counts, "deployments": dep_summary, "stopped_in_window": len(stopped)},
                           signals=["ecs.steady"], remediation="")

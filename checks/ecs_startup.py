@@ -8,10 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from doctor.aws import denied_action, error_code
-from doctor.engine import CheckContext
+from doctor.checkapi import CheckContext, CheckMeta, check
 from doctor.facts import _ts
 from doctor.model import Finding
-from doctor.registry import CheckMeta, check
 from doctor.signatures import LogHit, StopClass, classify_stop, essential_exit_code, scan
 
 META = CheckMeta(
@@ -153,7 +152,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
             }
             if cls.cause:
                 evidence["cause"] = cls.cause
-            yield ctx.finding(kind, service, cls.severity,
+            yield ctx.legacy_finding(kind, service, cls.severity,
                               f"{service}: {count} task(s) stopped — {cls.title}",
                               detail=_detail(cls), evidence=evidence, resources=[service],
                               signals=list(cls.signals), remediation=_remedy(cls, service, cluster, td))
@@ -164,7 +163,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         container = ctx.facts.container_name(td)
         awslogs = _awslogs(td, container)
         if awslogs is None:
-            ctx.mark_unknown(f"{service}: the container does not log with awslogs; startup logs not read",
+            ctx.unknown(f"{service}: the container does not log with awslogs; startup logs not read",
                              unlock="awslogs logConfiguration in the task definition")
             continue
         group, prefix = awslogs
@@ -183,7 +182,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                 lines, problem = _log_lines(ctx, group, stream, start_ms)
             except Exception as e:
                 action = denied_action(e)
-                ctx.mark_unknown(f"cannot read {group}: access denied", unlock=action or "logs:GetLogEvents")
+                ctx.unknown(f"cannot read {group}: access denied", unlock=action or "logs:GetLogEvents")
                 break
             if problem is None:
                 read_any = True
@@ -197,7 +196,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         examined["log_lines"] += total_lines
         for signal, (hit, where) in sorted(hits.items()):
             problems += 1
-            yield ctx.finding(f"log_{signal.split('.', 1)[1]}", service, "error",
+            yield ctx.legacy_finding(f"log_{signal.split('.', 1)[1]}", service, "error",
                               f"{service}: worker logs show {hit.title} ({hit.count} line(s))",
                               detail=f"First seen in the {where}.",
                               evidence={"service": service, "log_group": group, "where": where,
@@ -212,11 +211,11 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                 action = denied_action(e)
                 if not action:
                     raise
-                ctx.mark_unknown(f"cannot list the streams of {group}: access denied", unlock=action)
+                ctx.unknown(f"cannot list the streams of {group}: access denied", unlock=action)
                 continue
             if has_streams is None:
                 problems += 1
-                yield ctx.finding("log_group_missing", service, "error",
+                yield ctx.legacy_finding("log_group_missing", service, "error",
                                   f"{service}: log group {group} does not exist",
                                   detail="The awslogs driver cannot create streams in a missing group: tasks stop "
                                   "with 'failed to initialize logging driver' unless awslogs-create-group is set.",
@@ -225,7 +224,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                                   remediation=f"aws logs create-log-group --log-group-name {group}")
             elif channel != "stderr":
                 problems += 1
-                yield ctx.finding("logs_empty", service, "warning",
+                yield ctx.legacy_finding("logs_empty", service, "warning",
                                   f"{service}: no log lines in {group} and LOG_CHANNEL is "
                                   f"{channel if channel is not None else 'unset (Laravel default: stack -> file)'}",
                                   detail="Laravel's default channel writes to storage/logs/laravel.log inside the "
@@ -236,15 +235,15 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                                   remediation="Set LOG_CHANNEL=stderr for the workers (SSM parameter or task "
                                   "definition environment) and redeploy.")
             else:
-                yield ctx.finding("logs_empty", service, "info",
+                yield ctx.legacy_finding("logs_empty", service, "info",
                                   f"{service}: no log lines in {group} within the last "
                                   f"{cfg.run.window_minutes} min", evidence={"service": service, "log_group": group},
                                   resources=[service, group], remediation="")
         elif not read_any and newest:
-            ctx.mark_unknown(f"{service}: no log stream found for the newest tasks in {group}")
+            ctx.unknown(f"{service}: no log stream found for the newest tasks in {group}")
 
     if problems == 0:
-        yield ctx.finding("ok", cluster, "info",
+        yield ctx.legacy_finding("ok", cluster, "info",
                           f"No startup failures in the last {cfg.run.window_minutes} min",
                           evidence={**examined, "window_minutes": cfg.run.window_minutes},
                           signals=["startup.ok"], remediation="")

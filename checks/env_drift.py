@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from doctor.checkapi import CheckContext, CheckMeta, check
 from doctor.dotenv import DotenvReadError, load
-from doctor.engine import CheckContext, CheckUnknown
 from doctor.facts import laravel_redis_prefix
 from doctor.model import Finding
-from doctor.registry import CheckMeta, check
 
 META = CheckMeta(
     id="env.drift",
@@ -67,12 +66,14 @@ def redis_target(values: dict[str, str]) -> dict[str, str]:
 def run(ctx: CheckContext) -> Iterator[Finding]:
     path = ctx.config.env.file
     if path is None:
-        raise CheckUnknown("no .env given: the web tier's values cannot be compared with SSM",
+        ctx.unknown("no .env given: the web tier's values cannot be compared with SSM",
                            unlock="--env-file PATH")
+        return
     try:
         env = load(path)
     except DotenvReadError as e:
-        raise CheckUnknown(f"cannot read the .env: {e}", unlock="--env-file PATH") from None
+        ctx.unknown(f"cannot read the .env: {e}", unlock="--env-file PATH")
+        return
 
     params = ctx.facts.ssm_parameters()
     ssm = ctx.facts.ssm_values()
@@ -97,7 +98,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     problems = 0
     if env.errors:
         problems += 1
-        yield ctx.finding("env_malformed", source, "error",
+        yield ctx.legacy_finding("env_malformed", source, "error",
                           f"{source}: {len(env.errors)} malformed line(s) "
                           f"(line {', '.join(str(e.line) for e in env.errors[:10])})",
                           detail="Laravel (phpdotenv) refuses to load a file with a malformed line: the web tier "
@@ -113,7 +114,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     ssm_db = ssm.get("DB_HOST", DB_DEFAULTS["DB_HOST"])
     if env_db != ssm_db:
         problems += 1
-        yield ctx.finding("db_host_differs", "DB_HOST", "critical",
+        yield ctx.legacy_finding("db_host_differs", "DB_HOST", "critical",
                           "DB_HOST differs between the web tier and the workers" if secret("DB_HOST") else
                           f"DB_HOST differs: the web tier uses {env_db}, the workers {ssm_db}",
                           detail="Producers and consumers talk to different databases (or one of them to a "
@@ -134,7 +135,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     if diff:
         problems += 1
         parts = ", ".join(diff)
-        yield ctx.finding("redis_target_differs", "redis", "critical",
+        yield ctx.legacy_finding("redis_target_differs", "redis", "critical",
                           f"Redis target differs between the web tier and the workers ({parts})",
                           detail="Jobs are pushed to one Redis host/db/prefix and popped from another: the "
                           "workers see an empty queue while the backlog grows where nobody looks.",
@@ -154,7 +155,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
             continue
         problems += 1
         severity = "error" if key in IMPORTANT else "warning"
-        yield ctx.finding("value_differs", key, severity,
+        yield ctx.legacy_finding("value_differs", key, severity,
                           f"{key} differs between {source} and {base}{key}"
                           + (" (secret: compared by fingerprint)" if secret(key) else ""),
                           evidence={"key": key, "env_line": env.line_of(key), "parameter": base + key,
@@ -165,7 +166,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     if missing_in_ssm:
         problems += 1
         important = [k for k in missing_in_ssm if k in IMPORTANT]
-        yield ctx.finding("key_missing_in_ssm", base, "error" if important else "warning",
+        yield ctx.legacy_finding("key_missing_in_ssm", base, "error" if important else "warning",
                           f"{len(missing_in_ssm)} key(s) of {source} are not in SSM: {_names(missing_in_ssm)}",
                           detail="The workers fall back to Laravel's config defaults for these.",
                           evidence={"keys": missing_in_ssm, "important": important, "path": base},
@@ -174,14 +175,14 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                           "(SecureString for secrets), then redeploy the workers.")
     if missing_in_env:
         problems += 1
-        yield ctx.finding("key_missing_in_env", source, "warning",
+        yield ctx.legacy_finding("key_missing_in_env", source, "warning",
                           f"{len(missing_in_env)} SSM key(s) are not in {source}: {_names(missing_in_env)}",
                           detail="The web tier falls back to Laravel's config defaults for these.",
                           evidence={"keys": missing_in_env, "file": source},
                           resources=[source], signals=["drift.key_missing_in_env"],
                           remediation=f"Add the keys to {source} (or delete the unused parameters under {base}).")
     if problems == 0:
-        yield ctx.finding("ok", source, "info",
+        yield ctx.legacy_finding("ok", source, "info",
                           f"{source} and {base} agree on {len(set(env.values) & set(ssm))} keys",
                           evidence={"file": source, "path": base, "keys_compared": len(set(env.values) & set(ssm)),
                                     "duplicates_ignored": [k for k, _ in env.duplicates]},

@@ -6,10 +6,9 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-from doctor.engine import CheckContext
+from doctor.checkapi import CheckContext, CheckMeta, check
 from doctor.model import Finding
 from doctor.probe import PLUGIN_INSTALL_HINT
-from doctor.registry import CheckMeta, check
 
 META = CheckMeta(
     id="exec.ready",
@@ -58,7 +57,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
 
     if not shutil.which("session-manager-plugin"):
         problems += 1
-        yield ctx.finding("plugin_missing", "session-manager-plugin", "warning" if needed else "info",
+        yield ctx.legacy_finding("plugin_missing", "session-manager-plugin", "warning" if needed else "info",
                           "session-manager-plugin is not installed on the doctor host",
                           detail="ECS Exec sessions (aws ecs execute-command, --exec ecs-exec) need it.",
                           evidence={"transport": cfg.exec.transport, "fallback": cfg.exec.fallback},
@@ -68,14 +67,14 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     roles: dict[str, list[str]] = {}
     for name, svc in services.items():
         if svc is None:
-            ctx.mark_unknown(f"service {name} not found in {cluster}")
+            ctx.unknown(f"service {name} not found in {cluster}")
             continue
         fix_enable = (f"aws ecs update-service --cluster {cluster} --service {name} --enable-execute-command "
                       "--force-new-deployment")
         before = problems
         if not svc.get("enableExecuteCommand"):
             problems += 1
-            yield ctx.finding("disabled", name, sev, f"ECS Exec is not enabled on service {name}",
+            yield ctx.legacy_finding("disabled", name, sev, f"ECS Exec is not enabled on service {name}",
                               evidence={"service": name, "enableExecuteCommand": svc.get("enableExecuteCommand")},
                               remediation=fix_enable, signals=["exec.disabled"])
         td = ctx.facts.service_task_definition(name) or {}
@@ -87,7 +86,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
             tid = t["taskArn"].rsplit("/", 1)[-1]
             if t.get("enableExecuteCommand") is False:
                 problems += 1
-                yield ctx.finding("task_disabled", f"{name}/{tid}", sev,
+                yield ctx.legacy_finding("task_disabled", f"{name}/{tid}", sev,
                                   f"Task {tid} of {name} was started without ECS Exec",
                                   detail="Tasks keep the setting they started with: redeploy after enabling it.",
                                   evidence={"service": name, "task": t["taskArn"]}, resources=[name, t["taskArn"]],
@@ -102,7 +101,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                     status = "absent"
             if status:
                 problems += 1
-                yield ctx.finding("agent_not_running", f"{name}/{tid}", sev,
+                yield ctx.legacy_finding("agent_not_running", f"{name}/{tid}", sev,
                                   f"ExecuteCommandAgent is {status} in task {tid} of {name}",
                                   detail=(agents[0].get("reason") or "") if agents else "",
                                   evidence={"service": name, "task": t["taskArn"], "agent_status": status},
@@ -113,13 +112,13 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         v = _version(platform)
         if v is not None and v < (1, 4, 0):
             problems += 1
-            yield ctx.finding("platform_too_old", name, sev, f"{name} runs Fargate platform {platform} (< 1.4.0)",
+            yield ctx.legacy_finding("platform_too_old", name, sev, f"{name} runs Fargate platform {platform} (< 1.4.0)",
                               evidence={"service": name, "platformVersion": platform},
                               remediation=f"aws ecs update-service --cluster {cluster} --service {name} "
                               "--platform-version LATEST --force-new-deployment", signals=["exec.platform_too_old"])
         if cdef.get("readonlyRootFilesystem"):
             problems += 1
-            yield ctx.finding("readonly_rootfs", name, sev,
+            yield ctx.legacy_finding("readonly_rootfs", name, sev,
                               f"{name}: container {cname} has a read-only root filesystem",
                               detail="The ECS Exec agent needs to write to the container filesystem.",
                               evidence={"service": name, "container": cname, "taskDefinition": td.get("taskDefinitionArn")},
@@ -129,7 +128,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         static = sorted({e["name"] for e in cdef.get("environment", []) if e.get("name") in STATIC_KEYS})
         if static:
             problems += 1
-            yield ctx.finding("static_keys_in_env", name, sev,
+            yield ctx.legacy_finding("static_keys_in_env", name, sev,
                               f"{name}: static AWS credentials in the container environment ({', '.join(static)})",
                               detail="Static keys override the task role, so the exec agent's ssmmessages calls use "
                               "them; they are also a leak risk. Values are not shown.",
@@ -140,7 +139,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         path = _ssmmessages_path(ctx, net.get("subnets", []))
         if path is not None and not path["ok"]:
             problems += 1
-            yield ctx.finding("no_path_ssmmessages", name, sev,
+            yield ctx.legacy_finding("no_path_ssmmessages", name, sev,
                               f"{name}: worker subnets have no path to ssmmessages",
                               detail="No ssmmessages interface endpoint with private DNS and no usable default "
                               "route (NAT, or IGW with a public IP) from " + ", ".join(path["blocked"]) + ". "
@@ -154,11 +153,11 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
             roles.setdefault(td["taskRoleArn"], []).append(name)
         else:
             problems += 1
-            yield ctx.finding("no_task_role", name, sev, f"{name}: the task definition has no task role",
+            yield ctx.legacy_finding("no_task_role", name, sev, f"{name}: the task definition has no task role",
                               detail="The exec agent authenticates to ssmmessages with the task role.",
                               evidence={"service": name}, signals=["exec.task_role_denied"])
         if problems == before:
-            yield ctx.finding("ready", name, "info", f"ECS Exec prerequisites met for {name}",
+            yield ctx.legacy_finding("ready", name, "info", f"ECS Exec prerequisites met for {name}",
                               evidence={"service": name, "platformVersion": platform, "tasks": len(tasks)},
                               signals=["exec.ok"])
     for role, svcs in sorted(roles.items()):
@@ -185,7 +184,7 @@ def _ssmmessages_path(ctx: CheckContext, subnets: list[str]) -> dict[str, Any] |
         paths = netinfo.path_to_service(ctx.facts, "ssmmessages")
         net = netinfo.worker_network(ctx.facts)
     except Exception as e:
-        ctx.mark_unknown(f"ssmmessages path not checked: {type(e).__name__}: {e}",
+        ctx.unknown(f"ssmmessages path not checked: {type(e).__name__}: {e}",
                          unlock="ec2:DescribeSubnets, ec2:DescribeRouteTables, ec2:DescribeVpcEndpoints")
         return None
     mine = [paths[s] for s in subnets if s in paths]
@@ -207,9 +206,9 @@ def _simulate(ctx: CheckContext, role: str, services: list[str], kms_key: str | 
         resp = ctx.aws.client("iam").simulate_principal_policy(PolicySourceArn=role, ActionNames=actions)
     except Exception as e:
         if denied_action(e):
-            ctx.mark_unknown(f"task role {role} not simulated: access denied", unlock="iam:SimulatePrincipalPolicy")
+            ctx.unknown(f"task role {role} not simulated: access denied", unlock="iam:SimulatePrincipalPolicy")
         else:
-            ctx.mark_unknown(f"task role {role} not simulated: {type(e).__name__}: {e}",
+            ctx.unknown(f"task role {role} not simulated: {type(e).__name__}: {e}",
                              unlock="iam:SimulatePrincipalPolicy")
         return
     denied = sorted({r["EvalActionName"] for r in resp.get("EvaluationResults", [])
@@ -217,13 +216,13 @@ def _simulate(ctx: CheckContext, role: str, services: list[str], kms_key: str | 
     ev = {"role": role, "services": services, "advisory": True,
           "note": "iam:SimulatePrincipalPolicy does not evaluate SCPs or condition keys"}
     if denied:
-        yield ctx.finding("task_role_denied", role.rsplit("/", 1)[-1], "warning",
+        yield ctx.legacy_finding("task_role_denied", role.rsplit("/", 1)[-1], "warning",
                           f"Task role {role.rsplit('/', 1)[-1]} may not allow {', '.join(denied)} (advisory)",
                           evidence={**ev, "denied": denied}, resources=[role, *services],
                           remediation="Add to the task role: " + ", ".join(denied) + " on Resource *"
                           + (f" (kms:Decrypt on {kms_key})" if kms_key else "") + ".",
                           signals=["exec.task_role_denied"])
     else:
-        yield ctx.finding("task_role_ok", role.rsplit("/", 1)[-1], "info",
+        yield ctx.legacy_finding("task_role_ok", role.rsplit("/", 1)[-1], "info",
                           f"Task role {role.rsplit('/', 1)[-1]} allows the ssmmessages actions (advisory)",
                           evidence={**ev, "allowed": actions}, resources=[role, *services], signals=["exec.ok"])

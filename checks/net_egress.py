@@ -7,12 +7,11 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
-from doctor.engine import CheckContext, CheckUnknown
+from doctor.checkapi import CheckContext, CheckMeta, check
 from doctor.model import Finding
 from doctor.netinfo import (
     Path,
     WorkerNetwork,
-    attempt,
     covers,
     path_to_service,
     region,
@@ -22,7 +21,6 @@ from doctor.netinfo import (
     vpc_info,
     worker_network,
 )
-from doctor.registry import CheckMeta, check
 
 META = CheckMeta(
     id="net.egress",
@@ -57,17 +55,18 @@ WHY = {"s3": "ECR image layers and the media bucket are in S3",
 def run(ctx: CheckContext) -> Iterator[Finding]:
     net = worker_network(ctx.facts)
     if not net.subnets:
-        raise CheckUnknown("no worker subnets (services missing or without awsvpc networkConfiguration)",
+        ctx.unknown("no worker subnets (services missing or without awsvpc networkConfiguration)",
                            unlock="ecs:DescribeServices")
+        return
     problems = 0
     for vpc in net.vpcs:
-        info = attempt(ctx, f"VPC {vpc} attributes", functools.partial(vpc_info, ctx.facts, vpc))
+        info = ctx.attempt(f"VPC {vpc} attributes", functools.partial(vpc_info, ctx.facts, vpc))
         if info is None:
             continue
         off = [k for k in ("EnableDnsSupport", "EnableDnsHostnames") if not info.get(k)]
         if off:
             problems += 1
-            yield ctx.finding(
+            yield ctx.legacy_finding(
                 "vpc_dns_disabled", vpc, "error", f"VPC {vpc} has {' and '.join(off)} off",
                 detail="Without DNS support tasks cannot resolve AWS endpoints or REDIS_HOST/DB_HOST; without DNS "
                 "hostnames interface endpoints' private DNS does not work.",
@@ -81,7 +80,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     problems += egress_blocked
     summary: dict[str, dict[str, Any]] = {}
     for svc in SERVICES:
-        paths = attempt(ctx, f"path to {svc}", functools.partial(path_to_service, ctx.facts, svc))
+        paths = ctx.attempt(f"path to {svc}", functools.partial(path_to_service, ctx.facts, svc))
         if paths is None:
             continue
         summary[svc] = {sid: p.kind for sid, p in paths.items()}
@@ -96,7 +95,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
             yield _no_path(ctx, net, svc, missing)
         yield from _private_dns_off(ctx, net, svc, paths)
     if problems == 0:
-        yield ctx.finding("ok", "+".join(net.vpcs), "info",
+        yield ctx.legacy_finding("ok", "+".join(net.vpcs), "info",
                           "Every worker subnet reaches S3, ECR, Logs, SSM and ssmmessages",
                           evidence={"paths": summary, "subnets": sorted(net.subnets)}, signals=["net.ok"],
                           remediation="")
@@ -121,7 +120,7 @@ def _no_path(ctx: CheckContext, net: WorkerNetwork, svc: str, missing: list[Path
                f"--subnet-ids {' '.join(sids)} --security-group-ids <SG allowing 443 from "
                f"{_first_sg(net, services)}> --private-dns-enabled (or add a NAT route to {', '.join(tables)})")
     signals = [SIGNAL[svc]] + (["net.endpoint_sg_blocked"] if blocked else [])
-    return ctx.finding(
+    return ctx.legacy_finding(
         f"no_path_{svc.replace('.', '_')}", svc, "error",
         f"No path from worker subnet(s) {', '.join(sids)} to {svc}",
         detail=f"{WHY[svc]}. " + "; ".join(sorted({p.note for p in missing if p.note})),
@@ -137,7 +136,7 @@ def _private_dns_off(ctx: CheckContext, net: WorkerNetwork, svc: str, paths: dic
             if e.get("ServiceName") == name and e.get("VpcEndpointType") == "Interface" and not e.get(
                     "PrivateDnsEnabled") and svc != "s3":
                 used_nat = sorted(sid for sid, p in paths.items() if p.kind in ("nat", "igw", "other"))
-                yield ctx.finding(
+                yield ctx.legacy_finding(
                     "private_dns_disabled", e["VpcEndpointId"], "warning",
                     f"Interface endpoint {e['VpcEndpointId']} for {svc} has private DNS disabled",
                     detail="The default service host name does not resolve to the endpoint, so tasks "
@@ -156,7 +155,7 @@ def _endpoint_sg_blocked(ctx: CheckContext, net: WorkerNetwork, path: Path,
     if ep is None:
         return None
     ep_sgs = [g["GroupId"] for g in ep.get("Groups", []) if g.get("GroupId")]
-    groups = attempt(ctx, f"SGs of {path.via}", functools.partial(security_groups, ctx.facts, ep_sgs))
+    groups = ctx.attempt(f"SGs of {path.via}", functools.partial(security_groups, ctx.facts, ep_sgs))
     if groups is None:
         return None
     cidr = net.subnets[path.subnet].cidr
@@ -179,7 +178,7 @@ def _endpoint_sg_blocked(ctx: CheckContext, net: WorkerNetwork, path: Path,
 
 def _worker_egress(ctx: CheckContext, net: WorkerNetwork, service_sgs: dict[str, list[str]]) -> Any:
     all_sgs = sorted({sg for sgs in service_sgs.values() for sg in sgs})
-    groups = attempt(ctx, "worker SGs", functools.partial(security_groups, ctx.facts, all_sgs))
+    groups = ctx.attempt("worker SGs", functools.partial(security_groups, ctx.facts, all_sgs))
     if groups is None:
         return 0
     bad = 0
@@ -189,7 +188,7 @@ def _worker_egress(ctx: CheckContext, net: WorkerNetwork, service_sgs: dict[str,
                                              or r.get("UserIdGroupPairs")) for r in rules):
             continue
         bad += 1
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "worker_egress_443", f"{service}:{'+'.join(sgs)}", "error",
             f"Worker SG(s) {', '.join(sgs)} of {service} do not allow outbound HTTPS (443)",
             detail="Every AWS API call from the task (ECR, S3, Logs, SSM, ssmmessages) is dropped.",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from doctor.aws import denied_action
-from doctor.engine import CheckContext
+from doctor.checkapi import CheckContext, CheckMeta, check
 from doctor.facts import RedisTarget, laravel_redis_prefix
 from doctor.model import Finding
 from doctor.queues import (
@@ -27,7 +27,6 @@ from doctor.queues import (
     resolve_host,
     scan_queue_keys,
 )
-from doctor.registry import CheckMeta, check
 
 META = CheckMeta(
     id="queue.state",
@@ -73,7 +72,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     except Exception as e:
         values = {}
         action = denied_action(e)
-        ctx.mark_unknown(f"SSM values unreadable ({action or type(e).__name__}); using config and defaults",
+        ctx.unknown(f"SSM values unreadable ({action or type(e).__name__}); using config and defaults",
                          unlock=action)
     target = ctx.facts.redis_target()
 
@@ -107,7 +106,7 @@ def _routing(ctx: CheckContext, values: dict[str, str],
         action = denied_action(e)
         if action is None and not _aws_like(e):
             raise
-        ctx.mark_unknown(f"routing not checked: ECS services unreadable ({action or e})", unlock=action)
+        ctx.unknown(f"routing not checked: ECS services unreadable ({action or e})", unlock=action)
         return consumers
     for queue, qcfg in cfg.queues.items():
         svc = services.get(qcfg.service)
@@ -119,7 +118,7 @@ def _routing(ctx: CheckContext, values: dict[str, str],
             action = denied_action(e)
             if action is None and not _aws_like(e):
                 raise
-            ctx.mark_unknown(f"{qcfg.service}: task definition unreadable ({action or e})", unlock=action)
+            ctx.unknown(f"{qcfg.service}: task definition unreadable ({action or e})", unlock=action)
             continue
         if td is None:
             continue
@@ -136,12 +135,12 @@ def _routing(ctx: CheckContext, values: dict[str, str],
                      else env.get("REDIS_PREFIX", target.prefix))
         td_ref = f"{td.get('family', qcfg.service)}:{td.get('revision', '?')}"
         if cmd is None:
-            ctx.mark_unknown(f"{qcfg.service}: no queue:work command in task definition {td_ref} "
+            ctx.unknown(f"{qcfg.service}: no queue:work command in task definition {td_ref} "
                              "(the image's default CMD is not visible to the doctor)")
             consumers.append(c)
             continue
         if cmd.command == "horizon":
-            ctx.mark_unknown(f"{qcfg.service} runs Horizon: its queues are in config/horizon.php, not the command")
+            ctx.unknown(f"{qcfg.service} runs Horizon: its queues are in config/horizon.php, not the command")
             c.command = None
             consumers.append(c)
             continue
@@ -156,7 +155,7 @@ def _routing(ctx: CheckContext, values: dict[str, str],
                     "sleep_s": opts["sleep"], "max_time_s": opts["max_time"], "retry_after_s": c.retry_after,
                     "redis_db": c.db, "redis_prefix": c.prefix}
         if c.connection == "sync" or cmd.connection == "sync":
-            yield ctx.finding(
+            yield ctx.legacy_finding(
                 "sync_connection_trap", qcfg.service, "critical",
                 f"{qcfg.service} runs `queue:work sync`: the sync connection never pops a job",
                 detail="The first argument of queue:work is the connection, not the queue. `sync` is a no-op "
@@ -167,7 +166,7 @@ def _routing(ctx: CheckContext, values: dict[str, str],
                 f"--queue={queue} ...` and `aws ecs update-service --cluster {cluster} --service {qcfg.service} "
                 "--task-definition <new revision>`.")
         if "default" in c.queues:
-            yield ctx.finding(
+            yield ctx.legacy_finding(
                 "default_in_heavy_path", qcfg.service, "error",
                 f"{qcfg.service} consumes the `default` queue",
                 detail="`default` stays on the app hosts; a heavy ECS worker draining it takes light jobs into the "
@@ -177,7 +176,7 @@ def _routing(ctx: CheckContext, values: dict[str, str],
                 remediation=f"Set an explicit `--queue={queue}` in {qcfg.service}'s command (new task definition "
                 "revision) and redeploy.")
         if opts["timeout"] >= c.retry_after or (opts["timeout"] == 0 and c.retry_after):
-            yield ctx.finding(
+            yield ctx.legacy_finding(
                 "timeout_ge_retry_after", qcfg.service, "error",
                 f"{qcfg.service}: worker --timeout={opts['timeout']} is not below retry_after={c.retry_after}",
                 detail="A job still running when its reservation expires (retry_after) is popped again by another "
@@ -185,7 +184,7 @@ def _routing(ctx: CheckContext, values: dict[str, str],
                 evidence=evidence, resources=[qcfg.service, td_ref], signals=["queue.timeout_ge_retry_after"],
                 remediation=f"Make --timeout several seconds shorter than retry_after (e.g. --timeout="
                 f"{max(1, c.retry_after - 10)}), or raise REDIS_QUEUE_RETRY_AFTER in SSM above the longest job.")
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "worker", qcfg.service, "info",
             f"{qcfg.service}: {cmd.command} {c.connection} --queue={','.join(c.queues)} tries={opts['tries']} "
             f"timeout={opts['timeout']}s max-jobs={opts['max_jobs']} memory={opts['memory']}MB",
@@ -202,7 +201,7 @@ def _routing(ctx: CheckContext, values: dict[str, str],
         others = [c.service for c in popping if c.service != qcfg.service]
         ev = {"queue": queue, "service": qcfg.service, "consumed_by": [c.service for c in popping]}
         if not popping and (own is not None or not others):
-            yield ctx.finding(
+            yield ctx.legacy_finding(
                 "unrouted", queue, "error", f"Heavy queue `{queue}` is consumed by no ECS worker",
                 detail=f"No worker task definition names `{queue}` in its --queue list with a Redis connection"
                 + (f"; {qcfg.service} is missing from the cluster" if own is None else "") + ".",
@@ -210,13 +209,13 @@ def _routing(ctx: CheckContext, values: dict[str, str],
                 remediation=f"Give {qcfg.service} the command `php artisan queue:work redis --queue={queue}` "
                 "(new task definition revision) and redeploy.")
         elif own is not None and qcfg.service not in ev["consumed_by"]:
-            yield ctx.finding(
+            yield ctx.legacy_finding(
                 "misrouted", queue, "warning",
                 f"Heavy queue `{queue}` is consumed by {', '.join(others)}, not by its own service {qcfg.service}",
                 evidence=ev, resources=[queue, qcfg.service, *others],
                 remediation=f"Route `{queue}` to {qcfg.service} only (--queue={queue}).")
         elif others:
-            yield ctx.finding(
+            yield ctx.legacy_finding(
                 "shared_consumer", queue, "warning",
                 f"Heavy queue `{queue}` is also consumed by {', '.join(others)}",
                 detail="Each heavy queue should be drained by exactly its own service; a shared --queue list "
@@ -272,17 +271,17 @@ def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any],
     """A client pool for the target after a PING, or None (with the vantage in the reason). When the in-task
     probe read the queue counts (``task_counts``) the check is not unknown: only the key-split search is."""
     if not target.host:
-        ctx.mark_unknown("Redis not inspected: no REDIS_HOST in SSM and no [redis] host in the config",
+        ctx.unknown("Redis not inspected: no REDIS_HOST in SSM and no [redis] host in the config",
                          unlock="[redis] host")
         return None, None
     try:
         address = resolve_host(target.host, ctx.config.dns.nameservers)
     except Exception as e:
-        ctx.mark_unknown(f"Redis not inspected from vantage host (the doctor's host): {target.host} does not resolve "
+        ctx.unknown(f"Redis not inspected from vantage host (the doctor's host): {target.host} does not resolve "
                          f"({type(e).__name__}: {e}); dns.resolve reports why"
                          + ("; queue counts read through the in-task probe, key-split search skipped" if task_counts
                             else ""))
-        return None, ctx.finding(
+        return None, ctx.legacy_finding(
             "vantage", "redis", "info", f"Queue numbers not read: {target.host} does not resolve from the doctor's host",
             evidence={"vantage": "host", "host": target.host, "port": target.port,
                       "nameservers": ctx.config.dns.nameservers or ["system resolver"],
@@ -301,7 +300,7 @@ def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any],
         pool.close()
         from_tasks = {svc: {k: (r.redis or {}).get(k) for k in ("tcp", "reply", "role")} | {"ok": r.ok}
                       for svc, r in probes.items()}
-        note = ctx.finding(
+        note = ctx.legacy_finding(
             "vantage", "redis", "info",
             f"Redis {target.host}:{target.port} unreachable from the doctor's host"
             + ("; queue counts read inside the worker tasks" if task_counts else ": queue numbers not read"),
@@ -312,12 +311,12 @@ def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any],
             evidence={"vantage": "host", "host": target.host, "port": target.port, "db": target.db,
                       "error": f"{type(e).__name__}: {e}", "in_task_probe": from_tasks}, remediation="")
         if task_counts:
-            ctx.mark_unknown(
+            ctx.unknown(
                 f"key-split search and head-job details skipped: Redis {target.host}:{target.port} not reachable "
                 f"from the doctor's host ({type(e).__name__}); queue counts read through the in-task probe",
                 unlock="run ame-doctor where the Redis endpoint is reachable (e.g. a bastion in the worker VPC)")
         else:
-            ctx.mark_unknown(
+            ctx.unknown(
                 f"Redis {target.host}:{target.port} not reachable from vantage host (the doctor's host): "
                 f"{type(e).__name__}: {e}. The in-task probe read no queue counts (exec off or no php); run the "
                 "doctor where Redis is reachable, or with --exec, to read them",
@@ -382,10 +381,10 @@ def _redis_findings(ctx: CheckContext, for_db: Any, target: RedisTarget, consume
         dbs = sorted(set(keyspace_dbs(for_db(target.db))) | {target.db} | {d for d, _ in loc.values()})
     except Exception as e:
         dbs = [target.db]
-        ctx.mark_unknown(f"INFO keyspace failed ({type(e).__name__}); key-split search limited to db{target.db}")
+        ctx.unknown(f"INFO keyspace failed ({type(e).__name__}); key-split search limited to db{target.db}")
     scan = scan_queue_keys(for_db, dbs)
     if not scan.complete:
-        ctx.mark_unknown("key-split SCAN hit its call budget or a DB could not be scanned"
+        ctx.unknown("key-split SCAN hit its call budget or a DB could not be scanned"
                          + (f" ({'; '.join(scan.errors)})" if scan.errors else ""))
     splits = list(_key_split(ctx, scan, loc, target, values))
     stranded = {f.evidence["queue"] for f in splits if f.evidence.get("stranded_jobs")}
@@ -420,7 +419,7 @@ def _judge(ctx: CheckContext, q: str, snap: QueueSnapshot, readings: list[QueueS
         signals.append("queue.draining")
     title = (f"{q}: {snap.ready} ready, {snap.reserved} reserved, {snap.delayed} delayed"
              + (f"; oldest ready {snap.oldest_age_s:g}s" if snap.oldest_age_s is not None else ""))
-    yield ctx.finding("depth", q, "info", title, evidence=ev, resources=res, signals=signals, remediation="")
+    yield ctx.legacy_finding("depth", q, "info", title, evidence=ev, resources=res, signals=signals, remediation="")
 
     stale = snap.expired_reserved > 0 or snap.overdue_delayed > 0
     no_running = q != "default" and routing_known and running == 0
@@ -432,7 +431,7 @@ def _judge(ctx: CheckContext, q: str, snap: QueueSnapshot, readings: list[QueueS
             why.append(f"{snap.expired_reserved} reservation(s) expired {snap.oldest_expired_reserved_s:g}s ago")
         if snap.overdue_delayed:
             why.append(f"{snap.overdue_delayed} delayed job(s) overdue by up to {snap.oldest_overdue_delayed_s:g}s")
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "no_consumer", q, "critical" if no_running else "error",
             f"Nothing is popping `{q}`: {snap.ready} ready job(s) and " + "; ".join(why),
             detail="Laravel's pop first migrates due delayed jobs and expired reservations back to the list; entries "
@@ -444,7 +443,7 @@ def _judge(ctx: CheckContext, q: str, snap: QueueSnapshot, readings: list[QueueS
                          f"command is `queue:work redis --queue={q}` and reach.redis passes from the task"
                          if service else "Check the app hosts' queue workers for `default` (supervisor / systemd)."))
     if snap.expired_reserved:
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "stale_reservations", q, "error",
             f"`{q}`: {snap.expired_reserved} reservation(s) expired (oldest {snap.oldest_expired_reserved_s:g}s past "
             "retry_after)",
@@ -452,7 +451,7 @@ def _judge(ctx: CheckContext, q: str, snap: QueueSnapshot, readings: list[QueueS
             "Expired entries mean no pop since (or a worker killed mid-job and nobody popping after it).",
             evidence=ev, resources=res, signals=["queue.stale_reservations"], remediation="")
     if snap.overdue_delayed:
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "overdue_delayed", q, "error" if snap.ready or snap.overdue_delayed > 1 else "warning",
             f"`{q}`: {snap.overdue_delayed} delayed job(s) overdue (up to {snap.oldest_overdue_delayed_s:g}s)",
             detail="Due delayed jobs move to the ready list on every pop; overdue ones mean nobody popped.",
@@ -466,7 +465,7 @@ def _judge(ctx: CheckContext, q: str, snap: QueueSnapshot, readings: list[QueueS
         if h.attempts is not None and limit and h.attempts >= limit:
             exhausted.append({"id": h.id, "job": h.display_name, "attempts": h.attempts, "max_tries": limit})
     if exhausted:
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "attempts_exhausted", q, "warning",
             f"`{q}`: {len(exhausted)} sampled job(s) already used all their tries",
             detail="A job popped with attempts >= maxTries fails at once with MaxAttemptsExceededException.",
@@ -477,7 +476,7 @@ def _judge(ctx: CheckContext, q: str, snap: QueueSnapshot, readings: list[QueueS
     retried_head = [h for h in snap.head if (h.attempts or 0) > 0]
     if snap.delayed >= 5 and len(retried) * 2 >= max(1, len(snap.delayed_sample)) or (
             len(retried_head) >= 2 and snap.ready >= 5):
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "failing_requeue", q, "error",
             f"`{q}`: jobs are failing and being released back ({len(retried)}/{len(snap.delayed_sample)} sampled "
             f"delayed and {len(retried_head)}/{len(snap.head)} head jobs have attempts > 0)",
@@ -492,7 +491,7 @@ def _judge(ctx: CheckContext, q: str, snap: QueueSnapshot, readings: list[QueueS
     if len(readings) > 1 and snap.ready > 0 and all(r.head_id and r.head_id == snap.head_id for r in readings) \
             and all(r.ready >= readings[0].ready for r in readings) and snap.reserved == 0 \
             and not (snap.ready > 0 and (stale or no_running)):
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "no_consumer", q, "error",
             f"Nothing popped `{q}` during the {readings[-1].at - readings[0].at:.0f}s sample: the head job did not "
             "change and nothing is reserved",
@@ -515,20 +514,20 @@ def _trend(ctx: CheckContext, q: str, readings: list[QueueSnapshot], c: Consumer
         ev["service"] = service
     res = [last.key] + ([service] if service else [])
     if last.total > first.total:
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "trend", q, "warning",
             f"`{q}` backlog growing: {first.total} -> {last.total} in {elapsed:.0f}s "
             f"({-rate_per_min:g}/min)", evidence=ev, resources=res, signals=["queue.backlog_growing"],
             remediation="Do not scale wider until the checks above show the workers consuming; then scale within "
             "the queue's range.")
     elif rate_per_min > 0 or (last.total == 0 and not stranded):
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "trend", q, "info",
             f"`{q}` draining: {first.total} -> {last.total} in {elapsed:.0f}s"
             + (f" ({rate_per_min:g}/min, empty in ~{tte:.0f}s)" if tte else ""),
             evidence=ev, resources=res, signals=["queue.draining"], remediation="")
     else:
-        yield ctx.finding("trend", q, "info", f"`{q}` backlog flat at {last.total} over {elapsed:.0f}s",
+        yield ctx.legacy_finding("trend", q, "info", f"`{q}` backlog flat at {last.total} over {elapsed:.0f}s",
                           evidence=ev, resources=res, remediation="")
 
 
@@ -557,7 +556,7 @@ def _key_split(ctx: CheckContext, scan: ScanResult, loc: dict[str, tuple[int, st
         others = [{"key": x.key, "db": x.db, "prefix": x.prefix, "lengths": x.parts,
                    "produced_by": prefix_origin(x.prefix, x.db)} for x in elsewhere]
         stranded = sum(x.parts.get("ready", 0) + x.parts.get("delayed", 0) for x in elsewhere)
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "key_split", name, "error" if stranded else "warning",
             f"`{name}` is split: workers pop db{exp_db} {exp_key}"
             + (f" ({sum(here.parts.get(k, 0) for k in ('ready', 'delayed', 'reserved'))} jobs)" if here else
@@ -581,17 +580,17 @@ def _key_split(ctx: CheckContext, scan: ScanResult, loc: dict[str, tuple[int, st
 def _failed_jobs(ctx: CheckContext) -> Iterator[Finding]:
     db = ctx.facts.db_target()
     if not db.host:
-        ctx.mark_unknown("failed_jobs not read: no DB_HOST in SSM and no [database] host", unlock="[database] host")
+        ctx.unknown("failed_jobs not read: no DB_HOST in SSM and no [database] host", unlock="[database] host")
         return
     try:
         address = resolve_host(db.host, ctx.config.dns.nameservers)
         rows = read_failed_jobs(address, db.port, db.username, db.password, db.database,
                                 minutes=60)
     except FailedJobsUnavailable as e:
-        ctx.mark_unknown(f"failed_jobs not read (vantage host): {e.reason}")
+        ctx.unknown(f"failed_jobs not read (vantage host): {e.reason}")
         return
     except Exception as e:
-        ctx.mark_unknown(f"failed_jobs not read (vantage host): {db.host} {type(e).__name__}: {e}")
+        ctx.unknown(f"failed_jobs not read (vantage host): {db.host} {type(e).__name__}: {e}")
         return
     by_queue: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -601,7 +600,7 @@ def _failed_jobs(ctx: CheckContext) -> Iterator[Finding]:
         total = sum(i["count"] for i in items)
         top = items[0]
         service = ctx.config.service_for(queue)
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "failed_jobs_recent", queue, "warning",
             f"`{queue}`: {total} job(s) failed in the last hour (top: {top['exception']} x{top['count']})",
             evidence={"queue": queue, "failed_last_hour": total, "by_exception": items, "database": db.database,

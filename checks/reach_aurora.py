@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from doctor.checkapi import CheckContext, CheckMeta, check
 from doctor.connect import mysql_check
-from doctor.engine import CheckContext, CheckUnknown
 from doctor.model import Finding
 from doctor.probe.reach import (
     gather,
@@ -15,7 +15,6 @@ from doctor.probe.reach import (
     task_outcome,
     transport_findings,
 )
-from doctor.registry import CheckMeta, check
 
 META = CheckMeta(
     id="reach.aurora",
@@ -53,8 +52,9 @@ FIX = {
 def run(ctx: CheckContext) -> Iterator[Finding]:
     target = ctx.facts.db_target()
     if not target.host and ctx.config.exec.transport == "off":
-        raise CheckUnknown("no DB host (DB_HOST not in SSM, [database] host unset) and no exec transport",
+        ctx.unknown("no DB host (DB_HOST not in SSM, [database] host unset) and no exec transport",
                            unlock="ssm:GetParametersByPath or [database] host")
+        return
     host, tasks = gather(ctx, lambda: mysql_check(target, ctx.config.dns.nameservers, host_timeout(ctx)))
     yield from transport_findings(ctx, tasks)
     outcomes = [task_outcome(r, r.mysql, "mysql") for r in tasks.values() if r.ok]
@@ -65,5 +65,5 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     if host is not None and host.outcome != "unset":
         yield outcome_finding(ctx, host, "Aurora", "reach.", SIGNALS, any_ok, FIX)
     elif host is not None:
-        ctx.mark_unknown("host vantage: no DB host known (DB_HOST not in SSM, [database] host unset)",
+        ctx.unknown("host vantage: no DB host known (DB_HOST not in SSM, [database] host unset)",
                          unlock="ssm:GetParametersByPath or [database] host")

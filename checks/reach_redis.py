@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from doctor.checkapi import CheckContext, CheckMeta, check
 from doctor.connect import Outcome, redis_check
-from doctor.engine import CheckContext, CheckUnknown
 from doctor.model import Finding
 from doctor.probe.reach import (
     gather,
@@ -15,7 +15,6 @@ from doctor.probe.reach import (
     task_outcome,
     transport_findings,
 )
-from doctor.registry import CheckMeta, check
 
 META = CheckMeta(
     id="reach.redis",
@@ -57,8 +56,9 @@ DIR_FIX = ("Create the Laravel runtime directories in the image and make them wr
 def run(ctx: CheckContext) -> Iterator[Finding]:
     target = ctx.facts.redis_target()
     if not target.host and ctx.config.exec.transport == "off":
-        raise CheckUnknown("no Redis host (REDIS_HOST not in SSM, [redis] host unset) and no exec transport",
+        ctx.unknown("no Redis host (REDIS_HOST not in SSM, [redis] host unset) and no exec transport",
                            unlock="ssm:GetParametersByPath or [redis] host")
+        return
     host, tasks = gather(ctx, lambda: redis_check(target, ctx.config.dns.nameservers, host_timeout(ctx)))
     yield from transport_findings(ctx, tasks)
     outcomes = [task_outcome(r, r.redis, "redis") for r in tasks.values() if r.ok]
@@ -84,7 +84,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         yield outcome_finding(ctx, host, "Redis", "reach.", SIGNALS, any_ok, FIX)
         yield from _eviction(ctx, host)
     elif host is not None:
-        ctx.mark_unknown("host vantage: no Redis host known (REDIS_HOST not in SSM, [redis] host unset)",
+        ctx.unknown("host vantage: no Redis host known (REDIS_HOST not in SSM, [redis] host unset)",
                          unlock="ssm:GetParametersByPath or [redis] host")
 
 
@@ -93,7 +93,7 @@ def _eviction(ctx: CheckContext, host: Outcome) -> Iterator[Finding]:
     policy, evicted = host.info.get("maxmemory_policy"), host.info.get("evicted_keys")
     risky = isinstance(policy, str) and policy.startswith("allkeys")
     if risky or (isinstance(evicted, int) and evicted > 0):
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "eviction", f"{host.host}:{host.port}", "warning",
             f"Redis can evict queue keys (maxmemory-policy {policy}, {evicted} keys evicted)",
             detail="Laravel queue lists and sorted sets have no TTL; under allkeys-* policies Redis drops them "
@@ -119,7 +119,7 @@ def _dirs(ctx: CheckContext, r: object) -> Iterator[Finding]:
         return
     bad = {p: s for p, s in (r.dirs.get("dirs") or {}).items() if s != "ok"}
     if bad:
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "runtime_dir_unwritable", r.vantage, "error",
             f"Laravel runtime directories not writable in {r.service}: {', '.join(sorted(bad))}",
             detail="Laravel needs storage/framework/{cache,sessions,views}, storage/logs and bootstrap/cache "

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from doctor.engine import CheckContext, CheckUnknown
+from doctor.checkapi import CheckContext, CheckMeta, check
 from doctor.model import Finding
 from doctor.netinfo import (
     DataStore,
     WorkerNetwork,
-    attempt,
     aurora_store,
     covers,
     overlaps,
@@ -25,7 +24,6 @@ from doctor.netinfo import (
     vpc_cidrs,
     worker_network,
 )
-from doctor.registry import CheckMeta, check
 
 META = CheckMeta(
     id="sg.ingress",
@@ -83,7 +81,7 @@ def evaluate(ctx: CheckContext, groups: dict[str, dict[str, Any]], port: int, se
             cidrs = [r["CidrIp"] for r in rule.get("IpRanges", []) if r.get("CidrIp")]
             cidrs += [r["CidrIpv6"] for r in rule.get("Ipv6Ranges", []) if r.get("CidrIpv6")]
             for pl in rule.get("PrefixListIds", []):
-                entries = attempt(ctx, f"prefix list {pl.get('PrefixListId')}",
+                entries = ctx.attempt(f"prefix list {pl.get('PrefixListId')}",
                                   functools.partial(prefix_list_cidrs, ctx.facts, pl["PrefixListId"]))
                 if entries is None:
                     g.unresolved_prefix_lists.append(pl["PrefixListId"])
@@ -105,40 +103,41 @@ def evaluate(ctx: CheckContext, groups: dict[str, dict[str, Any]], port: int, se
 def run(ctx: CheckContext) -> Iterator[Finding]:
     net = worker_network(ctx.facts)
     if not net.sgs:
-        raise CheckUnknown("no worker service has an awsvpc networkConfiguration (services missing or not Fargate)",
+        ctx.unknown("no worker service has an awsvpc networkConfiguration (services missing or not Fargate)",
                            unlock="ecs:DescribeServices")
+        return
     facts = ctx.facts
     if not (ctx.config.redis.host and (ctx.config.database.host or ctx.config.database.cluster)):
-        attempt(ctx, "SSM values", facts.ssm_values)  # names ssm:GetParametersByPath when denied
+        ctx.attempt("SSM values", facts.ssm_values)  # names ssm:GetParametersByPath when denied
     redis_host = facts.redis_target().host
     db = facts.db_target()
     cluster = ctx.config.database.cluster
 
     stores: list[tuple[str, DataStore]] = []
     if not redis_host:
-        ctx.mark_unknown("REDIS_HOST is not set (SSM or [redis] host)", unlock="[redis] host")
+        ctx.unknown("REDIS_HOST is not set (SSM or [redis] host)", unlock="[redis] host")
     else:
-        rs = attempt(ctx, "ElastiCache lookup", lambda: store_via_chain(facts, redis_host,
+        rs = ctx.attempt("ElastiCache lookup", lambda: store_via_chain(facts, redis_host,
                                                                          lambda h: redis_store(facts, h)))
         if rs is not None:
             stores.append(("redis", rs))
         elif ctx.unknown_reason is None or "ElastiCache" not in ctx.unknown_reason:
-            ctx.mark_unknown(f"REDIS_HOST {redis_host} matches no ElastiCache endpoint (dns.resolve says why)",
+            ctx.unknown(f"REDIS_HOST {redis_host} matches no ElastiCache endpoint (dns.resolve says why)",
                              unlock="[redis] host")
     if not db.host and not cluster:
-        ctx.mark_unknown("DB_HOST is not set (SSM or [database] host/cluster)", unlock="[database] cluster")
+        ctx.unknown("DB_HOST is not set (SSM or [database] host/cluster)", unlock="[database] cluster")
     else:
-        ds = attempt(ctx, "Aurora lookup", lambda: store_via_chain(
+        ds = ctx.attempt("Aurora lookup", lambda: store_via_chain(
             facts, db.host, lambda h: aurora_store(facts, h, cluster)) if db.host else aurora_store(facts, None, cluster))
         if ds is not None:
             stores.append(("aurora", ds))
         elif ctx.unknown_reason is None or "Aurora" not in ctx.unknown_reason:
-            ctx.mark_unknown(f"{'cluster ' + cluster if cluster else 'DB_HOST ' + str(db.host)} matches no Aurora "
+            ctx.unknown(f"{'cluster ' + cluster if cluster else 'DB_HOST ' + str(db.host)} matches no Aurora "
                              "cluster (dns.resolve says why)", unlock="[database] cluster")
 
     for label, store in stores:
         if not store.sgs:
-            ctx.mark_unknown(f"no security groups found for {LABEL[label]} {store.id}",
+            ctx.unknown(f"no security groups found for {LABEL[label]} {store.id}",
                              unlock="elasticache:DescribeCacheClusters" if label == "redis" else "rds:DescribeDBClusters")
             continue
         groups = security_groups(facts, store.sgs)
@@ -165,7 +164,7 @@ def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore
                                "data_security_groups": store.sgs, "sg_source": store.sg_source,
                                "matched_endpoint": store.matched_endpoint}
     if not bad:
-        yield ctx.finding(f"{label}_ok", store.id, "info",
+        yield ctx.legacy_finding(f"{label}_ok", store.id, "info",
                           f"{name} SG(s) {data_sgs} allow {port} from every worker service",
                           evidence={**base_ev, "granted_by": ok_services}, signals=[f"sg.{label}_ok"], remediation="")
         return
@@ -190,7 +189,7 @@ def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore
         missing = f"sg.{label}_ingress_missing"
         if g.other_sgs:
             ev["referenced_security_groups"] = sorted(set(g.other_sgs))
-            yield ctx.finding(
+            yield ctx.legacy_finding(
                 f"{label}_old_sg", rid, "error",
                 f"{name} SG(s) {data_sgs} allow {port} only from {', '.join(sorted(set(g.other_sgs)))}, "
                 f"not from the current worker SG {worker}",
@@ -203,7 +202,7 @@ def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore
             signals = [missing]
             if any(_narrow(c) for c in g.outside):
                 signals.append("sg.old_ip_rules_only")
-            yield ctx.finding(
+            yield ctx.legacy_finding(
                 f"{label}_old_ips", rid, "error",
                 f"{name} SG(s) {data_sgs} allow {port} only from addresses outside the worker subnets: "
                 f"{', '.join(g.outside)}",
@@ -212,7 +211,7 @@ def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore
                 evidence={**ev, "outside_cidrs": g.outside}, resources=resources, signals=signals,
                 remediation=f"{fix}; then revoke the /32 rules {', '.join(g.outside)}.")
         elif g.covered:
-            yield ctx.finding(
+            yield ctx.legacy_finding(
                 f"{label}_partial", rid, "error",
                 f"{name} SG(s) {data_sgs} allow {port} from some worker subnets but not {', '.join(uncovered)}",
                 detail=f"Tasks of {who} placed in {', '.join(uncovered)} cannot connect; failures depend on "
@@ -221,7 +220,7 @@ def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore
         else:
             extra = (f" (the worker SG is allowed only on other ports: {'; '.join(g.worker_other_ports)})"
                      if g.worker_other_ports else "")
-            yield ctx.finding(
+            yield ctx.legacy_finding(
                 f"{label}_no_rule", rid, "error",
                 f"{name} SG(s) {data_sgs} have no rule allowing {port} from the workers{extra}",
                 detail=f"Nothing admits {who} ({', '.join(svc_sgs)}) on {port}: connections time out.",
@@ -234,7 +233,7 @@ def _egress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore)
     groups = security_groups(ctx.facts, all_worker)
     vpc_nets: list[str] = []
     for vpc in net.vpcs:
-        vpc_nets += attempt(ctx, f"VPC {vpc}", functools.partial(vpc_cidrs, ctx.facts, vpc)) or []
+        vpc_nets += ctx.attempt(f"VPC {vpc}", functools.partial(vpc_cidrs, ctx.facts, vpc)) or []
     for service, svc_sgs in _service_sgs(net).items():
         allowed = False
         for gid in svc_sgs:
@@ -250,7 +249,7 @@ def _egress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore)
                 if rule.get("PrefixListIds"):
                     allowed = True  # not resolved further: prefix lists for data stores are rare
         if not allowed:
-            yield ctx.finding(
+            yield ctx.legacy_finding(
                 f"egress_{label}", f"{service}:{'+'.join(svc_sgs)}", "error",
                 f"Worker SG(s) {', '.join(svc_sgs)} of {service} do not allow outbound {port} to {name}",
                 detail="Security groups are stateful per direction: the worker side must allow the connection out.",

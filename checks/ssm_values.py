@@ -9,10 +9,9 @@ from collections.abc import Generator, Iterator
 from datetime import datetime
 from typing import Any
 
-from doctor.engine import CheckContext
+from doctor.checkapi import CheckContext, CheckMeta, check
 from doctor.facts import _ts
 from doctor.model import Finding
-from doctor.registry import CheckMeta, check
 
 META = CheckMeta(
     id="ssm.values",
@@ -88,7 +87,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     problems = 0
 
     if not params:
-        yield ctx.finding("path_empty", base, "critical", f"No SSM parameters under {base}",
+        yield ctx.legacy_finding("path_empty", base, "critical", f"No SSM parameters under {base}",
                           detail="The path holds no parameters; workers would start with no DB/Redis settings.",
                           evidence={"path": base}, signals=["ssm.param_missing"])
         return
@@ -97,13 +96,13 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         name = base + key
         if key not in values:
             problems += 1
-            yield ctx.finding("param_missing", name, "error", f"Required parameter {name} is missing",
+            yield ctx.legacy_finding("param_missing", name, "error", f"Required parameter {name} is missing",
                               evidence={"parameter": name, "path": base}, signals=["ssm.param_missing"],
                               remediation=f"aws ssm put-parameter --name {name} --type "
                               f"{'SecureString' if ctx.redactor.is_secret_key(key) else 'String'} --value ...")
         elif not values[key].strip():
             problems += 1
-            yield ctx.finding("param_empty", name, "error", f"Parameter {name} is empty",
+            yield ctx.legacy_finding("param_empty", name, "error", f"Parameter {name} is empty",
                               evidence={"parameter": name}, signals=["ssm.param_empty"],
                               remediation=f"aws ssm put-parameter --name {name} --overwrite --value ...")
 
@@ -113,14 +112,14 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         if reason:
             problems += 1
             shown = {} if ctx.redactor.is_secret_key(key) else {"value": value}
-            yield ctx.finding("value_invalid", name, "error", f"{name} {reason}",
+            yield ctx.legacy_finding("value_invalid", name, "error", f"{name} {reason}",
                               evidence={"parameter": name, "reason": reason, **shown},
                               signals=["ssm.value_invalid"],
                               remediation=f"aws ssm put-parameter --name {name} --overwrite --value <corrected>")
         p = params.get(name, {})
         if ctx.redactor.is_secret_key(key) and p.get("Type") != "SecureString":
             problems += 1
-            yield ctx.finding("secret_not_secure", name, "warning",
+            yield ctx.legacy_finding("secret_not_secure", name, "warning",
                               f"{name} looks secret but is stored as {p.get('Type', '?')}",
                               evidence={"parameter": name, "type": p.get("Type")},
                               signals=["ssm.secret_not_secure"],
@@ -131,7 +130,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     problems += yield from _newer_than_tasks(ctx, params)
 
     if problems == 0:
-        yield ctx.finding("ok", base, "info", f"{len(params)} parameters under {base} look right",
+        yield ctx.legacy_finding("ok", base, "info", f"{len(params)} parameters under {base} look right",
                           evidence={"parameters": len(params), "required": list(cfg.ssm.required)},
                           signals=["ssm.ok"], remediation="")
 
@@ -159,7 +158,7 @@ def _taskdef_refs(ctx: CheckContext, params: dict[str, Any]) -> Generator[Findin
     for name in missing:
         problems += 1
         users = refs.get(name, [])
-        yield ctx.finding("taskdef_ref_missing", name, "critical",
+        yield ctx.legacy_finding("taskdef_ref_missing", name, "critical",
                           f"Task definition secret points at missing parameter {name}",
                           detail="Fargate fails to start the task (ResourceInitializationError: unable to pull "
                           "secrets) before any worker code runs.",
@@ -185,7 +184,7 @@ def _newer_than_tasks(ctx: CheckContext, params: dict[str, Any]) -> Generator[Fi
         if newer:
             problems += 1
             cluster = ctx.config.ecs.cluster
-            yield ctx.finding("newer_than_tasks", service, "error",
+            yield ctx.legacy_finding("newer_than_tasks", service, "error",
                               f"{len(newer)} parameter(s) changed after {service}'s running tasks started",
                               detail="The running tasks still hold the old values; they pick up the new ones "
                               "only after a new deployment.",

@@ -14,14 +14,16 @@ import inspect
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from doctor import __version__
 from doctor.aws import AwsSession, WriteRefused, denied_action, is_unreachable
+from doctor.checkapi import CheckContext
 from doctor.config import Config
+from doctor.events import CheckFinished, CheckStarted, Event, FindingEmitted, RunFinished, RunStarted
 from doctor.facts import Facts
 from doctor.model import (
     EXIT_CANNOT_RUN,
@@ -40,100 +42,7 @@ from doctor.model import (
     summarize,
 )
 from doctor.redact import Redactor
-from doctor.registry import CheckMeta, RegisteredCheck
-
-
-class CheckUnknown(Exception):
-    """Raise from a check when it cannot run: status ``unknown`` with the reason and what unlocks it."""
-
-    def __init__(self, reason: str, unlock: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.unlock = unlock
-
-
-class CheckSkipped(Exception):
-    """Raise from a check when it does not apply (status ``skipped``)."""
-
-
-# --- events -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RunStarted:
-    run_id: str
-    target: Target
-    checks: list[CheckMeta]
-
-
-@dataclass(frozen=True)
-class CheckStarted:
-    check_id: str
-
-
-@dataclass(frozen=True)
-class FindingEmitted:
-    check_id: str
-    finding: Finding
-
-
-@dataclass(frozen=True)
-class CheckFinished:
-    result: CheckResult
-
-
-@dataclass(frozen=True)
-class RunFinished:
-    report: Report
-
-
-Event = RunStarted | CheckStarted | FindingEmitted | CheckFinished | RunFinished
-
-
-class CheckContext:
-    """What a check sees: config, AWS, shared facts, the redactor, and helpers to build findings."""
-
-    def __init__(self, meta: CheckMeta, engine: Engine) -> None:
-        self.meta = meta
-        self.config: Config = engine.config
-        self.aws: AwsSession = engine.aws
-        self.facts: Facts = engine.facts
-        self.redactor: Redactor = engine.redactor
-        self.summary: str | None = None
-        self.unknown_reason: str | None = None
-        self.unlock: str | None = None
-        self._engine = engine
-
-    def finding(
-        self,
-        kind: str,
-        resource: str,
-        severity: Severity | str,
-        title: str,
-        *,
-        detail: str = "",
-        evidence: dict[str, Any] | None = None,
-        resources: Iterable[str] = (),
-        remediation: str | None = None,
-        signals: Iterable[str] = (),
-    ) -> Finding:
-        return Finding(
-            uid=f"{self.meta.id}:{kind}:{resource}",
-            severity=Severity(severity),
-            title=title,
-            detail=detail,
-            evidence=evidence or {},
-            resources=list(resources) or ([resource] if resource else []),
-            remediation=self.meta.remediation if remediation is None else remediation,
-            signals=list(signals),
-        )
-
-    def mark_unknown(self, reason: str, unlock: str | None = None) -> None:
-        """Part of the check could not run: the check is ``unknown`` unless something failed."""
-        self.unknown_reason = reason if self.unknown_reason is None else f"{self.unknown_reason}; {reason}"
-        self.unlock = self.unlock or unlock
-
-    def result_of(self, check_id: str) -> CheckResult | None:
-        """The finished result of a dependency (declare it in ``depends_on``)."""
-        return self._engine.results.get(check_id)
+from doctor.registry import RegisteredCheck
 
 
 def status_from(findings: list[Finding], unknown: bool) -> CheckStatus:
@@ -286,7 +195,7 @@ class Engine:
                 self.results[cid] = result
                 self._emit(CheckFinished(result))
 
-    def _finish(self, meta: CheckMeta, result: CheckResult) -> None:
+    def _finish(self, meta: Any, result: CheckResult) -> None:
         result = self._scrub(result)
         self.results[meta.id] = result
         self._emit(CheckFinished(result))
@@ -296,7 +205,7 @@ class Engine:
 
     async def _run_check(self, rc: RegisteredCheck, loop: asyncio.AbstractEventLoop) -> CheckResult:
         meta = rc.meta
-        ctx = CheckContext(meta, self)
+        ctx = CheckContext(meta, self.config, self.aws, self.facts, self.redactor, self.results)
         findings: list[Finding] = []
         timeout = meta.timeout or self.config.run.check_timeout
         start = time.monotonic()
@@ -326,10 +235,6 @@ class Engine:
                 await asyncio.wait_for(_in_thread(loop, rc.func, ctx, on_finding), timeout)
         except TimeoutError:
             status, summary = CheckStatus.error, f"timed out after {timeout:g}s"
-        except CheckUnknown as e:
-            status, summary, unlock = CheckStatus.unknown, e.reason, e.unlock
-        except CheckSkipped as e:
-            status, summary = CheckStatus.skipped, str(e)
         except WriteRefused as e:
             status, summary = CheckStatus.error, str(e)
         except asyncio.CancelledError:

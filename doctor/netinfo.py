@@ -474,21 +474,6 @@ def aurora_store(facts: Facts, host: str | None, cluster: str | None = None) -> 
     return DataStore("aurora", cid, int(c.get("Port") or 3306), sgs, matched, role, "rds:DescribeDBClusters")
 
 
-def attempt(ctx: Any, what: str, fn: Callable[[], T]) -> T | None:
-    """Run ``fn``; on an AWS permission error mark the check partially unknown (naming the IAM action)
-    and return None. Any other error propagates."""
-    from doctor.aws import denied_action
-
-    try:
-        return fn()
-    except Exception as e:
-        action = denied_action(e)
-        if action is None:
-            raise
-        ctx.mark_unknown(f"{what}: access denied ({action})", unlock=action)
-        return None
-
-
 def store_via_chain(facts: Facts, host: str | None, lookup: Callable[[str], DataStore | None]) -> DataStore | None:
     """``lookup(host)``, else ``lookup`` of each CNAME on the way from ``host`` (a private alias)."""
     if not host:

@@ -1,23 +1,19 @@
-"""Check metadata as validated data, the @check decorator, and discovery.
+"""The registry: every declared check, found once (built-in ``checks`` package, entry points,
+``$AME_DOCTOR_CHECK_MODULES``), in report order; and what is derived from the declarations (the
+signal vocabulary, the known check ids).
 
-A check is a function ``run(ctx) -> Iterable[Finding]`` (sync or async) declared once with
-``@check(CheckMeta(...))``. Built-in checks live in ``checks/<id with _ for .>.py``; third-party
-checks register through the entry-point group ``ame_doctor.checks``.
+Built-in checks live in ``checks/<id with _ for .>.py`` + ``.toml``; third-party checks register
+through the entry-point group ``ame_doctor.checks``. The models and the ``@check`` decorator are in
+:mod:`doctor.checkapi`.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from doctor.model import Severity
-
-if TYPE_CHECKING:
-    from doctor.engine import CheckContext
+from doctor.checkapi import DECLARED, CheckFunc, CheckMeta, on_declare
 
 ENTRY_POINT_GROUP = "ame_doctor.checks"
 # Extra check modules to import, comma-separated (local checks without packaging; tests use it too).
@@ -26,35 +22,6 @@ MODULES_ENV = "AME_DOCTOR_CHECK_MODULES"
 
 class RegistryError(Exception):
     pass
-
-
-class CheckMeta(BaseModel):
-    """What users see about a check (ruff-style: what it checks, why it matters, the fix)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[a-z0-9]+\.[a-z0-9_]+$")
-    title: str
-    order: int = Field(ge=1)
-    severity: Severity = Severity.error
-    proves: str
-    why: str
-    remediation: str
-    iam_actions: tuple[str, ...] = ()
-    depends_on: tuple[str, ...] = ()
-    needs: tuple[str, ...] = Field(default=(), description="inputs: 'aws', 'redis', 'mysql', 'env-file', 'exec'")
-    timeout: float | None = Field(default=None, gt=0, description="overrides [run] check_timeout")
-
-    @field_validator("iam_actions")
-    @classmethod
-    def _actions(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for a in v:
-            if ":" not in a:
-                raise ValueError(f"IAM action {a!r} must look like 'service:Action'")
-        return v
-
-
-CheckFunc = Callable[["CheckContext"], Any]
 
 
 class RegisteredCheck:
@@ -72,18 +39,18 @@ _REGISTRY: dict[str, RegisteredCheck] = {}
 _LOADED = False
 
 
-def check(meta: CheckMeta) -> Callable[[CheckFunc], CheckFunc]:
-    """Register ``func`` under ``meta.id``; a duplicate id is an error naming both places."""
+def _register(meta: CheckMeta, func: CheckFunc) -> None:
+    """A duplicate id is an error naming both places."""
+    origin = f"{func.__module__}.{func.__qualname__}"
+    existing = _REGISTRY.get(meta.id)
+    if existing is not None and existing.origin != origin:
+        raise RegistryError(f"duplicate check id {meta.id!r}: {existing.origin} and {origin}")
+    _REGISTRY[meta.id] = RegisteredCheck(meta, func, origin)
 
-    def register(func: CheckFunc) -> CheckFunc:
-        origin = f"{func.__module__}.{func.__qualname__}"
-        existing = _REGISTRY.get(meta.id)
-        if existing is not None and existing.origin != origin:
-            raise RegistryError(f"duplicate check id {meta.id!r}: {existing.origin} and {origin}")
-        _REGISTRY[meta.id] = RegisteredCheck(meta, func, origin)
-        return func
 
-    return register
+for _meta, _func in DECLARED:  # declared before this module was imported
+    _register(_meta, _func)
+on_declare(_register)
 
 
 def _import(name: str, what: str) -> None:
@@ -95,13 +62,16 @@ def _import(name: str, what: str) -> None:
         raise RegistryError(f"{what} {name!r} cannot be imported: {type(e).__name__}: {e}") from e
 
 
+def builtin_module(check_id: str) -> str:
+    """The module of a built-in check: ``checks.<id with _ for .>``."""
+    return "checks." + check_id.replace(".", "_")
+
+
 def load_checks() -> dict[str, RegisteredCheck]:
     """Import every module of the built-in ``checks`` package, then entry points, then
     ``$AME_DOCTOR_CHECK_MODULES``. Idempotent."""
     global _LOADED
     if not _LOADED:
-        import os
-
         import checks as builtin
 
         for mod in pkgutil.iter_modules(builtin.__path__):
@@ -133,3 +103,13 @@ def get_check(check_id: str) -> RegisteredCheck:
     if check_id not in checks:
         raise KeyError(check_id)
     return checks[check_id]
+
+
+def vocabulary() -> frozenset[str]:
+    """Every signal a registered check can emit: the union of the declared finding kinds' signals."""
+    return frozenset(s for rc in load_checks().values() for s in rc.meta.signals())
+
+
+def check_ids() -> tuple[str, ...]:
+    """The registered check ids in report order."""
+    return tuple(load_checks())

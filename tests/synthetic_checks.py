@@ -7,9 +7,8 @@ import os
 import time
 from collections.abc import Iterator
 
-from doctor.engine import CheckContext, CheckUnknown
+from doctor.checkapi import CheckContext, CheckMeta, check
 from doctor.model import Finding
-from doctor.registry import CheckMeta, check
 
 
 def _meta(cid: str, order: int, title: str) -> CheckMeta:
@@ -19,22 +18,23 @@ def _meta(cid: str, order: int, title: str) -> CheckMeta:
 
 @check(_meta("syn.ok", 101, "always healthy"))
 def ok(ctx: CheckContext) -> Iterator[Finding]:
-    yield ctx.finding("ok", "thing", "info", "all good", signals=["syn_ok"])
+    yield ctx.legacy_finding("ok", "thing", "info", "all good", signals=["syn_ok"])
 
 
 @check(_meta("syn.warn", 102, "always warns"))
 def warn(ctx: CheckContext) -> Iterator[Finding]:
-    yield ctx.finding("warn", "thing", "warning", "a warning")
+    yield ctx.legacy_finding("warn", "thing", "warning", "a warning")
 
 
 @check(_meta("syn.fail", 103, "always fails"))
 def fail(ctx: CheckContext) -> Iterator[Finding]:
-    yield ctx.finding("fail", "thing", "error", "an error", detail="synthetic failure")
+    yield ctx.legacy_finding("fail", "thing", "error", "an error", detail="synthetic failure")
 
 
 @check(_meta("syn.unknown", 104, "cannot run"))
 def unknown(ctx: CheckContext) -> Iterator[Finding]:
-    raise CheckUnknown("synthetic: no permission", unlock="syn:Action")
+    ctx.unknown("synthetic: no permission", unlock="syn:Action")
+    return
 
 
 @check(_meta("syn.sleep", 105, "sleeps SYN_SLEEP seconds"))
@@ -42,7 +42,7 @@ def sleep(ctx: CheckContext) -> Iterator[Finding]:
     end = time.monotonic() + float(os.environ.get("SYN_SLEEP", "30"))
     while time.monotonic() < end:
         time.sleep(0.05)
-    yield ctx.finding("ok", "slept", "info", "woke up")
+    yield ctx.legacy_finding("ok", "slept", "info", "woke up")
 
 
 @check(_meta("syn.crash", 106, "crashes"))

@@ -12,18 +12,10 @@ from typing import Any
 
 import pytest
 
+from doctor.checkapi import CheckContext
 from doctor.config import Config
-from doctor.engine import (
-    CheckContext,
-    CheckFinished,
-    CheckStarted,
-    CheckUnknown,
-    Engine,
-    EngineOptions,
-    FindingEmitted,
-    RunFinished,
-    RunStarted,
-)
+from doctor.engine import Engine, EngineOptions
+from doctor.events import CheckFinished, CheckStarted, FindingEmitted, RunFinished, RunStarted
 from doctor.model import CheckStatus, Finding, RunStatus
 from doctor.registry import CheckMeta, RegisteredCheck
 
@@ -46,7 +38,7 @@ def run(checks: list[RegisteredCheck], cfg: Config | None = None, **opts: Any) -
 
 
 def ok(ctx: CheckContext) -> Iterator[Finding]:
-    yield ctx.finding("ok", "x", "info", "fine", signals=["synthetic_ok"])
+    yield ctx.legacy_finding("ok", "x", "info", "fine", signals=["synthetic_ok"])
 
 
 def test_bounded_concurrency() -> None:
@@ -143,10 +135,11 @@ def test_global_deadline_running_is_error_pending_is_skipped() -> None:
 
 def test_unknown_paths_and_strict_exit() -> None:
     def cannot(ctx: CheckContext) -> Iterator[Finding]:
-        raise CheckUnknown("no .env given", unlock="--env-file")
+        ctx.unknown("no .env given", unlock="--env-file")
+        return
 
     def partial(ctx: CheckContext) -> Iterator[Finding]:
-        ctx.mark_unknown("half of it could not run", unlock="ecs:DescribeTasks")
+        ctx.unknown("half of it could not run", unlock="ecs:DescribeTasks")
         yield from ok(ctx)
 
     checks = [synth("syn.cannot", 1, cannot), synth("syn.partial", 2, partial)]
@@ -160,7 +153,7 @@ def test_unknown_paths_and_strict_exit() -> None:
 
 def test_fail_on_threshold() -> None:
     def warns(ctx: CheckContext) -> Iterator[Finding]:
-        yield ctx.finding("w", "res", "warning", "a warning")
+        yield ctx.legacy_finding("w", "res", "warning", "a warning")
 
     _, report = run([synth("syn.w", 1, warns)])
     assert report.checks[0].status == CheckStatus.warn and report.exit_code == 0
@@ -172,11 +165,11 @@ def test_fail_on_threshold() -> None:
 def test_async_generator_and_coroutine_checks() -> None:
     async def agen(ctx: CheckContext) -> Any:
         await asyncio.sleep(0.01)
-        yield ctx.finding("e", "r1", "error", "async problem")
+        yield ctx.legacy_finding("e", "r1", "error", "async problem")
 
     async def coro(ctx: CheckContext) -> list[Finding]:
         await asyncio.sleep(0.01)
-        return [ctx.finding("ok", "r2", "info", "fine")]
+        return [ctx.legacy_finding("ok", "r2", "info", "fine")]
 
     _, report = run([synth("syn.agen", 1, agen), synth("syn.coro", 2, coro)])
     assert report.check("syn.agen").status == CheckStatus.fail
@@ -217,7 +210,7 @@ def test_only_skip_and_priority() -> None:
 def test_secret_in_finding_is_scrubbed_by_engine() -> None:
     def leaky(ctx: CheckContext) -> Iterator[Finding]:
         ctx.redactor.add_secret("hunter2-very-secret")
-        yield ctx.finding("leak", "r", "warning", "oops hunter2-very-secret",
+        yield ctx.legacy_finding("leak", "r", "warning", "oops hunter2-very-secret",
                           evidence={"DB_PASSWORD": "anything", "url": "redis://:pw-in-url@h:6379"})
 
     _, report = run([synth("syn.leak", 1, leaky)])

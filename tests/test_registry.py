@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from doctor import registry
-from doctor.registry import CheckMeta, RegistryError, check
+from doctor.checkapi import CheckMeta, check
+from doctor.registry import RegistryError
 
 DESIGN_ORDER = ["ssm.values", "sg.ingress", "dns.resolve", "reach.redis", "reach.aurora", "s3.access",
                 "ecs.startup", "env.drift", "ecs.service", "queue.state", "net.egress", "exec.ready"]
@@ -113,7 +114,7 @@ def test_broken_check_module_exits_3_with_one_line(cli: Any) -> None:
 
 
 def test_progress_printer_plain_and_tty() -> None:
-    from doctor.engine import CheckFinished, CheckStarted, RunStarted
+    from doctor.events import CheckFinished, CheckStarted, RunStarted
     from doctor.model import CheckResult, CheckStatus, Target
     from doctor.render.text import ProgressPrinter
 

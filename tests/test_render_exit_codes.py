@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from doctor.config import Config
-from doctor.engine import CheckUnknown, Engine, EngineOptions
+from doctor.engine import Engine, EngineOptions
 from doctor.registry import CheckMeta, RegisteredCheck
 
 SEVERITIES = ["info", "warning", "error", "critical"]
@@ -23,11 +23,12 @@ RANK = {s: i for i, s in enumerate(SEVERITIES)}
 def _checks(severity: str | None, state: str) -> list[RegisteredCheck]:
     def emitting(ctx):  # type: ignore[no-untyped-def]
         if severity:
-            yield ctx.finding("k", "res", severity, f"a {severity} finding")
+            yield ctx.legacy_finding("k", "res", severity, f"a {severity} finding")
 
     def stateful(ctx):  # type: ignore[no-untyped-def]
         if state == "unknown":
-            raise CheckUnknown("cannot see it", unlock="ec2:DescribeThings")
+            ctx.unknown("cannot see it", unlock="ec2:DescribeThings")
+            return
         if state == "error":
             raise RuntimeError("a bug in the check")
         yield from ()
@@ -62,14 +63,14 @@ def test_exit_code(fail_on: str, severity: str | None, strict: bool, state: str)
 # --- the CLI path: flags and config keys reach the engine; flags win over the file ---------------
 SYNTH = '''
 import os
-from doctor.engine import CheckUnknown
-from doctor.registry import CheckMeta, check
+from doctor.checkapi import CheckMeta, check
 
 @check(CheckMeta(id="synth.cli", title="synthetic", order=99, proves="p", why="w", remediation="r"))
 def run(ctx):
     if os.environ.get("SYNTH_UNKNOWN"):
-        raise CheckUnknown("cannot see it", unlock="ec2:DescribeThings")
-    yield ctx.finding("k", "res", os.environ.get("SYNTH_SEVERITY", "warning"), "synthetic finding")
+        ctx.unknown("cannot see it", unlock="ec2:DescribeThings")
+        return
+    yield ctx.legacy_finding("k", "res", os.environ.get("SYNTH_SEVERITY", "warning"), "synthetic finding")
 '''
 
 

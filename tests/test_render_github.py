@@ -31,7 +31,7 @@ def test_cli_emits_annotations_only_under_github_actions(cli, tmp_path) -> None:
     # `report` re-renders without annotations; `run` appends them (tested on a run that needs no AWS)
     mod = tmp_path / "ame_synth_gh.py"
     mod.write_text(
-        "from doctor.registry import CheckMeta, check\n"
+        "from doctor.checkapi import CheckMeta, check\n"
         "META = CheckMeta(id='synth.gh', title='synthetic', order=99, proves='p', why='w', remediation='r')\n"
         "@check(META)\n"
         "def run(ctx):\n"

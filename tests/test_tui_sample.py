@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from doctor.engine import CheckFinished, CheckStarted, Event, FindingEmitted, RunFinished, RunStarted
+from doctor.events import CheckFinished, CheckStarted, Event, FindingEmitted, RunFinished, RunStarted
 from doctor.model import (
     CauseResult,
     CauseState,

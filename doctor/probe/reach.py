@@ -11,7 +11,7 @@ from doctor.connect import Outcome
 from doctor.probe import ProbeResult, probe_all
 
 if TYPE_CHECKING:
-    from doctor.engine import CheckContext
+    from doctor.checkapi import CheckContext
     from doctor.model import Finding
 
 MARGIN = 2.0  # seconds kept for building findings inside the check's deadline
@@ -82,17 +82,17 @@ def transport_findings(ctx: CheckContext, tasks: dict[str, ProbeResult]) -> Iter
 
             action = denied_action(r.error)
             if action:
-                ctx.mark_unknown(f"task:{svc} not probed: access denied ({action})", unlock=action)
+                ctx.unknown(f"task:{svc} not probed: access denied ({action})", unlock=action)
                 continue
         signals = ["exec.unavailable"]
         for p in r.problems:
             signals.extend(s for s in p.signals if s not in signals)
         unlock = next((p.unlock for p in r.problems if p.unlock), None)
         off = r.transport == "off" and all(p.kind == "exec_off" for p in r.problems)
-        ctx.mark_unknown(f"task:{svc} not probed ({r.reason})", unlock=unlock or "--exec ecs-exec|probe-task|local")
+        ctx.unknown(f"task:{svc} not probed ({r.reason})", unlock=unlock or "--exec ecs-exec|probe-task|local")
         remediation = next((p.remediation for p in reversed(r.problems) if p.remediation), "") or (
             "Check the exec transport prerequisites (`ame-doctor checks exec.ready`), or use --exec probe-task.")
-        yield ctx.finding(
+        yield ctx.legacy_finding(
             "exec_unavailable", f"task:{svc}", "info" if off else "warning",
             f"Could not probe from a task of {svc}" + (" (exec transport off)" if off else ""),
             detail=str(r.reason or ""),
@@ -100,7 +100,7 @@ def transport_findings(ctx: CheckContext, tasks: dict[str, ProbeResult]) -> Iter
                       "tried": [p.kind for p in r.problems], "task": r.task},
             resources=[svc], remediation=remediation, signals=signals)
     if plugin is not None:
-        yield ctx.finding("plugin_missing", "session-manager-plugin", "warning",
+        yield ctx.legacy_finding("plugin_missing", "session-manager-plugin", "warning",
                           "session-manager-plugin is not installed on the doctor host",
                           detail=plugin.reason + "; ECS Exec cannot start a session without it.",
                           evidence={"transport": "ecs-exec", "fallback": ctx.config.exec.fallback},
@@ -120,7 +120,7 @@ def outcome_finding(ctx: CheckContext, o: Outcome, what: str, signal_prefix: str
         sev = "warning"
     sig = signals.get(o.outcome)
     title = TITLES.get(o.outcome, TITLES["error"]).format(what=what, vantage=o.vantage)
-    return ctx.finding(o.outcome, o.vantage, sev, title, detail=detail, evidence=o.evidence(),
+    return ctx.legacy_finding(o.outcome, o.vantage, sev, title, detail=detail, evidence=o.evidence(),
                        resources=[o.vantage] + ([f"{o.host}:{o.port}"] if o.host else []),
                        remediation=remediation.get(o.outcome, ""),
                        signals=[f"{signal_prefix}{sig}"] if sig else [])

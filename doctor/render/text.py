@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import TextIO
 
-from doctor.engine import CheckFinished, CheckStarted, Event, RunStarted
+from doctor.events import CheckFinished, CheckStarted, Event, RunStarted
 from doctor.model import CheckResult, CheckStatus, Report, Severity
 
 ICON = {

@@ -23,7 +23,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from doctor.engine import Event, RunFinished
+from doctor.events import Event, RunFinished
 from doctor.model import CauseState, Report
 from doctor.tui.source import EventSource
 from doctor.tui.state import (

@@ -15,7 +15,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
-from doctor.engine import Event, RunFinished, RunStarted
+from doctor.events import Event, RunFinished, RunStarted
 from doctor.model import Report, exit_code_for, run_status, summarize
 
 

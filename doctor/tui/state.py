@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from doctor.engine import CheckFinished, CheckStarted, Event, FindingEmitted, RunFinished, RunStarted
+from doctor.events import CheckFinished, CheckStarted, Event, FindingEmitted, RunFinished, RunStarted
 from doctor.model import CheckResult, CheckStatus, Finding, Report, Target
 
 PENDING = "pending"
