@@ -139,6 +139,30 @@ class RunConfig(_Section):
         return self
 
 
+class SentryConfig(_Section):
+    """[sentry]: the worker projects' Sentry issues (check sentry.errors; skipped while not configured)."""
+
+    url: str = "https://sentry.io"
+    organization: str | None = None
+    projects: list[str] = Field(default_factory=list)
+    environment: str | None = None
+    queue_tag: str | None = None
+    window_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    token_env: str = Field("SENTRY_AUTH_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.organization and self.projects)
+
+
+class ScalerConfig(_Section):
+    """[scaler]: the burst/drain controller (check scaler.controller; skipped with kind = "none")."""
+
+    kind: Literal["lambda", "application-autoscaling", "none"] = "none"
+    function: str | None = None
+    rule: str | None = None
+
+
 class Config(_Section):
     aws: AwsConfig = Field(default_factory=AwsConfig)
     ecs: EcsConfig = Field(default_factory=EcsConfig)
@@ -150,6 +174,8 @@ class Config(_Section):
     dns: DnsConfig = Field(default_factory=DnsConfig)
     exec: ExecConfig = Field(default_factory=ExecConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+    sentry: SentryConfig = Field(default_factory=SentryConfig)
+    scaler: ScalerConfig = Field(default_factory=ScalerConfig)
 
     @model_validator(mode="after")
     def _no_default_queue(self) -> Config:

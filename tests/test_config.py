@@ -10,7 +10,10 @@ import pytest
 from doctor.config import Config, ConfigError, load_config
 from doctor.model import Severity
 
-EXAMPLE = Path("/work/shared/examples/ame-doctor.toml")
+# the configuration contract: shared/ sits beside the checkout (CI lays a copy there too)
+EXAMPLE = next((p for p in (Path(__file__).resolve().parents[2] / "shared/examples/ame-doctor.toml",
+                            Path("/work/shared/examples/ame-doctor.toml")) if p.exists()),
+               Path("/work/shared/examples/ame-doctor.toml"))
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -42,6 +45,27 @@ def test_shared_example_loads(tmp_path: Path) -> None:
     assert cfg.aws.region == "eu-west-1"
     assert cfg.queues["image"].scale == (0, 2)
     assert "AWS_BUCKET" in cfg.ssm.required
+    assert cfg.sentry.token_env == "SENTRY_AUTH_TOKEN" and not cfg.sentry.configured
+    assert cfg.scaler.kind == "none"
+
+
+def test_every_example_key_is_accepted(tmp_path: Path) -> None:
+    """The example's commented keys are part of the contract too: uncommented, they must load."""
+    if not EXAMPLE.exists():
+        pytest.skip("shared example not present")
+    import re
+
+    lines = [re.sub(r"^# (\w+ = )", r"\1", line) for line in EXAMPLE.read_text(encoding="utf-8").splitlines()]
+    p = write(tmp_path, "\n".join(lines) + "\n")
+    cfg = load_config(p)
+    assert cfg.sentry.organization == "zentra" and cfg.sentry.projects == ["propertyfeedtemplate-workers"]
+    assert cfg.scaler.kind == "lambda" and cfg.scaler.function == "propertyfeedtemplate-queue-scaler"
+    assert cfg.exec.app_root == "/var/www/html"
+
+
+def test_unknown_sentry_key_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="sentry"):
+        load_config(write(tmp_path, '[sentry]\ntoken = "abc"\n'))
 
 
 def test_file_then_cli_overrides(tmp_path: Path) -> None:
