@@ -1,0 +1,143 @@
+"""What one run needs, built once from the parsed arguments: the config, the check selection, the
+output files and the report's argv. Every way of running the doctor (``run``, the TUI, ``gate``,
+``watch``, ``demo``) builds a ``RunSpec`` and constructs its engine from it.
+
+``args`` is any object with the run options' attribute names (an ``argparse.Namespace`` from
+``doctor.commands.options.add_run_options``); a missing attribute means "not given". Nothing here
+knows about argparse or Textual. Bad input raises ``UsageError`` (one line, exit 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from doctor.config import Config, load_config
+from doctor.errors import UsageError
+from doctor.model import Report
+from doctor.outputs import Output, check_format, parse_outputs
+from doctor.registry import RegisteredCheck, all_checks
+
+if TYPE_CHECKING:
+    from doctor.engine import Engine
+
+
+def split_ids(values: Sequence[str]) -> list[str]:
+    """``--only a,b --only c`` -> [a, b, c]."""
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def config_from_args(args: Any) -> Config:
+    """The TOML config (``--config``, else $AME_DOCTOR_CONFIG, else ./ame-doctor.toml) with the flags on top."""
+    env_file = getattr(args, "env_file", None)
+    overrides = {
+        "ecs.cluster": getattr(args, "cluster", None),
+        "aws.region": getattr(args, "region", None),
+        "aws.profile": getattr(args, "profile", None),
+        "env.file": str(env_file) if env_file else None,
+        "exec.transport": getattr(args, "exec_transport", None),
+        "run.fail_on": getattr(args, "fail_on", None),
+        "run.strict": getattr(args, "strict", None),
+        "run.timeout": getattr(args, "timeout", None),
+        "run.concurrency": getattr(args, "concurrency", None),
+        "run.sample": getattr(args, "sample", None),
+    }
+    return load_config(getattr(args, "config", None), overrides)
+
+
+def select_checks(args: Any) -> tuple[list[RegisteredCheck], list[str], list[str]]:
+    """Every registered check, and the ``--only``/``--skip`` ids (an unknown id is a usage error)."""
+    checks = all_checks()
+    valid = [c.id for c in checks]
+    only, skip = split_ids(getattr(args, "only", None) or []), split_ids(getattr(args, "skip", None) or [])
+    unknown = [i for i in only + skip if i not in valid]
+    if unknown:
+        raise UsageError(f"unknown check id {', '.join(unknown)}; valid ids: {', '.join(valid)}")
+    return checks, only, skip
+
+
+def preflight_aws(config: Config, checks: Sequence[RegisteredCheck]) -> str | None:
+    """Why the doctor cannot talk to AWS at all (exit 3), or None. Only asked when a check needs AWS."""
+    if not any("aws" in c.meta.needs for c in checks):
+        return None
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = boto3.Session(region_name=config.aws.region, profile_name=config.aws.profile)
+        creds = session.get_credentials()
+    except BotoCoreError as e:
+        return f"AWS session could not be created: {e}"
+    if creds is None:
+        return "no AWS credentials found (use --profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+    if not session.region_name:
+        return "no AWS region (use --region, AWS_REGION, or [aws] region in the config)"
+    return None
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    config: Config
+    checks: tuple[RegisteredCheck, ...]  # every registered check; the engine applies only/skip
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    priority: tuple[str, ...] = ()  # started first: the --symptom playbook's checks
+    symptom: str | None = None
+    argv: tuple[str, ...] = ("ame-doctor",)  # recorded in the report
+    fmt: str = "text"  # stdout format
+    outputs: tuple[Output, ...] = ()  # --output files
+    no_color: bool = False
+
+    @property
+    def selected(self) -> list[RegisteredCheck]:
+        return [c for c in self.checks if (not self.only or c.id in self.only) and c.id not in self.skip]
+
+    def preflight(self) -> str | None:
+        """Why the doctor cannot talk to AWS at all (the caller exits 3), or None."""
+        return preflight_aws(self.config, self.selected)
+
+    def engine(self, only: Sequence[str] | None = None, *, diagnose: bool = True, **kwargs: Any) -> Engine:
+        """The engine for this run; ``only``: rerun just those checks (no --skip then).
+        ``kwargs`` go to ``Engine`` (``aws=``, ``redactor=`` for tests and shared redactors)."""
+        from doctor.engine import Engine, EngineOptions
+
+        opts = EngineOptions(only=list(only) if only else list(self.only), skip=[] if only else list(self.skip),
+                             priority=list(self.priority), argv=list(self.argv), diagnose=diagnose)
+        return Engine(self.config, list(self.checks), opts, **kwargs)
+
+    def symptom_first(self, report: Report) -> Report:
+        """Show the --symptom playbook on top, as ``run --symptom`` prints it."""
+        if self.symptom:
+            report.playbooks.sort(key=lambda p: p.id != self.symptom)
+        return report
+
+
+def build_run_spec(args: Any, argv: Sequence[str], *, output_default: str | None = None,
+                   validate_inputs: bool = True) -> RunSpec:
+    """The run described by ``args``; ``argv`` is the command line after ``ame-doctor``.
+
+    ``output_default``: the format of an ``--output`` path whose extension names none (default: the
+    stdout format; json when that is text). ``validate_inputs``: also reject, before anything runs,
+    an unavailable stdout format and an ``--env-file`` that is not a file (what ``run`` does; the TUI
+    shows such problems in its checks instead).
+    """
+    config = config_from_args(args)
+    checks, only, skip = select_checks(args)
+    fmt = getattr(args, "format", None) or "text"
+    if validate_inputs:
+        check_format(fmt)
+        env_file: Path | None = getattr(args, "env_file", None)
+        if env_file is not None and not env_file.is_file():
+            raise UsageError(f"--env-file {env_file}: {'is a directory' if env_file.is_dir() else 'no such file'}")
+    outputs = parse_outputs(getattr(args, "output", None) or [], output_default or fmt)
+    symptom = getattr(args, "symptom", None)
+    priority: list[str] = []
+    if symptom:
+        from doctor.diagnosis import checks_for_playbook
+
+        priority = checks_for_playbook(symptom)
+    return RunSpec(config=config, checks=tuple(checks), only=tuple(only), skip=tuple(skip),
+                   priority=tuple(priority), symptom=symptom, argv=("ame-doctor", *argv), fmt=fmt,
+                   outputs=tuple(outputs), no_color=bool(getattr(args, "no_color", False)))
