@@ -22,10 +22,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from doctor.checkapi import CheckContext  # noqa: E402
+from doctor.checkapi import CheckContext, CheckMeta, FindingKind  # noqa: E402
 from doctor.config import Config, RunConfig  # noqa: E402
 from doctor.engine import Engine, EngineOptions  # noqa: E402
-from doctor.registry import CheckMeta, RegisteredCheck  # noqa: E402
+from doctor.model import Severity  # noqa: E402
+from doctor.registry import RegisteredCheck  # noqa: E402
+
+KINDS = {"ok": FindingKind(severity=Severity.info, title="fine", why="-", fix="-")}
 
 
 def synthetic_checks(n: int, latency: float, calls: int) -> list[RegisteredCheck]:
@@ -35,14 +38,14 @@ def synthetic_checks(n: int, latency: float, calls: int) -> list[RegisteredCheck
         def run(ctx: CheckContext) -> Any:
             for _ in range(calls):
                 time.sleep(latency)  # a blocking SDK round trip
-            yield ctx.legacy_finding("ok", f"r{i}", "info", "fine")
+            yield ctx.finding("ok", f"r{i}")
         return run
 
     out = []
     for i in range(n):
         deps = (f"bench.c{i - 1}",) if i % 6 == 5 else ()  # a dependency chain every 6th check
         meta = CheckMeta(id=f"bench.c{i}", title=f"synthetic {i}", order=i + 1, proves="-", why="-",
-                         remediation="-", depends_on=deps)
+                         remediation="-", depends_on=deps, kinds=KINDS)
         out.append(RegisteredCheck(meta, make(i), origin=f"bench.c{i}"))
     return out
 

@@ -12,16 +12,25 @@ from typing import Any
 
 import pytest
 
-from doctor.checkapi import CheckContext
+from doctor.checkapi import CheckContext, CheckMeta, FindingKind
 from doctor.config import Config
 from doctor.engine import Engine, EngineOptions
 from doctor.events import CheckFinished, CheckStarted, FindingEmitted, RunFinished, RunStarted
-from doctor.model import CheckStatus, Finding, RunStatus
-from doctor.registry import CheckMeta, RegisteredCheck
+from doctor.model import CheckStatus, Finding, RunStatus, Severity
+from doctor.registry import RegisteredCheck
+
+
+def kind(severity: str, title: str, signal: str | None = None) -> FindingKind:
+    return FindingKind(signal=signal, severity=Severity(severity), title=title, why="w", fix="r")
+
+
+KINDS = {"ok": kind("info", "fine", "synthetic.ok"), "w": kind("warning", "a warning"),
+         "e": kind("error", "async problem"), "leak": kind("warning", "oops {text}")}
 
 
 def meta(cid: str, order: int, **kw: Any) -> CheckMeta:
-    return CheckMeta(id=cid, title=f"synthetic {cid}", order=order, proves="p", why="w", remediation="r", **kw)
+    return CheckMeta(id=cid, title=f"synthetic {cid}", order=order, proves="p", why="w", remediation="r",
+                     kinds=KINDS, **kw)
 
 
 def synth(cid: str, order: int, func: Any, **kw: Any) -> RegisteredCheck:
@@ -38,7 +47,7 @@ def run(checks: list[RegisteredCheck], cfg: Config | None = None, **opts: Any) -
 
 
 def ok(ctx: CheckContext) -> Iterator[Finding]:
-    yield ctx.legacy_finding("ok", "x", "info", "fine", signals=["synthetic_ok"])
+    yield ctx.finding("ok", "x")
 
 
 def test_bounded_concurrency() -> None:
@@ -153,7 +162,7 @@ def test_unknown_paths_and_strict_exit() -> None:
 
 def test_fail_on_threshold() -> None:
     def warns(ctx: CheckContext) -> Iterator[Finding]:
-        yield ctx.legacy_finding("w", "res", "warning", "a warning")
+        yield ctx.finding("w", "res")
 
     _, report = run([synth("syn.w", 1, warns)])
     assert report.checks[0].status == CheckStatus.warn and report.exit_code == 0
@@ -165,11 +174,11 @@ def test_fail_on_threshold() -> None:
 def test_async_generator_and_coroutine_checks() -> None:
     async def agen(ctx: CheckContext) -> Any:
         await asyncio.sleep(0.01)
-        yield ctx.legacy_finding("e", "r1", "error", "async problem")
+        yield ctx.finding("e", "r1")
 
     async def coro(ctx: CheckContext) -> list[Finding]:
         await asyncio.sleep(0.01)
-        return [ctx.legacy_finding("ok", "r2", "info", "fine")]
+        return [ctx.finding("ok", "r2")]
 
     _, report = run([synth("syn.agen", 1, agen), synth("syn.coro", 2, coro)])
     assert report.check("syn.agen").status == CheckStatus.fail
@@ -210,7 +219,7 @@ def test_only_skip_and_priority() -> None:
 def test_secret_in_finding_is_scrubbed_by_engine() -> None:
     def leaky(ctx: CheckContext) -> Iterator[Finding]:
         ctx.redactor.add_secret("hunter2-very-secret")
-        yield ctx.legacy_finding("leak", "r", "warning", "oops hunter2-very-secret",
+        yield ctx.finding("leak", "r", text="hunter2-very-secret",
                           evidence={"DB_PASSWORD": "anything", "url": "redis://:pw-in-url@h:6379"})
 
     _, report = run([synth("syn.leak", 1, leaky)])
