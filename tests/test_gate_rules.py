@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from doctor.gate import GateRequest, QueueView, evaluate
+from doctor.rollout.rules import GateRequest, evaluate
+from doctor.rollout.views import QueueView
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(hours=2)

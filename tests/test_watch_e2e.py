@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from doctor.commands.watch import engine_sampler
 from doctor.config import Config
 from doctor.registry import all_checks
-from doctor.watch import engine_sampler, watch
+from doctor.rollout.soak import watch
+from doctor.runspec import RunSpec
 
 PREFIX = "propertyfeedtemplate_database_"
 pytestmark = pytest.mark.slow
@@ -52,7 +54,7 @@ class StepClock:
 def test_draining_backlog_soaks_healthy(live: dict[str, Any]) -> None:
     r = live["redis"]
     r.rpush(f"{PREFIX}queues:image", *[_job(n) for n in range(90)])
-    sampler, _ = engine_sampler(live["config"], all_checks(), ["test"])
+    sampler, _ = engine_sampler(RunSpec(live["config"], tuple(all_checks()), argv=("test",)))
     clock = StepClock(lambda: [r.lpop(f"{PREFIX}queues:image") for _ in range(30)])
     result = watch(sampler, "c", 60, 180, 3, None, clock.sleep, clock.now)
     image = next(q for q in result.queues if q.queue == "image")
@@ -65,7 +67,7 @@ def test_draining_backlog_soaks_healthy(live: dict[str, Any]) -> None:
 def test_growing_backlog_fails_the_soak(live: dict[str, Any]) -> None:
     r = live["redis"]
     r.rpush(f"{PREFIX}queues:bulk", _job(0))
-    sampler, _ = engine_sampler(live["config"], all_checks(), ["test"])
+    sampler, _ = engine_sampler(RunSpec(live["config"], tuple(all_checks()), argv=("test",)))
     clock = StepClock(lambda: r.rpush(f"{PREFIX}queues:bulk", *[_job(n) for n in range(20)]))
     result = watch(sampler, "c", 60, 120, 3, None, clock.sleep, clock.now)
     bulk = next(q for q in result.queues if q.queue == "bulk")

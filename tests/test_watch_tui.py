@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from doctor.config import Config
-from doctor.gate import QueueView
+from doctor.rollout.views import QueueView
 from doctor.tui.watch_view import WatchApp
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from doctor.gate import QueueView
-from doctor.watch import watch
+from doctor.rollout.soak import watch
+from doctor.rollout.views import QueueView
 
 
 class Clock:

@@ -1,19 +1,22 @@
 """The live soak view for ``ame-doctor watch``: one row per queue with a backlog sparkline.
 
-A thin client: the sampling and the verdict are ``doctor.watch.watch``; this only displays its ticks.
+A thin client: the sampling and the verdict are ``doctor.rollout.soak.watch``; this only displays its
+ticks. It depends on ``doctor.rollout`` and nothing there imports it (``ame-doctor watch`` opens it on
+a terminal).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Footer, Header, Sparkline, Static
 
-from doctor.gate import QueueView
-from doctor.watch import QueueSoak, Sampler, SoakResult, render_summary, summarise, watch
+from doctor.config import Config
+from doctor.rollout.render import render_summary
+from doctor.rollout.soak import NO_STORM, QueueSoak, Sampler, SoakResult, summarise, watch
+from doctor.rollout.views import QueueView
 
 
 class QueuePanel(Vertical):
@@ -34,7 +37,7 @@ class QueuePanel(Vertical):
         yield self.spark
 
     def update_from(self, view: QueueView, soak: QueueSoak) -> None:
-        summarise(soak, 10**9)
+        summarise(soak, NO_STORM)
         self.spark.data = [float(s.backlog or 0) for s in soak.samples]
         rate = f"{soak.drain_rate_per_min:+.1f}/min" if soak.drain_rate_per_min is not None else "rate ?"
         tte = f", empty in {soak.time_to_empty_s:.0f}s" if soak.time_to_empty_s else ""
@@ -48,7 +51,7 @@ class WatchApp(App[SoakResult]):
     TITLE = "ame-doctor watch"
     BINDINGS = [("q", "quit_watch", "Quit")]
 
-    def __init__(self, sampler: Sampler, config: Any, interval: float, duration: float) -> None:
+    def __init__(self, sampler: Sampler, config: Config, interval: float, duration: float) -> None:
         super().__init__()
         self.sampler = sampler
         self.config = config
@@ -94,7 +97,7 @@ class WatchApp(App[SoakResult]):
         self.exit(self.result)
 
 
-def run_watch_tui(sampler: Sampler, config: Any, interval: float, duration: float) -> SoakResult:
+def run_watch_tui(sampler: Sampler, config: Config, interval: float, duration: float) -> SoakResult:
     app = WatchApp(sampler, config, interval, duration)
     result = app.run()
     if result is None:  # quit before the end: the verdict covers what was observed

@@ -1,0 +1,111 @@
+"""``ame-doctor gate``: the platform's scaling and cutover rules, enforced before anyone scales.
+
+The gate never changes anything. It runs the health checks, builds one view per queue (service counts,
+deployments, health, backlog), evaluates every rule, and answers allow or deny with each rule's verdict
+and evidence — and, when allowed, the exact ``aws ecs update-service`` command to run.
+Exit 0 allow, 1 deny, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from doctor.commands.options import add_run_options
+
+if TYPE_CHECKING:
+    from doctor.engine import Engine
+    from doctor.rollout.rules import GateDecision, GateRequest
+    from doctor.runspec import RunSpec
+
+HELP = "decide whether a scale change or cutover step is safe (never performs it)"
+DESCRIPTION = "Enforce the platform's scaling rules before anyone scales. Exit 0 allow, 1 deny, 2 usage."
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    add_run_options(p)
+    g = p.add_argument_group("the change to decide")
+    g.add_argument("--scale", action="append", default=[], metavar="QUEUE=COUNT", help="e.g. image=2, bulk=0")
+    g.add_argument("--release-host-consumers", action="append", default=[], metavar="QUEUE",
+                   help="the last cutover step: stop the app hosts consuming QUEUE")
+    g.add_argument("--override-range", action="store_true", help="allow a count outside [queues.X] scale (needs --reason)")
+    g.add_argument("--reason", help="why the override is needed (recorded)")
+    g.add_argument("--soak-minutes", type=int, help="soak window (default [run] soak_minutes, 15)")
+
+
+def parse_scale(values: list[str], queues: dict[str, Any]) -> dict[str, int]:
+    """``--scale QUEUE=COUNT`` values -> {queue: count}; only the config's heavy queues."""
+    from doctor.errors import UsageError
+
+    out: dict[str, int] = {}
+    for item in values:
+        name, sep, count = item.partition("=")
+        if not sep or not count.strip().isdigit():
+            raise UsageError(f"--scale takes QUEUE=COUNT (e.g. image=2), got {item!r}")
+        if name not in queues:
+            hint = " ('default' stays on the app hosts)" if name == "default" else ""
+            raise UsageError(f"unknown queue {name!r}{hint}; heavy queues: {', '.join(queues)}")
+        out[name] = int(count)
+    return out
+
+
+def build_request(args: argparse.Namespace, spec: RunSpec) -> GateRequest:
+    """The change asked for, validated against the config's queues (bad input: UsageError)."""
+    from doctor.errors import UsageError
+    from doctor.rollout.rules import GateRequest
+
+    queues = spec.config.queues
+    scale = parse_scale(args.scale, queues)
+    release = []
+    for q in args.release_host_consumers:
+        if q not in queues:
+            raise UsageError(f"unknown queue {q!r}; heavy queues: {', '.join(queues)}")
+        release.append(q)
+    if not scale and not release:
+        raise UsageError("nothing to decide: give --scale QUEUE=COUNT or --release-host-consumers QUEUE")
+    if args.override_range and not (args.reason or "").strip():
+        raise UsageError("--override-range needs --reason \"why\" (it is recorded in the decision)")
+    soak = args.soak_minutes if args.soak_minutes is not None else spec.config.run.soak_minutes
+    return GateRequest(scale=scale, release_host_consumers=release, override_range=args.override_range,
+                       reason=args.reason, soak_minutes=soak)
+
+
+def decide(spec: RunSpec, request: GateRequest) -> tuple[GateDecision, Engine]:
+    """Run the health checks (or the --only ones), build the queues' views and evaluate the rules."""
+    import asyncio
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from doctor.rollout.rules import GateDecision, evaluate
+    from doctor.rollout.views import HEALTH_CHECKS, build_views
+
+    if not spec.only:
+        spec = dataclasses.replace(spec, only=tuple(c.id for c in spec.checks if c.id in HEALTH_CHECKS))
+    engine = spec.engine()
+    report = asyncio.run(engine.run())
+    views = build_views(report, engine.facts, spec.config)
+    now = datetime.now(UTC)
+    cluster = spec.config.ecs.cluster
+    allowed, rules, commands = evaluate(request, views, now, cluster)
+    decision = GateDecision(decided_at=now.isoformat(), cluster=cluster, request=request, allowed=allowed,
+                            rules=rules, commands=commands, report_run_id=report.run.id,
+                            override_reason=request.reason if request.override_range else None)
+    return decision, engine
+
+
+def main(args: argparse.Namespace, argv: list[str]) -> int:
+    import sys
+
+    from doctor.model import EXIT_FINDINGS, EXIT_OK
+    from doctor.outputs import write_file
+    from doctor.rollout.render import DECISION_FORMATS, render_decision
+    from doctor.runspec import build_run_spec
+
+    spec = build_run_spec(args, argv, output_default="json", validate_inputs=False)
+    decision, engine = decide(spec, build_request(args, spec))
+    fmt = spec.fmt if spec.fmt in DECISION_FORMATS else "text"
+    sys.stdout.write(engine.redactor.scrub(render_decision(decision, fmt)))
+    for out_fmt, path in spec.outputs:
+        write_file(path, engine.redactor.scrub(render_decision(decision, out_fmt)))
+        print(f"ame-doctor: wrote {out_fmt} decision to {path}", file=sys.stderr)
+    return EXIT_OK if decision.allowed else EXIT_FINDINGS

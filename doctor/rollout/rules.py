@@ -1,0 +1,165 @@
+"""The platform's scaling and cutover rules: a request and the queues' views in, a verdict per rule out.
+
+The rules never change anything. Allowed only when no rule fails; when allowed, the commands to run
+(``aws ecs update-service ...``, or the host-consumer step of the cutover).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from doctor import __version__
+from doctor.rollout.views import CONNECTIVITY_PREFIXES, FAILING_QUEUE_SIGNALS, QueueView
+
+GATE_SCHEMA_VERSION = 1
+PRIORITY = ("image", "sync", "bulk")  # widen image first, then sync, then bulk
+Verdict = Literal["pass", "fail", "overridden", "not-applicable"]
+
+
+class RuleVerdict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    title: str
+    verdict: Verdict
+    detail: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class GateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scale: dict[str, int] = Field(default_factory=dict)
+    release_host_consumers: list[str] = Field(default_factory=list)
+    override_range: bool = False
+    reason: str | None = None
+    soak_minutes: int = 15
+
+
+class GateDecision(BaseModel):
+    """The gate's answer: a versioned document, like the report."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_version: int = GATE_SCHEMA_VERSION
+    tool: dict[str, str] = Field(default_factory=lambda: {"name": "ame-doctor", "version": __version__})
+    decided_at: str
+    cluster: str
+    request: GateRequest
+    allowed: bool
+    rules: list[RuleVerdict]
+    commands: list[str] = Field(default_factory=list)
+    override_reason: str | None = None
+    report_run_id: str | None = None
+
+
+class _Verdicts(list[RuleVerdict]):
+    def add(self, rule_id: str, title: str, ok: bool | None, detail: str, **evidence: Any) -> None:
+        verdict: Verdict = "not-applicable" if ok is None else ("pass" if ok else "fail")
+        self.append(RuleVerdict(id=rule_id, title=title, verdict=verdict, detail=detail, evidence=evidence))
+
+
+def _global_rules(out: _Verdicts, request: GateRequest, views: dict[str, QueueView], now: datetime) -> None:
+    """One queue at a time, and nothing else moving within the soak window."""
+    soak = timedelta(minutes=request.soak_minutes)
+    targets = list(request.scale) + [q for q in request.release_host_consumers if q not in request.scale]
+    out.add("one-queue-at-a-time", "One queue at a time", len(targets) <= 1,
+            f"request changes {len(targets)} queue(s): {', '.join(targets) or '-'}" if len(targets) > 1
+            else f"request changes {targets[0] if targets else 'nothing'}", queues=targets)
+    moving = []
+    for v in views.values():
+        recent = v.last_change is not None and now - v.last_change < soak
+        if v.deployments_in_progress or recent:
+            moving.append({"queue": v.queue, "service": v.service, "deployments_in_progress": v.deployments_in_progress,
+                           "last_change": v.last_change.isoformat() if v.last_change else None})
+    out.add("nothing-in-flight",
+            f"No deployment in progress or change within the soak window ({request.soak_minutes} min)",
+            not moving, "; ".join(f"{m['service']} changed at {m['last_change']}" +
+                                  (f" with {m['deployments_in_progress']} deployment(s) in progress"
+                                   if m["deployments_in_progress"] else "") for m in moving) or "all services settled",
+            services=moving)
+
+
+def _widen_rules(out: _Verdicts, queue: str, v: QueueView, views: dict[str, QueueView]) -> None:
+    """Never widen a failing queue; widen in priority order."""
+    problems = {cid: titles for cid, titles in v.failing.items()}
+    if not v.steady:
+        problems.setdefault("ecs.service", []).append(
+            f"not steady: desired {v.desired}, running {v.running}, pending {v.pending}")
+    requeue = sorted(v.signals & FAILING_QUEUE_SIGNALS)
+    if requeue:
+        problems.setdefault("queue.state", []).append(f"jobs failing and requeueing ({', '.join(requeue)})")
+    out.add("never-widen-failing", f"{queue} is healthy before widening", not problems,
+            "; ".join(f"{cid}: {t}" for cid, ts in problems.items() for t in ts[:3]) +
+            (f" — diagnosis: {', '.join(v.causes)}" if v.causes and problems else "") if problems
+            else f"{v.service} steady at {v.running}/{v.desired}, no failing checks",
+            failing_checks=sorted(problems), causes=v.causes)
+    before = PRIORITY[:PRIORITY.index(queue)] if queue in PRIORITY else ()
+    unhealthy = [q for q in before if q in views and not views[q].healthy]
+    out.add("priority", f"widen in priority order ({' > '.join(PRIORITY)})", not unhealthy,
+            f"{queue} may widen only when {', '.join(before)} {'is' if len(before) == 1 else 'are'} healthy at the "
+            f"current count; not healthy: {', '.join(unhealthy)}" if unhealthy
+            else (f"{', '.join(before)} healthy at current count" if before else f"{queue} widens first"),
+            requires=list(before), unhealthy=unhealthy)
+
+
+def _scale_rules(out: _Verdicts, request: GateRequest, queue: str, count: int, v: QueueView,
+                 views: dict[str, QueueView]) -> None:
+    """Within the burst/drain range (or overridden with a reason), healthy to widen, empty to go to 0."""
+    lo, hi = v.scale
+    if lo <= count <= hi:
+        out.add("scale-range", f"{queue}: {count} within {lo}..{hi}", True, f"allowed range for {queue} is {lo}..{hi}")
+    elif request.override_range and request.reason:
+        out.append(RuleVerdict(id="scale-range", title=f"{queue}: {count} outside {lo}..{hi}", verdict="overridden",
+                               detail=f"overridden: {request.reason}", evidence={"range": [lo, hi], "requested": count}))
+    else:
+        out.add("scale-range", f"{queue}: {count} outside {lo}..{hi}", False,
+                f"{count} is outside the burst/drain range {lo}..{hi}; use --override-range --reason \"...\" to go "
+                "beyond it", range=[lo, hi], requested=count)
+    if count > v.desired:
+        _widen_rules(out, queue, v, views)
+    if count == 0:
+        empty = v.backlog_known and v.backlog == 0
+        out.add("drain-before-zero", f"{queue} has no work before scaling to 0",
+                empty if v.backlog_known else False,
+                "queue depth unknown (queue.state could not read Redis): refusing to scale to 0" if not v.backlog_known
+                else f"ready {v.ready}, reserved {v.reserved}, delayed {v.delayed}",
+                ready=v.ready, reserved=v.reserved, delayed=v.delayed)
+
+
+def _release_rules(out: _Verdicts, queue: str, v: QueueView, now: datetime, soak: timedelta) -> None:
+    """The last cutover step: ECS has carried the queue for the soak window, draining, without connectivity errors."""
+    settled = v.steady and (v.last_change is None or now - v.last_change >= soak) and v.stopped_in_window == 0
+    out.add("release-after-soak", f"{v.service} steady for the soak window", settled,
+            f"running {v.running}/{v.desired}, last change {v.last_change.isoformat() if v.last_change else 'unknown'}, "
+            f"{v.stopped_in_window} stopped task(s) in the window", stopped=v.stopped_in_window)
+    draining = v.backlog_known and (v.backlog == 0 or v.draining is True)
+    out.add("release-backlog-draining", f"{queue} backlog is draining", draining,
+            "backlog unknown" if not v.backlog_known else
+            f"backlog {v.backlog} ({'draining' if v.draining else 'not shown draining; run with --sample'})")
+    conn = sorted(s for s in v.signals if s.startswith(CONNECTIVITY_PREFIXES) and not s.endswith("_ok"))
+    out.add("release-no-connectivity-errors", f"no connectivity errors for {v.service}", not conn,
+            ", ".join(conn) or "none", signals=conn)
+
+
+def evaluate(request: GateRequest, views: dict[str, QueueView], now: datetime,
+             cluster: str) -> tuple[bool, list[RuleVerdict], list[str]]:
+    """Apply every rule; allowed only when none fails. Returns (allowed, verdicts, commands)."""
+    rules = _Verdicts()
+    _global_rules(rules, request, views, now)
+    commands: list[str] = []
+    for queue, count in request.scale.items():
+        v = views[queue]
+        if not v.exists:
+            rules.add("service-exists", f"{v.service} exists", False, f"ECS service {v.service} was not found in {cluster}")
+            continue
+        _scale_rules(rules, request, queue, count, v, views)
+        commands.append(f"aws ecs update-service --cluster {cluster} --service {v.service} --desired-count {count}")
+    for queue in request.release_host_consumers:
+        v = views[queue]
+        _release_rules(rules, queue, v, now, timedelta(minutes=request.soak_minutes))
+        if not commands:
+            commands.append(f"# ECS {v.service} is proven: stop the host consumers of '{queue}' "
+                            f"(e.g. the app hosts' queue:work --queue={queue} supervisor program)")
+    allowed = all(r.verdict != "fail" for r in rules)
+    return allowed, list(rules), commands if allowed else []
