@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from doctor import registry
 from doctor.diagnosis import (
-    KNOWN_CHECKS,
     PLACEHOLDERS,
     PlaybookError,
+    checks_for_playbook,
     load_playbooks,
     parse_playbook,
     playbook_dir,
@@ -20,16 +21,13 @@ from doctor.diagnosis import (
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# DESIGN section 3: playbook and cause ids are a public contract.
+# Playbook and cause ids are a public contract (reports, --symptom and runbooks name them).
 CONTRACT = {
     "jobs-fail-immediately": ["bad-db-host", "missing-aurora-ingress", "missing-redis-ingress", "stale-ssm-values"],
     "no-steady-state": ["bad-container-image", "missing-runtime-dirs", "bad-bootstrap"],
     "queue-not-draining": ["workers-not-consuming", "jobs-failing-and-requeueing", "wrong-redis"],
     "timeout-symptoms": ["db-path-blocked", "redis-path-unhealthy"],
 }
-
-# The signal vocabulary (shared/knowledge/signals.md plus this project's documented extensions).
-from doctor.signals import VOCABULARY  # noqa: E402
 
 
 # --- the shipped files ----------------------------------------------------------------------
@@ -44,6 +42,7 @@ def test_shipped_playbooks_match_the_contract() -> None:
 @pytest.mark.parametrize("playbook_id", list(CONTRACT))
 def test_shipped_playbook_is_complete(playbook_id: str) -> None:
     b = parse_playbook(ROOT / "playbooks" / f"{playbook_id}.md")
+    vocabulary = registry.vocabulary()  # every signal a registered check declares it can emit
     assert b.title and b.summary
     for heading in ("## What it looks like", "## Check first", "## Operating rules"):
         assert heading in b.body, heading
@@ -56,11 +55,11 @@ def test_shipped_playbook_is_complete(playbook_id: str) -> None:
         assert c.confirm, f"{c.id}: a cause needs a confirming signal"
         assert c.rule_out or c.id == "jobs-failing-and-requeueing", f"{c.id}: no positive rule-out signal"
         for s in c.signals():
-            assert s in VOCABULARY, f"{c.id}: undocumented signal {s}"
+            assert s in vocabulary, f"{c.id}: undocumented signal {s}"
         for e in c.rule_out:
             for t in e.terms:
                 assert t.signal.endswith((".ok", "_ok")) or t.signal in ("ecs.steady", "queue.draining"), (c.id, str(e))
-        assert set(c.checks) <= set(KNOWN_CHECKS)
+        assert set(c.checks) <= set(registry.check_ids())
         for step in c.next_steps:
             assert set(re.findall(r"\{([a-z_]+)\}", step)) <= set(PLACEHOLDERS), step
         assert any(s.startswith("aws ") for s in c.next_steps), f"{c.id}: no pasteable aws command"
@@ -91,6 +90,31 @@ def test_key_commands_from_the_runbook_are_present() -> None:
 def test_playbooks_are_packaged() -> None:
     text = (ROOT / "pyproject.toml").read_text()
     assert re.search(r'playbooks\s*=\s*\[\s*"\*\.md"\s*\]', text)
+
+
+def test_checks_for_playbook() -> None:
+    assert checks_for_playbook("timeout-symptoms") == ["sg.ingress", "dns.resolve", "reach.redis", "reach.aurora"]
+    jobs = checks_for_playbook("jobs-fail-immediately")
+    assert jobs[:5] == ["ssm.values", "sg.ingress", "dns.resolve", "reach.redis", "reach.aurora"]
+    assert "queue.state" in checks_for_playbook("queue-not-draining")
+    with pytest.raises(PlaybookError, match="unknown playbook 'nope'.*jobs-fail-immediately"):
+        checks_for_playbook("nope")
+
+
+def test_yields_to_must_name_an_existing_cause(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parent.parent / "playbooks" / "no-steady-state.md").read_text()
+    (tmp_path / "no-steady-state.md").write_text(text.replace("yields_to: [bad-container-image,",
+                                                              "yields_to: [bad-container-imag,"))
+    with pytest.raises(PlaybookError, match=r"no-steady-state\.md: causes\[2\]\.yields_to\[0\]: no playbook has "
+                                            r"a cause 'bad-container-imag'"):
+        load_playbooks(tmp_path)
+
+
+def test_playbook_checks_follow_the_registry_order() -> None:
+    """The known check ids and their report order are the registry's, not a list of the diagnosis's own."""
+    order = registry.check_ids()
+    for b in load_playbooks():
+        assert b.checks == [c for c in order if c in set(b.checks)], b.id
 
 
 # --- malformed files: one clear error naming the file, line and field -----------------------

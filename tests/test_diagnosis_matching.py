@@ -1,111 +1,14 @@
-"""The diagnosis over synthetic reports: signal sets -> cause states and ranking (fast, no servers)."""
+"""Cause states from signal sets (doctor.diagnosis.matching): tiers, rule-outs, unknown vs ruled out,
+vantage, scope per queue, and generic causes yielding to specific ones (synthetic reports, no servers)."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from doctor.config import Config
-from doctor.diagnosis import (
-    KNOWN_CHECKS,
-    PlaybookError,
-    checks_for_playbook,
-    diagnose,
-    fill,
-    top_causes,
-)
-from doctor.model import (
-    CauseState,
-    CheckResult,
-    CheckStatus,
-    Finding,
-    PlaybookResult,
-    QueueTarget,
-    Report,
-    RunInfo,
-    Severity,
-    Target,
-    ToolInfo,
-)
-
-CHECK_OF = {  # signal prefix -> the check that emits it
-    "ssm": "ssm.values", "sg": "sg.ingress", "dns": "dns.resolve", "s3": "s3.access", "startup": "ecs.startup",
-    "logs": "ecs.startup", "drift": "env.drift", "ecs": "ecs.service", "queue": "queue.state",
-    "net": "net.egress", "exec": "exec.ready", "probe": "reach.redis",
-}
-CLUSTER = "propertyfeedtemplate-production"
-SERVICES = {"sync": "propertyfeedtemplate-sync", "image": "propertyfeedtemplate-image",
-            "bulk": "propertyfeedtemplate-bulk"}
-OK_SIGNALS = ["ssm.ok", "sg.redis_ok", "sg.aurora_ok", "dns.db_ok", "dns.redis_ok", "reach.redis_ok@task",
-              "reach.redis_ok@host", "reach.aurora_ok@task", "reach.aurora_ok@host", "s3.ok", "startup.ok",
-              "drift.ok", "ecs.steady", "queue.draining"]
-
-
-def check_of(signal: str) -> str:
-    ns, _, rest = signal.partition(".")
-    if ns == "reach":
-        return "reach.redis" if rest.startswith("redis") else "reach.aurora"
-    return CHECK_OF[ns]
-
-
-def make_report(signals: list[str], statuses: dict[str, str] | None = None, *,
-                evidence: dict[str, dict[str, Any]] | None = None,
-                resources: dict[str, list[str]] | None = None) -> Report:
-    """One finding per signal (``sig`` or ``sig@task`` / ``sig@host``; ``@task`` is task:<sync service>).
-
-    Every contract check is present with status pass (warn/fail if a finding says so) unless
-    ``statuses`` says otherwise ('missing' drops the check from the report)."""
-    statuses = statuses or {}
-    evidence = evidence or {}
-    resources = resources or {}
-    by_check: dict[str, list[Finding]] = {c: [] for c in KNOWN_CHECKS}
-    for n, spec in enumerate(signals):
-        sig, _, vantage = spec.partition("@")
-        ok = sig.endswith("_ok") or sig in ("ecs.steady", "queue.draining", "startup.ok", "drift.ok", "s3.ok", "ssm.ok")
-        ev: dict[str, Any] = dict(evidence.get(spec, {}))
-        if vantage:
-            ev.setdefault("vantage", "host" if vantage == "host" else f"task:{SERVICES['sync']}")
-        cid = check_of(sig)
-        by_check[cid].append(Finding(
-            uid=f"{cid}:{sig.split('.', 1)[1]}:{vantage or 'x'}{n}",
-            severity=Severity.info if ok else Severity.error, title=spec, evidence=ev,
-            resources=resources.get(spec, []), signals=[sig]))
-    checks = []
-    for order, cid in enumerate(KNOWN_CHECKS, 1):
-        st = statuses.get(cid)
-        if st == "missing":
-            continue
-        findings = by_check[cid]
-        status = CheckStatus(st) if st else (
-            CheckStatus.fail if any(f.severity.rank >= Severity.error.rank for f in findings) else CheckStatus.passed)
-        checks.append(CheckResult(id=cid, title=cid, order=order, status=status, findings=findings))
-    return Report(tool=ToolInfo(version="test"), run=RunInfo(id="r", started_at="2026-01-01T00:00:00+00:00"),
-                  target=Target(cluster=CLUSTER, region="eu-west-1", account="123456789012",
-                                queues={q: QueueTarget(service=s) for q, s in SERVICES.items()}),
-                  checks=checks)
-
-
-def run(signals: list[str], statuses: dict[str, str] | None = None, **kw: Any) -> list[PlaybookResult]:
-    return diagnose(make_report(signals, statuses, **kw), Config())
-
-
-def cause(books: list[PlaybookResult], cause_id: str) -> Any:
-    for b in books:
-        for c in b.causes:
-            if c.id == cause_id:
-                return c
-    raise AssertionError(f"no cause {cause_id}")
-
-
-def book(books: list[PlaybookResult], playbook_id: str) -> PlaybookResult:
-    return next(b for b in books if b.id == playbook_id)
-
-
-C, L, P, R, U = (CauseState.confirmed, CauseState.likely, CauseState.possible, CauseState.ruled_out,
-                 CauseState.unknown)
+from doctor import registry
+from doctor.diagnosis import top_causes
+from doctor.model import CauseState
+from tests.diagnosis_support import OK_SIGNALS, SERVICES, C, L, P, R, U, book, cause, run
 
 # (cause, signals, check statuses, expected state)
 TABLE: list[tuple[str, list[str], dict[str, str], CauseState]] = [
@@ -247,7 +150,7 @@ def test_every_contract_cause_is_in_the_table() -> None:
 
 
 def test_unknown_is_never_ruled_out_when_nothing_could_run() -> None:
-    books = run([], {c: "unknown" for c in KNOWN_CHECKS})
+    books = run([], {c: "unknown" for c in registry.check_ids()})
     assert all(c.state == CauseState.unknown for b in books for c in b.causes)
     assert all("Nothing conclusive" in b.verdict and "could not be decided" in b.verdict for b in books)
 
@@ -271,15 +174,6 @@ def test_vantage_combination_path_blocked_not_dns() -> None:
 def test_host_timeout_alone_is_only_possible() -> None:
     c = cause(run(["dns.db_ok", "reach.aurora_timeout@host"]), "db-path-blocked")
     assert c.state == CauseState.possible
-
-
-def test_ranking_within_a_playbook() -> None:
-    books = run(["sg.redis_ingress_missing", "drift.value_differs", "dns.db_ok", "sg.aurora_ok"])
-    jobs = book(books, "jobs-fail-immediately")
-    assert [c.id for c in jobs.causes][:2] == ["missing-redis-ingress", "stale-ssm-values"]
-    assert [c.state for c in jobs.causes] == [C, L, R, R]
-    assert jobs.causes[0].score > jobs.causes[1].score
-    assert "missing-redis-ingress" in jobs.verdict and "also stale-ssm-values" in jobs.verdict
 
 
 def test_more_matching_evidence_scores_higher() -> None:
@@ -320,129 +214,6 @@ def test_healthy_world_without_exec_is_unknown_not_ruled_out() -> None:
     assert cause(books, "missing-redis-ingress").state == CauseState.ruled_out  # sg.redis_ok suffices
 
 
-# --- next steps -----------------------------------------------------------------------------
-SG_EVIDENCE = {"sg.redis_ingress_missing": {"redis_sg": "sg-0redis", "worker_sg": "sg-0worker", "port": 6379,
-                                            "service": SERVICES["image"]}}
-
-
-def test_next_steps_are_filled_with_real_names() -> None:
-    c = cause(run(["sg.redis_ingress_missing"], evidence=SG_EVIDENCE), "missing-redis-ingress")
-    joined = "\n".join(c.next_steps)
-    assert ("aws ec2 authorize-security-group-ingress --group-id sg-0redis --protocol tcp --port 6379 "
-            "--source-group sg-0worker") in joined
-    assert f"--cluster {CLUSTER} --services {SERVICES['image']}" in joined
-    assert SERVICES["sync"] not in joined  # only the affected service
-    assert not re.search(r"\{[a-z_]+\}", joined)
-
-
-def test_unfilled_placeholders_fall_back_readably() -> None:
-    c = cause(run(["sg.redis_ingress_missing"]), "missing-redis-ingress")
-    joined = "\n".join(c.next_steps)
-    assert "--group-id <redis-sg-id>" in joined and "--source-group <worker-sg-id>" in joined
-    assert not re.search(r"\{[a-z_]+\}", joined)
-    # no service named by the evidence: one command per configured service
-    assert all(f"--services {s} " in joined for s in SERVICES.values())
-
-
-def test_ssm_steps_name_the_parameters_and_redeploy_every_service() -> None:
-    param = "/propertyfeedtemplate/production/DB_PASSWORD"
-    c = cause(run(["ssm.newer_than_tasks"], evidence={"ssm.newer_than_tasks": {"parameters": [param]}}),
-              "stale-ssm-values")
-    assert f"aws ssm put-parameter --name {param} --type SecureString --overwrite" in "\n".join(c.next_steps)
-    redeploys = [s for s in c.next_steps if "--force-new-deployment" in s]
-    assert sorted(redeploys) == sorted(f"aws ecs update-service --cluster {CLUSTER} --service {s} "
-                                       "--force-new-deployment" for s in SERVICES.values())
-
-
-def test_db_host_steps_use_the_target_names() -> None:
-    c = cause(run(["dns.db_host_stale"], evidence={"dns.db_host_stale": {
-        "host": "ame-old.cluster-abc.eu-west-1.rds.amazonaws.com",
-        "writer_endpoint": "ame-aurora.cluster-xyz.eu-west-1.rds.amazonaws.com"}}), "bad-db-host")
-    joined = "\n".join(c.next_steps)
-    assert "aws ssm get-parameter --name /propertyfeedtemplate/production/DB_HOST" in joined
-    assert "--value ame-aurora.cluster-xyz.eu-west-1.rds.amazonaws.com" in joined
-
-
-def test_vantage_names_the_service() -> None:
-    c = cause(run(["reach.aurora_timeout@task", "dns.db_ok"]), "db-path-blocked")
-    assert all(SERVICES["image"] not in s for s in c.next_steps)
-    assert any(SERVICES["sync"] in s for s in c.next_steps)
-
-
-def test_fill() -> None:
-    assert fill("a {cluster} {worker_sg} {weird_thing}", {"cluster": "c"}) == "a c <worker-sg-id> <weird-thing>"
-    assert fill("mkdir storage/{cache,views}", {}) == "mkdir storage/{cache,views}"
-
-
-# --- playbook plumbing ----------------------------------------------------------------------
-def test_checks_for_playbook() -> None:
-    assert checks_for_playbook("timeout-symptoms") == ["sg.ingress", "dns.resolve", "reach.redis", "reach.aurora"]
-    jobs = checks_for_playbook("jobs-fail-immediately")
-    assert jobs[:5] == ["ssm.values", "sg.ingress", "dns.resolve", "reach.redis", "reach.aurora"]
-    assert "queue.state" in checks_for_playbook("queue-not-draining")
-    with pytest.raises(PlaybookError, match="unknown playbook 'nope'.*jobs-fail-immediately"):
-        checks_for_playbook("nope")
-
-
-def test_diagnosis_survives_a_broken_playbook_dir(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "jobs-fail-immediately.md").write_text("no front matter\n")
-    monkeypatch.setenv("AME_DOCTOR_PLAYBOOKS", str(tmp_path))
-    books = run(["dns.db_ok"])
-    assert len(books) == 1 and books[0].verdict.startswith("error: ")
-    assert "jobs-fail-immediately.md" in books[0].verdict
-
-
-def test_report_json_carries_the_diagnosis() -> None:
-    r = make_report(["sg.redis_ingress_missing"], evidence=SG_EVIDENCE)
-    r.playbooks = diagnose(r, Config())
-    again = Report.model_validate_json(r.to_json())
-    c = cause(again.playbooks, "missing-redis-ingress")
-    assert c.state == CauseState.confirmed and c.evidence and c.next_steps and c.reason
-    assert again.playbooks[0].verdict
-    assert [p.id for p in again.playbooks] == ["jobs-fail-immediately", "no-steady-state",
-                                               "queue-not-draining", "timeout-symptoms"]
-
-
-def test_engine_fills_playbooks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine's report carries the diagnosis (a check emitting one signal, no AWS)."""
-    import asyncio
-
-    from doctor.engine import Engine, EngineOptions
-    from doctor.registry import CheckMeta, RegisteredCheck
-
-    meta = CheckMeta(id="queue.state", title="q", order=10, proves="p", why="w", remediation="r")
-
-    def fake(ctx: Any) -> Any:
-        yield ctx.finding("no_consumer", "bulk", "error", "no consumer", signals=["queue.no_consumer"])
-
-    report = asyncio.run(Engine(Config(), [RegisteredCheck(meta, fake, "test")], EngineOptions()).run())
-    c = cause(report.playbooks, "workers-not-consuming")
-    assert c.state == CauseState.confirmed and c.evidence == ["queue.state:no_consumer:bulk"]
-    assert cause(report.playbooks, "bad-db-host").state == CauseState.unknown  # its checks did not run
-
-
-def test_text_report_shows_top_causes_evidence_steps_and_verdicts() -> None:
-    from doctor.render.text import render
-
-    r = make_report(["sg.redis_ingress_missing", "dns.db_ok", "dns.redis_ok"], evidence=SG_EVIDENCE)
-    r.playbooks = diagnose(r, Config())
-    out = render(r)
-    diag = out.split("Diagnosis", 1)[1].split("Checks", 1)[0]
-    first = diag.strip().splitlines()[0]
-    assert "CONFIRMED" in first and "missing-redis-ingress" in first
-    assert "evidence: sg.ingress:redis_ingress_missing:x0" in diag
-    assert "$ aws ec2 authorize-security-group-ingress --group-id sg-0redis" in diag
-    assert "jobs-fail-immediately: Confirmed: " in out and "timeout-symptoms: " in out
-
-
-def test_log_group_comes_from_the_evidence() -> None:
-    c = cause(run(["startup.runtime_dirs_missing"], evidence={"startup.runtime_dirs_missing": {
-        "service": SERVICES["image"], "log_group": "/custom/image-workers"}}), "missing-runtime-dirs")
-    joined = "\n".join(c.next_steps)
-    assert "--log-group-name /custom/image-workers " in joined
-    assert f"--service {SERVICES['image']} " in joined and SERVICES["bulk"] not in joined
-
-
 # --- scope: evidence about one queue does not refute a problem on another ---------------------
 def test_draining_queue_does_not_refute_another_queues_problem() -> None:
     ev = {"queue.stale_reservations": {"queue": "bulk"}, "queue.draining": {"queue": "sync"}}
@@ -471,31 +242,7 @@ def test_combination_must_hold_for_one_queue() -> None:
     assert c.state == CauseState.confirmed, c.reason
 
 
-def test_sg_ids_from_sg_ingress_style_evidence() -> None:
-    ev = {"sg.redis_ingress_missing": {"kind": "redis", "store": "ame-redis", "port": 6379,
-                                       "data_security_groups": ["sg-0data"], "worker_security_groups": ["sg-0wk"],
-                                       "referenced_security_groups": ["sg-0old"], "services": [SERVICES["bulk"]]},
-          "sg.aurora_ok": {"kind": "aurora", "store": "ame-aurora", "port": 3306,
-                           "data_security_groups": ["sg-0aur"],
-                           "granted_by": {SERVICES["sync"]: ["sg-0aur <- sg-0wk"]}}}
-    books = run(["sg.redis_ingress_missing", "sg.old_ip_rules_only", "sg.aurora_ok"], evidence=ev)
-    c = cause(books, "missing-redis-ingress")
-    joined = "\n".join(c.next_steps)
-    assert "authorize-security-group-ingress --group-id sg-0data --protocol tcp --port 6379 --source-group sg-0wk" \
-        in joined
-    assert "sg-0old" not in joined and f"--services {SERVICES['bulk']} " in joined
-    # old /32 rules alone say nothing about Aurora
-    assert cause(books, "missing-aurora-ingress").state == CauseState.ruled_out
-
-
-def test_worker_sg_from_a_grant_when_the_sg_is_fine() -> None:
-    ev = {"reach.aurora_timeout@task": {"vantage": f"task:{SERVICES['image']}"},
-          "sg.aurora_ok": {"kind": "aurora", "data_security_groups": ["sg-0aur"],
-                           "granted_by": {SERVICES["image"]: ["sg-0aur <- sg-0wk"]}}}
-    c = cause(run(["reach.aurora_timeout@task", "dns.db_ok", "sg.aurora_ok"], evidence=ev), "db-path-blocked")
-    assert any("--group-ids sg-0aur sg-0wk " in s for s in c.next_steps), c.next_steps
-
-
+# --- yields_to: a generic cause steps back for a confirmed specific one -----------------------
 def test_direct_finding_outranks_an_inference_for_the_same_fault() -> None:
     """SG fault seen from the task too: the SG (shown directly) ranks first; the path cause it explains steps back."""
     books = run(["sg.redis_ingress_missing", "reach.redis_timeout@task", "dns.redis_ok", "dns.db_ok", "sg.aurora_ok"])
@@ -517,23 +264,3 @@ def test_generic_cause_yields_to_a_specific_one_for_the_same_service() -> None:
     other = dict(same, **{"startup.bootstrap_failed": {"service": SERVICES["bulk"]}})
     books = run(["startup.runtime_dirs_missing", "startup.bootstrap_failed"], evidence=other)
     assert cause(books, "bad-bootstrap").state == C
-
-
-def test_yields_to_must_name_an_existing_cause(tmp_path: Any) -> None:
-    from doctor.diagnosis import load_playbooks
-
-    text = (Path(__file__).resolve().parent.parent / "playbooks" / "no-steady-state.md").read_text()
-    (tmp_path / "no-steady-state.md").write_text(text.replace("yields_to: [bad-container-image,",
-                                                              "yields_to: [bad-container-imag,"))
-    with pytest.raises(PlaybookError, match=r"no-steady-state\.md: causes\[2\]\.yields_to\[0\]: no playbook has "
-                                            r"a cause 'bad-container-imag'"):
-        load_playbooks(tmp_path)
-
-
-def test_writer_endpoint_and_cluster_from_dns_evidence() -> None:
-    ev = {"dns.db_host_stale": {"host": "ame-old.cluster-x.eu-west-1.rds.amazonaws.com",
-                                "writer_endpoints": {"ame-aurora": "ame-aurora.cluster-y.eu-west-1.rds.amazonaws.com"}}}
-    c = cause(run(["dns.db_host_stale"], evidence=ev), "bad-db-host")
-    joined = "\n".join(c.next_steps)
-    assert "describe-db-clusters --db-cluster-identifier ame-aurora " in joined
-    assert "--value ame-aurora.cluster-y.eu-west-1.rds.amazonaws.com" in joined

@@ -1,0 +1,70 @@
+"""The diagnosis: symptom playbooks loaded from ``playbooks/*.md``, their causes ranked against a report.
+
+One idea per module, dependencies pointing down the list:
+
+- :mod:`~doctor.diagnosis.frontmatter`: the strict YAML-subset front matter parser, ``PlaybookError``;
+- :mod:`~doctor.diagnosis.templates`: the ``{placeholder}`` next-step templates and ``fill``;
+- :mod:`~doctor.diagnosis.playbook`: ``Term``/``Expr``/``Cause``/``Playbook``, the validator, loading;
+- :mod:`~doctor.diagnosis.matching`: findings indexed by signal and scope, a cause's state and score;
+- :mod:`~doctor.diagnosis.nextsteps`: a supported cause's next steps filled from the run;
+- :mod:`~doctor.diagnosis.ranking`: ``diagnose``, ranking, verdicts.
+
+The package needs only :mod:`doctor.model`, :mod:`doctor.config` and :mod:`doctor.registry` (the
+known check ids and their order); the engine, CLI and renderers call into it, never the reverse.
+"""
+
+from __future__ import annotations
+
+from doctor import registry
+from doctor.diagnosis.frontmatter import PlaybookError, parse_front_matter, split_front_matter
+from doctor.diagnosis.matching import (
+    COMPLETED,
+    DOWNGRADE,
+    TIER_SCORE,
+    TIER_STATE,
+    Assessed,
+    Index,
+    assess,
+    assess_all,
+    vantage_of,
+)
+from doctor.diagnosis.nextsteps import next_steps
+from doctor.diagnosis.playbook import (
+    PLAYBOOK_DIR_ENV,
+    TIERS,
+    VANTAGES,
+    Cause,
+    Expr,
+    Playbook,
+    Term,
+    checks_for_playbook,
+    get_playbook,
+    load_playbooks,
+    parse_playbook,
+    playbook_dir,
+)
+from doctor.diagnosis.ranking import (
+    STATE_RANK,
+    diagnose,
+    diagnose_playbook,
+    invalid_result,
+    top_causes,
+    verdict,
+)
+from doctor.diagnosis.templates import PLACEHOLDERS, fill
+
+__all__ = [
+    "COMPLETED", "DOWNGRADE", "PLACEHOLDERS", "PLAYBOOK_DIR_ENV", "STATE_RANK", "TIERS", "TIER_SCORE",
+    "TIER_STATE", "VANTAGES", "Assessed", "Cause", "Expr", "Index", "Playbook", "PlaybookError", "Term",
+    "assess", "assess_all", "checks_for_playbook", "diagnose", "diagnose_playbook", "fill", "get_playbook",
+    "invalid_result", "load_playbooks", "next_steps", "parse_front_matter", "parse_playbook", "playbook_dir",
+    "split_front_matter", "top_causes", "vantage_of", "verdict",
+]
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    # TRANSITIONAL: ``KNOWN_CHECKS`` is no longer a list of its own; it is the registry's check ids
+    # (report order), kept only while tests/test_tui.py imports it. Use doctor.registry.check_ids().
+    if name == "KNOWN_CHECKS":
+        return registry.check_ids()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,265 @@
+"""The symptom playbooks: the data model, its validator, and loading the files.
+
+The playbooks live in ``playbooks/*.md`` (or ``$AME_DOCTOR_PLAYBOOKS``): Markdown whose front matter
+(see :mod:`doctor.diagnosis.frontmatter`) has an ``id`` equal to the file name, a ``title``, a
+``summary``, optional extra ``checks``, and ``causes``. Each cause lists the signal expressions that
+confirm it, make it likely or possible, or rule it out; the checks that can show it; the causes it
+``yields_to`` (more specific ones that explain its evidence); and next steps written as templates
+(see :mod:`doctor.diagnosis.templates`). Playbook and cause ids are a public contract: reports,
+``--symptom`` and on-call runbooks name them.
+
+Signal expressions: ``sig`` or ``sig@task`` / ``sig@host`` (the vantage point the finding was
+observed from, read from its evidence), joined with `` + `` when all must hold, e.g.
+``reach.aurora_timeout@task + dns.db_ok`` (DNS fine and TCP timing out from the task: the path
+is blocked, not DNS).
+
+Check ids are known from the registry (:func:`doctor.registry.check_ids`), which also gives their
+report order.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import playbooks
+from doctor import registry
+from doctor.diagnosis.frontmatter import PlaybookError, parse_front_matter
+from doctor.diagnosis.templates import PLACEHOLDERS, placeholders
+
+PLAYBOOK_DIR_ENV = "AME_DOCTOR_PLAYBOOKS"
+TIERS = ("confirm", "likely", "possible")  # the supporting tiers, strongest first
+VANTAGES = ("task", "host")
+_SIGNAL = re.compile(r"^[a-z0-9]+\.[a-z0-9_]+$")
+_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Term:
+    signal: str
+    vantage: str | None = None
+
+    def __str__(self) -> str:
+        return self.signal + (f"@{self.vantage}" if self.vantage else "")
+
+
+@dataclass(frozen=True)
+class Expr:
+    terms: tuple[Term, ...]
+
+    def __str__(self) -> str:
+        return " + ".join(str(t) for t in self.terms)
+
+
+@dataclass
+class Cause:
+    id: str
+    title: str
+    checks: list[str]
+    confirm: list[Expr] = field(default_factory=list)
+    likely: list[Expr] = field(default_factory=list)
+    possible: list[Expr] = field(default_factory=list)
+    rule_out: list[Expr] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)
+    summary: str = ""
+    yields_to: list[str] = field(default_factory=list)  # more specific causes that explain this one's evidence
+
+    def tier(self, name: str) -> list[Expr]:
+        return list(getattr(self, name))
+
+    def signals(self) -> set[str]:
+        return {t.signal for tier in (*TIERS, "rule_out") for e in self.tier(tier) for t in e.terms}
+
+
+@dataclass
+class Playbook:
+    id: str
+    title: str
+    summary: str
+    causes: list[Cause]
+    body: str
+    path: str
+    extra_checks: list[str] = field(default_factory=list)
+
+    @property
+    def checks(self) -> list[str]:
+        """The checks this playbook needs, in report order."""
+        order = {c: i for i, c in enumerate(registry.check_ids())}
+        ids = {c for cause in self.causes for c in cause.checks} | set(self.extra_checks)
+        return sorted(ids, key=lambda c: (order.get(c, len(order)), c))
+
+    def cause(self, cause_id: str) -> Cause | None:
+        return next((c for c in self.causes if c.id == cause_id), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "summary": self.summary, "checks": self.checks,
+            "causes": [{
+                "id": c.id, "title": c.title, "summary": c.summary, "checks": c.checks,
+                "confirm": [str(e) for e in c.confirm], "likely": [str(e) for e in c.likely],
+                "possible": [str(e) for e in c.possible], "rule_out": [str(e) for e in c.rule_out],
+                "next_steps": c.next_steps, "yields_to": c.yields_to,
+            } for c in self.causes],
+            "body": self.body,
+        }
+
+
+class _Validator:
+    """Type and shape checks over the parsed front matter; an error names the file, line and field."""
+
+    def __init__(self, path: str, where: dict[str, int]) -> None:
+        self.path = path
+        self.where = where
+
+    def fail(self, fieldpath: str, msg: str) -> None:
+        line = self.where.get(fieldpath)
+        loc = f"{self.path}:{line}" if line else self.path
+        raise PlaybookError(f"{loc}: {fieldpath}: {msg}")
+
+    def mapping(self, value: Any, fieldpath: str, required: set[str], optional: set[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(fieldpath, "must be a mapping of 'key: value' lines")
+        for k in value:
+            if k not in required | optional:
+                self.fail(f"{fieldpath}.{k}" if fieldpath else k,
+                          f"unknown field (allowed: {', '.join(sorted(required | optional))})")
+        for k in sorted(required):
+            if value.get(k) in (None, "", []):
+                self.fail(f"{fieldpath}.{k}" if fieldpath else k, "required field is missing or empty")
+        return value
+
+    def string(self, value: Any, fieldpath: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.fail(fieldpath, "must be a non-empty string")
+        return str(value).strip()
+
+    def strings(self, value: Any, fieldpath: str) -> list[str]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(fieldpath, "must be a list")
+        return [self.string(v, f"{fieldpath}[{i}]") for i, v in enumerate(value)]
+
+    def check_ids(self, value: Any, fieldpath: str, known: tuple[str, ...]) -> list[str]:
+        checks = self.strings(value, fieldpath)
+        for i, c in enumerate(checks):
+            if c not in known:
+                self.fail(f"{fieldpath}[{i}]", f"unknown check id {c!r} (known: {', '.join(known)})")
+        return checks
+
+    def exprs(self, value: Any, fieldpath: str) -> list[Expr]:
+        out = []
+        for i, text in enumerate(self.strings(value, fieldpath)):
+            terms = []
+            for part in text.split("+"):
+                part = part.strip()
+                signal, _, vantage = part.partition("@")
+                if not _SIGNAL.match(signal):
+                    self.fail(f"{fieldpath}[{i}]", f"{part!r} is not a signal (expected e.g. 'dns.db_ok', "
+                              "'reach.aurora_timeout@task + dns.db_ok')")
+                if vantage and vantage not in VANTAGES:
+                    self.fail(f"{fieldpath}[{i}]", f"vantage @{vantage} must be one of @{', @'.join(VANTAGES)}")
+                terms.append(Term(signal, vantage or None))
+            out.append(Expr(tuple(terms)))
+        return out
+
+    def cause(self, raw: Any, fp: str, known: tuple[str, ...], earlier: list[Cause]) -> Cause:
+        raw = self.mapping(raw, fp, {"id", "title", "checks", "next_steps"},
+                           {"summary", "confirm", "likely", "possible", "rule_out", "yields_to"})
+        cid = self.string(raw["id"], f"{fp}.id")
+        if not _ID.match(cid):
+            self.fail(f"{fp}.id", f"{cid!r} must be lower-case words joined by '-'")
+        if any(c.id == cid for c in earlier):
+            self.fail(f"{fp}.id", f"duplicate cause id {cid!r}")
+        checks = self.check_ids(raw["checks"], f"{fp}.checks", known)
+        cause = Cause(
+            id=cid, title=self.string(raw["title"], f"{fp}.title"), checks=checks,
+            confirm=self.exprs(raw.get("confirm"), f"{fp}.confirm"),
+            likely=self.exprs(raw.get("likely"), f"{fp}.likely"),
+            possible=self.exprs(raw.get("possible"), f"{fp}.possible"),
+            rule_out=self.exprs(raw.get("rule_out"), f"{fp}.rule_out"),
+            next_steps=self.strings(raw["next_steps"], f"{fp}.next_steps"),
+            summary=self.string(raw["summary"], f"{fp}.summary") if raw.get("summary") is not None else "",
+            yields_to=self.strings(raw.get("yields_to"), f"{fp}.yields_to"),
+        )
+        for i, other in enumerate(cause.yields_to):
+            if not _ID.match(other) or other == cid:
+                self.fail(f"{fp}.yields_to[{i}]", f"{other!r} must be another cause id")
+        if not (cause.confirm or cause.likely):
+            self.fail(f"{fp}.confirm", "a cause needs at least one 'confirm' or 'likely' signal")
+        for i, step in enumerate(cause.next_steps):
+            for ph in placeholders(step):
+                if ph not in PLACEHOLDERS:
+                    self.fail(f"{fp}.next_steps[{i}]",
+                              f"unknown placeholder {{{ph}}} (known: {', '.join(sorted(PLACEHOLDERS))})")
+        return cause
+
+
+def parse_playbook(path: str | Path, text: str | None = None) -> Playbook:
+    """Parse and validate one playbook file; PlaybookError names the file, line and field."""
+    p = Path(path)
+    name = str(path)
+    if text is None:
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise PlaybookError(f"{name}: cannot read: {e}") from None
+    data, where, body = parse_front_matter(name, text)
+    v = _Validator(name, where)
+    data = v.mapping(data, "", {"id", "title", "summary", "causes"}, {"checks"})
+    pid = v.string(data["id"], "id")
+    if pid != p.stem:
+        v.fail("id", f"{pid!r} must match the file name ({p.stem!r})")
+    if not _ID.match(pid):
+        v.fail("id", f"{pid!r} must be lower-case words joined by '-'")
+    known = registry.check_ids()
+    extra = v.check_ids(data.get("checks"), "checks", known)
+    if not isinstance(data["causes"], list):
+        v.fail("causes", "must be a list of causes ('- id: ...')")
+    causes: list[Cause] = []
+    for n, raw in enumerate(data["causes"]):
+        causes.append(v.cause(raw, f"causes[{n}]", known, causes))
+    return Playbook(id=pid, title=v.string(data["title"], "title"), summary=v.string(data["summary"], "summary"),
+                    causes=causes, body=body, path=name, extra_checks=extra)
+
+
+def playbook_dir() -> Path:
+    """``$AME_DOCTOR_PLAYBOOKS``, else the shipped ``playbooks`` package directory."""
+    env = os.environ.get(PLAYBOOK_DIR_ENV)
+    if env:
+        return Path(env)
+    return Path(playbooks.__file__).resolve().parent
+
+
+def load_playbooks(directory: Path | None = None) -> list[Playbook]:
+    """All playbooks in the directory, in file-name order (the shipped four sort in incident order)."""
+    d = directory or playbook_dir()
+    if not d.is_dir():
+        raise PlaybookError(f"{d}: playbook directory not found")
+    files = sorted(d.glob("*.md"))
+    if not files:
+        raise PlaybookError(f"{d}: no playbook files (*.md)")
+    books = [parse_playbook(f) for f in files]
+    ids = {c.id for b in books for c in b.causes}
+    for b in books:
+        for n, c in enumerate(b.causes):
+            for i, other in enumerate(c.yields_to):
+                if other not in ids:
+                    raise PlaybookError(f"{b.path}: causes[{n}].yields_to[{i}]: no playbook has a cause {other!r}")
+    return books
+
+
+def get_playbook(playbook_id: str, directory: Path | None = None) -> Playbook:
+    books = load_playbooks(directory)
+    for b in books:
+        if b.id == playbook_id:
+            return b
+    raise PlaybookError(f"unknown playbook {playbook_id!r}; valid ids: {', '.join(b.id for b in books)}")
+
+
+def checks_for_playbook(playbook_id: str) -> list[str]:
+    """The check ids a playbook needs (run first with --symptom), in report order."""
+    return get_playbook(playbook_id).checks
