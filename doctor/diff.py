@@ -1,4 +1,4 @@
-"""``ame-doctor diff OLD.json NEW.json``: what changed between two saved reports.
+"""What changed between two saved reports (``ame-doctor diff OLD.json NEW.json``, in doctor.commands.diff).
 
 Findings are matched by uid (deterministic: check id + kind + resource): *appeared*, *resolved*,
 *persisted* (with severity changes); checks whose status changed; playbook verdict and cause-state
@@ -11,10 +11,6 @@ status got worse (pass < unknown/skipped < warn < error < fail), or a cause got 
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -167,26 +163,3 @@ def render_text(d: ReportDiff) -> str:
         out.append("NOT WORSE: nothing appeared or got worse")
     return "\n".join(out) + "\n"
 
-
-def register(subparsers: Any, add_run_options: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = subparsers.add_parser(
-        "diff", help="compare two saved JSON reports: findings appeared/resolved/persisted, status and verdict changes",
-        description="Compare two reports written by `ame-doctor run --output X.json` (e.g. before and after a "
-        "fix, or yesterday's and today's CI run). Exit 0 when nothing got worse, 1 when something did, "
-        "2 when a file is not a readable report.")
-    p.add_argument("old", metavar="OLD.json")
-    p.add_argument("new", metavar="NEW.json")
-    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
-    p.set_defaults(handler=cmd_diff)
-
-
-def cmd_diff(args: argparse.Namespace, argv: list[str]) -> int:
-    from doctor.model import load_report
-
-    old, new = load_report(args.old), load_report(args.new)  # ReportError -> one line, exit 2 (cli.main)
-    d = diff_reports(old, new)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(d.to_dict(), indent=2) + "\n")
-    else:
-        sys.stdout.write(render_text(d))
-    return 1 if d.worse else 0

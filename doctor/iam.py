@@ -1,6 +1,6 @@
-"""``ame-doctor iam-policy``: the IAM policy the doctor needs, generated from the registered checks'
-``CheckMeta.iam_actions`` (so it stays true as checks change), plus the probe transport's actions
-when asked with ``--exec``.
+"""The IAM policy the doctor needs (``ame-doctor iam-policy`` prints it), generated from the registered
+checks' ``CheckMeta.iam_actions`` (so it stays true as checks change), plus the probe transport's
+actions when asked with ``--exec``.
 
 Everything in the base policy is read-only. ``--exec ecs-exec`` adds ``ecs:ExecuteCommand`` (the
 in-task probe through ECS Exec); ``--exec probe-task`` adds ``ecs:RunTask``/``ecs:StopTask`` (a one-off
@@ -10,10 +10,7 @@ and ``logs:GetLogEvents`` to read the probe's output.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 # Calls the engine itself makes, outside any check.
@@ -47,46 +44,3 @@ def policy(checks: Iterable[Any], transports: Iterable[str] = ()) -> dict[str, A
             statements.append({"Sid": sid, "Effect": "Allow", "Action": extra, "Resource": "*"})
     return {"Version": "2012-10-17", "Statement": statements}
 
-
-def register(subparsers: Any, add_run_options: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = subparsers.add_parser(
-        "iam-policy", help="print the IAM policy the doctor needs (from the checks' metadata)",
-        description="Print the least-privilege IAM policy for the registered checks, generated from each "
-        "check's declared IAM actions. Add --exec TRANSPORT for the in-task probe's extra actions.")
-    p.add_argument("--exec", dest="exec_transports", action="append", default=[],
-                   choices=["ecs-exec", "probe-task", "local", "off", "all"],
-                   help="also allow this probe transport's actions (repeatable; 'all' = ecs-exec and probe-task)")
-    p.add_argument("--only", action="append", default=[], metavar="ID", help="only these check ids")
-    p.add_argument("--format", choices=["json", "text"], default="json",
-                   help="json: the policy document (default); text: which check needs which action")
-    p.set_defaults(handler=cmd_iam_policy)
-
-
-def cmd_iam_policy(args: argparse.Namespace, argv: list[str]) -> int:
-    from doctor.cli import UsageError
-    from doctor.registry import all_checks
-
-    checks = all_checks()
-    only = [v.strip() for item in args.only for v in item.split(",") if v.strip()]
-    unknown = [i for i in only if i not in {c.id for c in checks}]
-    if unknown:
-        raise UsageError(f"unknown check id {', '.join(unknown)}; valid ids: {', '.join(c.id for c in checks)}")
-    if only:
-        checks = [c for c in checks if c.id in only]
-    transports: list[str] = []
-    for t in args.exec_transports:
-        for x in (["ecs-exec", "probe-task"] if t == "all" else [t]):
-            if x not in transports:
-                transports.append(x)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(policy(checks, transports), indent=2) + "\n")
-        return 0
-    lines = ["IAM actions by check (* = granted only with --exec for the transport that uses it):"]
-    for cid, actions in actions_by_check(checks).items():
-        shown = [a + ("*" if a in ACTING else "") for a in actions]
-        lines.append(f"  {cid:<14} {', '.join(shown) or '(no AWS calls)'}")
-    lines.append(f"  {'(engine)':<14} {', '.join(ENGINE_ACTIONS)}")
-    for t in transports:
-        lines.append(f"probe transport {t}: {', '.join(TRANSPORT_ACTIONS[t]) or '(no AWS calls)'}")
-    sys.stdout.write("\n".join(lines) + "\n")
-    return 0

@@ -1,4 +1,6 @@
-"""The report model: the public, versioned contract of every run (DESIGN section 6)."""
+"""The report model: the public, versioned contract of every run (``--format json`` writes it,
+``ame-doctor schema`` describes it; ``SCHEMA_VERSION`` changes when a field changes meaning) and the
+exit codes every command returns."""
 
 from __future__ import annotations
 
@@ -179,14 +181,18 @@ def run_status(checks: list[CheckResult]) -> RunStatus:
     return RunStatus.healthy
 
 
+# The exit codes of every command (defined here only): 0 nothing at or above --fail-on, 1 findings
+# (or a denied gate, an unhealthy soak, a worse diff), 2 bad input, 3 the doctor could not run,
+# 130 interrupted (128 + SIGINT, the shell's convention).
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_CANNOT_RUN = 3
+EXIT_INTERRUPTED = 130
 
 
 def exit_code_for(checks: list[CheckResult], fail_on: Severity, strict: bool) -> int:
-    """Section 6: 1 when a finding is at or above fail_on, or (strict) any unknown/error check."""
+    """1 when a finding is at or above fail_on, or (strict) any check is unknown or error; else 0."""
     for c in checks:
         if any(f.severity.rank >= fail_on.rank for f in c.findings):
             return EXIT_FINDINGS

@@ -22,6 +22,13 @@ from doctor.registry import RegisteredCheck, all_checks
 
 if TYPE_CHECKING:
     from doctor.engine import Engine
+    from doctor.redact import Redactor
+
+_ACTIVE: list[Redactor] = []  # the redactor of the last engine built here: unexpected errors are scrubbed too
+
+
+def active_redactor() -> Redactor | None:
+    return _ACTIVE[-1] if _ACTIVE else None
 
 
 def split_ids(values: Sequence[str]) -> list[str]:
@@ -105,7 +112,9 @@ class RunSpec:
 
         opts = EngineOptions(only=list(only) if only else list(self.only), skip=[] if only else list(self.skip),
                              priority=list(self.priority), argv=list(self.argv), diagnose=diagnose)
-        return Engine(self.config, list(self.checks), opts, **kwargs)
+        engine = Engine(self.config, list(self.checks), opts, **kwargs)
+        _ACTIVE[:] = [engine.redactor]
+        return engine
 
     def symptom_first(self, report: Report) -> Report:
         """Show the --symptom playbook on top, as ``run --symptom`` prints it."""

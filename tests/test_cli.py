@@ -103,7 +103,7 @@ def test_bad_flag_is_usage_error() -> None:
     assert res.stderr.startswith("ame-doctor: error: argument --concurrency")
 
 
-# --- exit codes (DESIGN section 6) ----------------------------------------------------------------
+# --- exit codes (0 ok, 1 findings, 2 usage, 3 cannot run) ------------------------------------------
 @pytest.mark.parametrize(("args", "code"), [  # the rest of the table: test_model.py (exit_code_for)
     (["--only", "syn.ok,syn.warn"], 0),
     (["--only", "syn.ok,syn.warn", "--fail-on", "warning"], 1),
@@ -222,13 +222,14 @@ def test_bare_invocation_tty_detection(monkeypatch: pytest.MonkeyPatch, tty: boo
 
 
 def test_bare_invocation_on_a_tty_dispatches_to_the_tui(monkeypatch: pytest.MonkeyPatch) -> None:
-    import doctor.tui
+    import doctor.commands.tui
     from doctor import cli
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    monkeypatch.setattr(doctor.tui, "run_tui", lambda args, argv: seen.setdefault("tui", (args.command, argv)) and 0)
+    monkeypatch.setattr(doctor.commands.tui, "main",
+                        lambda args, argv: seen.setdefault("tui", (args.command, argv)) and 0)
     assert cli.main(["--only", "ssm.values"]) == 0
     assert seen["tui"] == ("tui", ["--only", "ssm.values"])
 

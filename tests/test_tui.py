@@ -391,11 +391,14 @@ def test_no_colour_still_readable(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_real_engine_through_the_app(world: Any, tmp_path: Path) -> None:
     """The real engine against the moto world, consumed by the app; the SSM secret never reaches the screen."""
-    from doctor.cli import build_parser
+    from doctor.commands.options import add_run_options
+    from doctor.runspec import build_run_spec
     from doctor.tui.source import LiveSource
 
-    args: argparse.Namespace = build_parser().parse_args(["tui", "--region", "eu-west-1", "--only", "ssm.values"])
-    source = LiveSource(args, ["tui", "--only", "ssm.values"])
+    parser = argparse.ArgumentParser()
+    add_run_options(parser)
+    args = parser.parse_args(["--region", "eu-west-1", "--only", "ssm.values"])
+    source = LiveSource(build_run_spec(args, ["tui", "--only", "ssm.values"], validate_inputs=False))
     assert source.preflight() is None
 
     async def scenario() -> None:
@@ -441,8 +444,8 @@ def test_view_command_bad_file_is_one_line_exit_2(tmp_path: Path) -> None:
 
 
 def test_view_masks_secrets_left_in_a_foreign_report() -> None:
+    from doctor.commands.view import scrub_saved
     from doctor.model import Finding
-    from doctor.tui.cli import scrub_saved
 
     report = sample_report()
     leak = Finding(uid="ssm.values:leak:x", severity="error", title="leaky",

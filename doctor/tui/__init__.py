@@ -1,18 +1,6 @@
 """The interactive TUI (Textual). Importing this package does not import Textual.
 
-``run_tui`` is what ``ame-doctor tui`` (and bare ``ame-doctor`` on a terminal) calls;
-``ame-doctor view REPORT.json`` is registered by ``doctor.tui.cli``.
+``app.DoctorApp`` consumes an ``EventSource`` (``source.LiveSource`` over a built ``doctor.runspec.RunSpec``)
+or shows a saved report read-only. The commands that open it (``ame-doctor tui``, ``view``, ``demo``)
+live in ``doctor.commands``; nothing here imports the CLI.
 """
-
-from __future__ import annotations
-
-import argparse
-
-
-def run_tui(args: argparse.Namespace, argv: list[str]) -> int:
-    from doctor.tui.app import run_live
-
-    return run_live(args, argv)
-
-
-__all__ = ["run_tui"]

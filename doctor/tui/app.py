@@ -6,9 +6,6 @@ the UI decides nothing about checks. ``source=None`` is the read-only ``view`` m
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -19,75 +16,27 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Static, Tree
-from textual.widgets.tree import TreeNode
 
 from doctor.events import Event, RunFinished
-from doctor.model import CauseState, Report
+from doctor.model import EXIT_INTERRUPTED, EXIT_OK, Report
 from doctor.tui.source import EventSource
-from doctor.tui.state import (
-    FILTERS,
-    RUNNING,
-    SEVERITY_STYLE,
-    STATUS_LABEL,
-    STATUS_STYLE,
-    Row,
-    RunState,
+from doctor.tui.state import FILTERS, RUNNING, Row, RunState
+from doctor.tui.widgets import (
+    DIAGNOSIS_KEYS,
+    SPINNER,
+    HelpScreen,
+    clip,
+    detail_text,
+    fill_diagnosis,
+    fmt_ms,
+    show_findings,
+    status_cell,
+    summary,
 )
 
-SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 VIEWS = ("checks", "diagnosis")
-DIAGNOSIS_KEYS = "enter: expand / jump to the finding / copy the command   y: copy"
-CAUSE_STYLE = {
-    CauseState.confirmed: "bold red", CauseState.likely: "red", CauseState.possible: "yellow",
-    CauseState.unknown: "blue", CauseState.ruled_out: "dim",
-}
-HELP = """\
-ame-doctor — keys
-
-  r       rerun every check
-  c       rerun the highlighted check
-  f       filter by status: all, problems, fail, warn, error, unknown,
-          skipped, pass
-  v       switch view: checks <-> diagnosis (playbooks, causes ranked)
-  j / m   export the report as JSON / Markdown (a notification shows
-          the path)
-  tab     move focus between the list and the detail pane
-  enter   diagnosis: expand a cause; on an evidence line, jump to the
-          finding; on a "$ ..." next step, copy it to the clipboard
-  y       copy the highlighted next-step command
-  ctrl+p  command palette (the same actions by name)
-  ?       this help
-  q       quit
-
-Statuses: PASS, WARN, FAIL, ERROR, UNKNOWN (could not check: see its
-'unlock'), SKIP, PENDING, RUNNING. `ame-doctor view REPORT.json` shows a
-saved report read-only (rerun disabled).
-
-escape closes this help."""
-
-
-def _fmt_ms(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    return f"{ms}ms" if ms < 1000 else f"{ms / 1000:.1f}s"
-
-
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
-
-class HelpScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss", "Close"), Binding("q", "dismiss", "Close", show=False),
-        Binding("question_mark", "dismiss", "Close", show=False),
-    ]
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-box"):
-            yield Static(HELP, id="help-text", markup=False)
 
 
 class DoctorApp(App[int]):
@@ -254,16 +203,12 @@ class DoctorApp(App[int]):
         self.query_one("#header", Static).update(text)
 
     def _status_cell(self, row: Row) -> Text:
-        label = STATUS_LABEL[row.status]
-        if row.status == RUNNING:
-            spin = SPINNER[self._frame % len(SPINNER)] if self.spinner else "…"
-            label = f"{spin} {label}"
-        return Text(label, style=STATUS_STYLE[row.status])
+        return status_cell(row, SPINNER[self._frame % len(SPINNER)] if self.spinner else "…")
 
     def _time_cell(self, row: Row) -> str:
         if row.status == RUNNING and self.spinner and row.started is not None:
             return f"{self.clock() - row.started:.1f}s"
-        return _fmt_ms(row.duration_ms)
+        return fmt_ms(row.duration_ms)
 
     def refresh_table(self) -> None:
         try:
@@ -276,12 +221,12 @@ class DoctorApp(App[int]):
         keep = self.selected
         width = max(20, table.size.width - 11 - 13 - 6 - 8) if table.size.width else 40
         ids = [r.id for r in rows]
-        cells = [(self._status_cell(r), r.id, self._time_cell(r), Text(_clip(self._summary(r), width))) for r in rows]
+        cells = [(self._status_cell(r), r.id, self._time_cell(r), Text(clip(summary(r), width))) for r in rows]
         if [k.value for k in table.rows] == ids:  # same rows: update in place (no flicker, cursor kept)
-            for cid, (status, _, took, summary) in zip(ids, cells, strict=True):
+            for cid, (status, _, took, text) in zip(ids, cells, strict=True):
                 table.update_cell(cid, "status", status)
                 table.update_cell(cid, "time", took)
-                table.update_cell(cid, "summary", summary, update_width=True)
+                table.update_cell(cid, "summary", text, update_width=True)
         else:
             table.clear()
             for cid, cell in zip(ids, cells, strict=True):
@@ -294,10 +239,6 @@ class DoctorApp(App[int]):
         else:
             self.selected = None
 
-    @staticmethod
-    def _summary(row: Row) -> str:
-        return row.summary or ("" if row.status in ("pending", RUNNING) else "ok")
-
     def refresh_detail(self) -> None:
         try:
             pane = self.query_one("#detail", VerticalScroll)
@@ -306,75 +247,17 @@ class DoctorApp(App[int]):
             return
         row = self.state.rows.get(self.selected or "")
         if row is None:
-            self._show_findings(pane, [])
+            show_findings(pane, [], self.marked)
             head.update("no check selected" if self.state.rows else "waiting for the run to start…")
             return
-        text = Text()
-        text.append(f"{row.id} — {row.title}\n", style="bold")
-        text.append("status ").append(STATUS_LABEL[row.status], style=STATUS_STYLE[row.status])
-        if row.duration_ms is not None:
-            text.append(f"   took {_fmt_ms(row.duration_ms)}")
-        text.append("\n")
-        if row.summary:
-            text.append(f"{row.summary}\n")
-        if row.unlock:
-            text.append("unlock: ", style="bold").append(f"{row.unlock}\n")
-        if row.why:
-            text.append("why it matters: ", style="bold").append(f"{row.why}\n")
-        if not row.findings:
-            text.append("no findings yet" if row.status in ("pending", RUNNING) else "no findings", style="dim")
-        text.rstrip()
-        head.update(text)
-        marked = self._show_findings(pane, row.findings)
+        head.update(detail_text(row))
+        marked = show_findings(pane, row.findings, self.marked)
         if marked is not None:
             self.call_after_refresh(pane.scroll_to_widget, marked, animate=False, top=True)
-
-    def _show_findings(self, pane: VerticalScroll, findings: list[Any]) -> Static | None:
-        """One Static per finding, reused between checks (no remove/mount races); extras are hidden."""
-        pool = list(pane.query(".finding").results(Static))
-        fresh = []
-        marked = None
-        for i, f in enumerate(findings):
-            if i < len(pool):
-                w = pool[i]
-                w.update(self._finding_text(f))
-                w.display = True
-            else:
-                w = Static(self._finding_text(f), classes="finding", markup=False)
-                fresh.append(w)
-            w.set_class(f.uid == self.marked, "marked")
-            if f.uid == self.marked:
-                marked = w
-        for w in pool[len(findings):]:
-            w.display = False
-            w.remove_class("marked")
-        if fresh:
-            pane.mount_all(fresh)
-        return marked
 
     def shown_findings(self) -> list[Static]:
         """The finding widgets currently shown in the detail pane (for tests and scrolling)."""
         return [w for w in self.query(".finding").results(Static) if w.display]
-
-    @staticmethod
-    def _finding_text(f: Any) -> Text:
-        text = Text()
-        text.append(f"[{f.severity.value.upper()}]", style=SEVERITY_STYLE.get(f.severity.value, ""))
-        text.append(f" {f.title}\n", style="bold")
-        if f.detail:
-            text.append(f"{f.detail}\n")
-        if f.evidence:
-            text.append("evidence:\n", style="bold")
-            for k, v in f.evidence.items():
-                text.append(f"  {k}: {v}\n")
-        if f.resources:
-            text.append("resources: ", style="bold").append(", ".join(f.resources) + "\n")
-        if f.remediation:
-            text.append("remediation: ", style="bold").append(f"{f.remediation}\n")
-        if f.signals:
-            text.append(f"signals: {', '.join(f.signals)}\n", style="dim")
-        text.append(f"uid: {f.uid}", style="dim")
-        return text
 
     def refresh_diagnosis(self) -> None:
         try:
@@ -389,45 +272,7 @@ class DoctorApp(App[int]):
                         else "No playbooks in this report.")
             return
         hint.update(DIAGNOSIS_KEYS)
-        for book in report.playbooks:
-            node = tree.root.add(Text.assemble((book.title, "bold"), f" — {book.verdict}"),
-                                 data={"kind": "playbook", "id": book.id, "full": f"{book.title}\nverdict: {book.verdict}"},
-                                 expand=True)
-            for rank, cause in enumerate(book.causes, 1):
-                label = Text.assemble(f"{rank}. ", (f"[{cause.state.value.upper()}]", CAUSE_STYLE[cause.state]),
-                                      f" {cause.title}")
-                if cause.score:
-                    label.append(f"  score {cause.score:.2f}", style="dim")
-                strong = cause.state in (CauseState.confirmed, CauseState.likely)
-                full = f"{cause.state.value.upper()}: {cause.title}" + (f"\nwhy: {cause.reason}" if cause.reason else "")
-                cnode = node.add(label, data={"kind": "cause", "id": cause.id, "full": full}, expand=strong)
-                if cause.reason:
-                    cnode.add_leaf(Text.assemble(("why: ", "bold"), cause.reason),
-                                   data={"kind": "text", "full": f"why: {cause.reason}"})
-                self._add_evidence(cnode, "evidence", cause.evidence)
-                self._add_evidence(cnode, "refuting", cause.refuting)
-                if cause.next_steps:
-                    steps = cnode.add(Text("next steps (enter copies)", style="bold"), data={"kind": "text"},
-                                      expand=True)
-                    for step in cause.next_steps:
-                        steps.add_leaf(Text(f"$ {step}"), data={"kind": "cmd", "text": step,
-                                                                "full": f"$ {step}\n(enter or y copies it)"})
-
-    def _add_evidence(self, cnode: TreeNode[Any], label: str, uids: list[str]) -> None:
-        if not uids:
-            return
-        ev = cnode.add(Text(f"{label} (enter jumps to the finding)", style="bold"), data={"kind": "text"},
-                       expand=True)
-        for uid in uids:
-            hit = self.state.finding(uid)
-            if hit is None:
-                ev.add_leaf(Text(uid), data={"kind": "finding", "uid": uid, "full": uid})
-                continue
-            _, f = hit
-            ev.add_leaf(Text.assemble((f"[{f.severity.value.upper()}]", SEVERITY_STYLE.get(f.severity.value, "")),
-                                      f" {f.title}", (f"  {uid}", "dim")),
-                        data={"kind": "finding", "uid": uid,
-                              "full": f"[{f.severity.value.upper()}] {f.title}\n{uid}  (enter jumps to it)"})
+        fill_diagnosis(tree, report, self.state.finding)
 
     # --- events from widgets -------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#checks")
@@ -536,7 +381,7 @@ class DoctorApp(App[int]):
             self.notify("highlight a next-step command ($ …) to copy it", severity="warning")
 
     def action_export(self, fmt: str) -> None:
-        from doctor.cli import write_file
+        from doctor.outputs import write_file
         from doctor.render import available_formats, render
 
         report = self.state.report
@@ -576,44 +421,7 @@ class DoctorApp(App[int]):
     # --- outcome -------------------------------------------------------------------------------
     def exit_code(self) -> int:
         if self.read_only:
-            return 0
+            return EXIT_OK
         report = self.state.report
-        return report.exit_code if report is not None else 130
+        return report.exit_code if report is not None else EXIT_INTERRUPTED
 
-
-def run_live(args: argparse.Namespace, argv: list[str]) -> int:
-    """``ame-doctor tui`` / bare ``ame-doctor`` on a terminal."""
-    from doctor.cli import EXIT_CANNOT_RUN, parse_outputs, write_file
-    from doctor.render import render
-    from doctor.tui.source import LiveSource
-
-    if getattr(args, "no_color", False):
-        os.environ["NO_COLOR"] = "1"  # Textual renders monochrome; statuses are words anyway
-    source = LiveSource(args, argv)
-    outputs = parse_outputs(getattr(args, "output", []) or [], "json")
-    why = source.preflight()
-    if why:
-        print(f"ame-doctor: cannot run: {why}", file=sys.stderr)
-        return EXIT_CANNOT_RUN
-    app = DoctorApp(source)
-    app.run()
-    report = app.state.report
-    if report is not None:
-        for fmt, path in outputs:
-            write_file(path, render(report, fmt))
-            print(f"ame-doctor: wrote {fmt} report to {path}", file=sys.stderr)
-    return app.exit_code()
-
-
-def run_view(report: Report) -> int:
-    """``ame-doctor view REPORT.json``: the same UI over a saved report, read-only."""
-    metas: list[object] = []
-    try:
-        from doctor.registry import all_checks
-
-        metas = [c.meta for c in all_checks()]
-    except Exception:  # the why-it-matters text is a bonus; a broken plugin must not block viewing
-        metas = []
-    app = DoctorApp(None, report, metas=metas)
-    app.run()
-    return 0

@@ -1,14 +1,13 @@
 """Where the TUI's events come from. No Textual here: the app only consumes an ``EventSource``.
 
-``LiveSource`` builds the engine exactly the way ``ame-doctor run`` does (``doctor.cli``'s
-config/selection/preflight functions) and runs it on its own thread and event loop, so a blocking
-call anywhere in the engine never freezes the UI; events are forwarded to the UI's loop as they
-happen. Tests inject a fake source yielding scripted events.
+``LiveSource`` runs the engine of a built ``RunSpec`` (the same one ``ame-doctor run`` would use)
+on its own thread and event loop, so a blocking call anywhere in the engine never freezes the UI;
+events are forwarded to the UI's loop as they happen. Tests inject a fake source yielding scripted
+events.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import threading
@@ -17,6 +16,7 @@ from typing import Any, Protocol
 
 from doctor.events import Event, RunFinished, RunStarted
 from doctor.model import Report, exit_code_for, run_status, summarize
+from doctor.runspec import RunSpec
 
 
 class EventSource(Protocol):
@@ -40,35 +40,18 @@ def merge_reports(base: Report, partial: Report) -> Report:
 
 
 class LiveSource:
-    """The real engine, configured from the ``tui`` subcommand's arguments."""
+    """The real engine of ``spec``; a rerun of some checks builds a fresh engine for just those."""
 
-    def __init__(self, args: argparse.Namespace, argv: list[str]) -> None:
-        from doctor.cli import load_config_from_args, select_checks
-
-        self.args = args
-        self.argv = argv
-        self.config = load_config_from_args(args)
-        self.checks, self.only, self.skip = select_checks(args)
-        symptom = getattr(args, "symptom", None)
-        self.priority: list[str] = []
-        if symptom:
-            from doctor.diagnosis import checks_for_playbook
-
-            self.priority = checks_for_playbook(symptom)
+    def __init__(self, spec: RunSpec) -> None:
+        self.spec = spec
+        self.config = spec.config
 
     def preflight(self) -> str | None:
         """Why the doctor cannot talk to AWS at all (the TUI exits 3 like ``run``), or None."""
-        from doctor.cli import preflight_aws
-
-        selected = [c for c in self.checks if (not self.only or c.id in self.only) and c.id not in self.skip]
-        return preflight_aws(self.config, selected)
+        return self.spec.preflight()
 
     def engine(self, only: Sequence[str] | None = None) -> Any:
-        from doctor.engine import Engine, EngineOptions
-
-        opts = EngineOptions(only=list(only) if only else self.only, skip=[] if only else self.skip,
-                             priority=self.priority, argv=["ame-doctor", *self.argv])
-        return Engine(self.config, self.checks, opts)
+        return self.spec.engine(only)
 
     def merge(self, base: Report, partial: Report) -> Report:
         from doctor.diagnosis import diagnose
@@ -80,14 +63,13 @@ class LiveSource:
 
     async def events(self, only: Sequence[str] | None = None) -> AsyncIterator[Event]:
         engine = self.engine(only)
-        symptom = getattr(self.args, "symptom", None)
         async for event in thread_events(engine):
             if isinstance(event, RunStarted) and event.target.region is None:
                 # the region the AWS chain resolved (the report carries it at the end anyway)
                 region = await asyncio.to_thread(lambda: engine.aws.region_name)
                 event = RunStarted(event.run_id, event.target.model_copy(update={"region": region}), event.checks)
-            elif isinstance(event, RunFinished) and symptom:
-                event.report.playbooks.sort(key=lambda p: p.id != symptom)  # as `run --symptom` shows it
+            elif isinstance(event, RunFinished):
+                self.spec.symptom_first(event.report)  # as `run --symptom` shows it
             yield event
 
 

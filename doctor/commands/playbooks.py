@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from typing import Any
 
 FORMATS = ("text", "markdown", "json")
+HELP = "list the four symptom playbooks, or print one (causes, signals, next steps)"
+DESCRIPTION = ("Print the symptom playbooks the diagnosis ranks causes against. With an ID: the "
+               "playbook's causes, the signals that confirm / make likely / rule out each one, the checks that "
+               "can show it, the next-step templates, and the on-call prose. Use `ame-doctor run --symptom ID` "
+               "to run that playbook's checks first and show it on top.")
 
 
-def register(subparsers: Any, add_run_options: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = subparsers.add_parser(
-        "playbooks", help="list the four symptom playbooks, or print one (causes, signals, next steps)",
-        description="Print the symptom playbooks the diagnosis ranks causes against. With an ID: the "
-        "playbook's causes, the signals that confirm / make likely / rule out each one, the checks that "
-        "can show it, the next-step templates, and the on-call prose. Use `ame-doctor run --symptom ID` "
-        "to run that playbook's checks first and show it on top.")
+def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("id", nargs="?", metavar="ID", help="a playbook id, e.g. jobs-fail-immediately")
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
-    p.set_defaults(handler=cmd_playbooks)
 
 
-def cmd_playbooks(args: argparse.Namespace, argv: list[str]) -> int:
+def main(args: argparse.Namespace, argv: list[str]) -> int:
     import sys
 
     from doctor.diagnosis import get_playbook, load_playbooks
+    from doctor.model import EXIT_OK
 
     books = [get_playbook(args.id)] if args.id else load_playbooks()
     if args.format == "json":
@@ -37,7 +35,7 @@ def cmd_playbooks(args: argparse.Namespace, argv: list[str]) -> int:
         sys.stdout.write(text(books[0]))
     else:
         sys.stdout.write(listing(books))
-    return 0
+    return EXIT_OK
 
 
 def listing(books: list[Any]) -> str:

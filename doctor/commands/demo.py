@@ -15,25 +15,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-EXIT_USAGE = 2
-EXIT_CANNOT_RUN = 3
+from doctor.commands.options import REPORT_FORMATS, add_run_options
+
+HELP = "see the doctor work with no AWS account: a simulated production with one injected fault"
+DESCRIPTION = ("Run the real checks against a simulated production on this machine (moto for AWS, "
+               "redis-server or fakeredis, MariaDB for Aurora, a DNS responder, the local probe). SCENARIO injects "
+               "one fault (default: healthy); --list names them. Interactive on a terminal, headless otherwise.")
 
 
-def register(subparsers: Any, add_run_options: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = subparsers.add_parser(
-        "demo", help="see the doctor work with no AWS account: a simulated production with one injected fault",
-        description="Run the real checks against a simulated production on this machine (moto for AWS, "
-        "redis-server or fakeredis, MariaDB for Aurora, a DNS responder, the local probe). SCENARIO injects "
-        "one fault (default: healthy); --list names them. Interactive on a terminal, headless otherwise.")
+def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", nargs="?", default="healthy", metavar="SCENARIO", help="see --list (default healthy)")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     p.add_argument("--headless", action="store_true", help="no TUI even on a terminal")
-    p.add_argument("--format", choices=["text", "json", "junit", "markdown"], default="text",
+    p.add_argument("--format", choices=REPORT_FORMATS, default="text",
                    help="headless stdout format (default text)")
     p.add_argument("--output", action="append", default=[], metavar="[FORMAT=]PATH",
                    help="also write the report to PATH (repeatable)")
     p.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
-    p.set_defaults(handler=cmd_demo)
 
 
 def listing() -> str:
@@ -47,8 +45,9 @@ def listing() -> str:
     return "\n".join(lines) + "\n"
 
 
-def cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
-    from doctor.cli import UsageError
+def main(args: argparse.Namespace, argv: list[str]) -> int:
+    from doctor.errors import UsageError
+    from doctor.model import EXIT_CANNOT_RUN, EXIT_OK
 
     try:
         from doctor.sim import scenarios as sc
@@ -57,7 +56,7 @@ def cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
         return EXIT_CANNOT_RUN
     if args.list:
         sys.stdout.write(listing())
-        return 0
+        return EXIT_OK
     if args.scenario not in sc.SCENARIOS:
         raise UsageError(f"unknown scenario {args.scenario!r}; scenarios: {', '.join(sc.SCENARIOS)}")
     try:
@@ -104,19 +103,16 @@ def cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _run(run_argv: list[str], interactive: bool, fmt: str) -> int:
-    from doctor import cli
+    """The scenario's run, exactly as ``ame-doctor tui`` / ``ame-doctor run`` would do it with ``run_argv``."""
+    from doctor.commands import run, tui
 
-    parser = cli.build_parser()
+    parser = argparse.ArgumentParser(prog="ame-doctor demo")
+    add_run_options(parser)
+    if interactive and tui.available():
+        return tui.main(parser.parse_args(run_argv), ["demo", *run_argv])
     if interactive:
-        try:
-            from doctor.tui import run_tui
-        except ImportError:
-            print("ame-doctor: the TUI is not available in this build; running headless", file=sys.stderr)
-        else:
-            args = parser.parse_args(["tui", *run_argv])
-            return int(run_tui(args, ["demo", *run_argv]))
-    args = parser.parse_args(["run", *run_argv, "--format", fmt])
-    return cli.cmd_run(args, ["demo", *run_argv, "--format", fmt])
+        print("ame-doctor: the TUI is not available in this build; running headless", file=sys.stderr)
+    return run.main(parser.parse_args([*run_argv, "--format", fmt]), ["demo", *run_argv, "--format", fmt])
 
 
 def _explain(scenario: Any, report_path: Path, progress: Callable[[str], None]) -> None:
