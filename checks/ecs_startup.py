@@ -8,28 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 from doctor.aws import denied_action, error_code
-from doctor.checkapi import CheckContext, CheckMeta, check
-from doctor.facts import _ts
+from doctor.checkapi import CheckContext, check, load_meta
 from doctor.model import Finding
 from doctor.signatures import LogHit, StopClass, classify_stop, essential_exit_code, scan
+from doctor.util import to_datetime
 
-META = CheckMeta(
-    id="ecs.startup",
-    title="Worker tasks start and stay up (stop reasons, startup logs)",
-    order=7,
-    proves="No worker task of any service stopped in the look-back window for a startup reason (image pull, "
-    "secrets, logging driver, OOM, non-zero exit before work); the newest stopped and running tasks' log lines "
-    "show none of the known failure signatures (DB/Redis DNS, timeouts, refusals, auth, read-only reader, "
-    "APP_KEY, runtime directories).",
-    why="A Fargate worker that cannot start, or starts and dies on its first DB/Redis call, is replaced again and "
-    "again; the queue looks staffed while nothing is consumed. The stop reason and the first log lines say why.",
-    remediation="Fix the cause named in the finding (image tag, SSM parameter or execution-role permission, log "
-    "group, memory, APP_KEY, storage/ and bootstrap/cache directories, DB/Redis settings), then "
-    "`aws ecs update-service --force-new-deployment`.",
-    iam_actions=("ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:ListTasks", "ecs:DescribeTasks",
-                 "logs:GetLogEvents", "logs:DescribeLogStreams"),
-    needs=("aws",),
-)
+META = load_meta(__file__)
 
 MAX_LOG_PAGES = 3        # per stream
 LOG_PAGE_LIMIT = 500     # events per page
@@ -38,6 +22,11 @@ MAX_GROUPS_SHOWN = 5
 
 def _task_id(task: dict[str, Any]) -> str:
     return str(task.get("taskArn", "")).rsplit("/", 1)[-1]
+
+
+def _latest(tasks: list[dict[str, Any]], field: str) -> dict[str, Any]:
+    """The task with the newest ``field`` (its ``createdAt`` when unset)."""
+    return max(tasks, key=lambda t: to_datetime(t.get(field) or t.get("createdAt")))
 
 
 def _essential(td: dict[str, Any] | None) -> set[str]:
@@ -126,6 +115,8 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
             continue  # ecs.service reports a missing service
         td = ctx.facts.service_task_definition(service)
         essential = _essential(td)
+        image = next((c.get("image") for c in (td or {}).get("containerDefinitions", [])), "<image>")
+        role = (td or {}).get("executionRoleArn", "<execution role>")
         stopped = ctx.facts.tasks(service, "STOPPED")
         examined["stopped_tasks"] += len(stopped)
 
@@ -152,10 +143,8 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
             }
             if cls.cause:
                 evidence["cause"] = cls.cause
-            yield ctx.legacy_finding(kind, service, cls.severity,
-                              f"{service}: {count} task(s) stopped — {cls.title}",
-                              detail=_detail(cls), evidence=evidence, resources=[service],
-                              signals=list(cls.signals), remediation=_remedy(cls, service, cluster, td))
+            yield ctx.finding(kind, service, evidence=evidence, resources=[service], service=service, count=count,
+                              what=cls.title, cause_detail=cls.cause_detail, cluster=cluster, image=image, role=role)
 
         # --- logs of the newest stopped and the newest running task ------------------------------
         if td is None:
@@ -164,15 +153,15 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         awslogs = _awslogs(td, container)
         if awslogs is None:
             ctx.unknown(f"{service}: the container does not log with awslogs; startup logs not read",
-                             unlock="awslogs logConfiguration in the task definition")
+                        unlock="awslogs logConfiguration in the task definition")
             continue
         group, prefix = awslogs
         running = ctx.facts.tasks(service, "RUNNING")
         newest: list[tuple[str, dict[str, Any]]] = []
         if stopped:
-            newest.append(("stopped", max(stopped, key=lambda t: _ts(t.get("stoppedAt") or t.get("createdAt")))))
+            newest.append(("stopped", _latest(stopped, "stoppedAt")))
         if running:
-            newest.append(("running", max(running, key=lambda t: _ts(t.get("startedAt") or t.get("createdAt")))))
+            newest.append(("running", _latest(running, "startedAt")))
         hits: dict[str, tuple[LogHit, str]] = {}
         total_lines = 0
         read_any = False
@@ -196,13 +185,11 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         examined["log_lines"] += total_lines
         for signal, (hit, where) in sorted(hits.items()):
             problems += 1
-            yield ctx.legacy_finding(f"log_{signal.split('.', 1)[1]}", service, "error",
-                              f"{service}: worker logs show {hit.title} ({hit.count} line(s))",
-                              detail=f"First seen in the {where}.",
+            yield ctx.finding(f"log_{signal.split('.', 1)[1]}", service,
                               evidence={"service": service, "log_group": group, "where": where,
                                         "lines": hit.count, "sample": hit.sample},
-                              resources=[service, group], signals=[signal],
-                              remediation=_log_remedy(signal, service, cluster))
+                              resources=[service, group], service=service, what=hit.title, lines=hit.count,
+                              where=where, cluster=cluster)
         if newest and total_lines == 0:
             channel = _env_value(td, container, "LOG_CHANNEL", ssm)
             try:
@@ -215,87 +202,23 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                 continue
             if has_streams is None:
                 problems += 1
-                yield ctx.legacy_finding("log_group_missing", service, "error",
-                                  f"{service}: log group {group} does not exist",
-                                  detail="The awslogs driver cannot create streams in a missing group: tasks stop "
-                                  "with 'failed to initialize logging driver' unless awslogs-create-group is set.",
-                                  evidence={"service": service, "log_group": group},
-                                  resources=[service, group], signals=["startup.logging_init_failed"],
-                                  remediation=f"aws logs create-log-group --log-group-name {group}")
+                yield ctx.finding("log_group_missing", service, evidence={"service": service, "log_group": group},
+                                  resources=[service, group], service=service, group=group)
             elif channel != "stderr":
                 problems += 1
-                yield ctx.legacy_finding("logs_empty", service, "warning",
-                                  f"{service}: no log lines in {group} and LOG_CHANNEL is "
-                                  f"{channel if channel is not None else 'unset (Laravel default: stack -> file)'}",
-                                  detail="Laravel's default channel writes to storage/logs/laravel.log inside the "
-                                  "container, so CloudWatch never sees the exception that stops the worker.",
+                yield ctx.finding("logs_empty", service,
                                   evidence={"service": service, "log_group": group, "LOG_CHANNEL": channel,
                                             "streams_read": [w for w, _ in newest]},
-                                  resources=[service, group], signals=["logs.not_on_stderr"],
-                                  remediation="Set LOG_CHANNEL=stderr for the workers (SSM parameter or task "
-                                  "definition environment) and redeploy.")
+                                  resources=[service, group], service=service, group=group,
+                                  channel=channel if channel is not None else "unset (Laravel default: stack -> file)")
             else:
-                yield ctx.legacy_finding("logs_empty", service, "info",
-                                  f"{service}: no log lines in {group} within the last "
-                                  f"{cfg.run.window_minutes} min", evidence={"service": service, "log_group": group},
-                                  resources=[service, group], remediation="")
+                quiet = ctx.finding("logs_quiet", service, evidence={"service": service, "log_group": group},
+                                    resources=[service, group], service=service, group=group,
+                                    window=cfg.run.window_minutes)
+                yield quiet.model_copy(update={"uid": f"{META.id}:logs_empty:{service}"})  # the uid it always had
         elif not read_any and newest:
             ctx.unknown(f"{service}: no log stream found for the newest tasks in {group}")
 
     if problems == 0:
-        yield ctx.legacy_finding("ok", cluster, "info",
-                          f"No startup failures in the last {cfg.run.window_minutes} min",
-                          evidence={**examined, "window_minutes": cfg.run.window_minutes},
-                          signals=["startup.ok"], remediation="")
-
-
-def _detail(cls: StopClass) -> str:
-    if cls.kind == "secrets_unresolvable":
-        return {
-            "parameter_missing": "A secrets[].valueFrom names a parameter that does not exist.",
-            "access_denied": "The task execution role may not read the parameters (ssm:GetParameters / kms:Decrypt).",
-            "network": "The task ENI has no path to SSM (NAT or an ssm interface endpoint).",
-        }.get(cls.cause, "Fargate could not resolve the task definition's secrets.")
-    if cls.kind == "bootstrap_failed":
-        return "The worker exited before it could process jobs; the log lines of the stopped task say why."
-    return ""
-
-
-def _remedy(cls: StopClass, service: str, cluster: str, td: dict[str, Any] | None) -> str:
-    redeploy = f"aws ecs update-service --cluster {cluster} --service {service} --force-new-deployment"
-    image = next((c.get("image") for c in (td or {}).get("containerDefinitions", [])), "<image>")
-    role = (td or {}).get("executionRoleArn", "<execution role>")
-    return {
-        "image_pull_failed": f"Check that {image} exists in ECR and that the subnets reach ECR (api + dkr) and S3; "
-                             f"then {redeploy}",
-        "secrets_unresolvable": f"Create the missing parameters / grant {role} ssm:GetParameters and kms:Decrypt / "
-                                f"give the subnets a path to SSM; then {redeploy}",
-        "logging_init_failed": f"Create the awslogs group of the task definition and give the subnets a path to "
-                               f"CloudWatch Logs; then {redeploy}",
-        "oom": f"Raise the task/container memory of {service}'s task definition or lower queue:work --memory",
-        "memory_limit": "Find the job that leaks memory (the worker restarts after each exit 12)",
-        "bootstrap_failed": f"Read the stopped task's log lines (aws logs tail) and fix the cause; then {redeploy}",
-        "clean_exit": "Run queue:work without --stop-when-empty / --max-jobs on ECS, or accept the churn",
-    }.get(cls.kind, redeploy)
-
-
-def _log_remedy(signal: str, service: str, cluster: str) -> str:
-    redeploy = f"aws ecs update-service --cluster {cluster} --service {service} --force-new-deployment"
-    return {
-        "logs.db_dns": "DB_HOST does not resolve from the task: put the Aurora cluster writer endpoint in SSM, "
-                       f"then {redeploy}",
-        "logs.db_timeout": "Allow 3306 on the Aurora SG from the worker SG (see sg.ingress)",
-        "logs.db_refused": "DB_HOST/DB_PORT point at something that is not MySQL: fix them in SSM",
-        "logs.db_auth": f"Fix DB_USERNAME/DB_PASSWORD in SSM, then {redeploy}",
-        "logs.db_readonly": f"DB_HOST is a reader endpoint: use the cluster writer endpoint, then {redeploy}",
-        "logs.redis_dns": f"REDIS_HOST does not resolve: put the replication group's primary endpoint in SSM, then {redeploy}",
-        "logs.redis_timeout": "Allow 6379 on the Redis SG from the worker SG (see sg.ingress)",
-        "logs.redis_refused": "REDIS_HOST/REDIS_PORT point at no Redis: fix them in SSM",
-        "reach.redis_readonly": "REDIS_HOST is a replica/reader endpoint: use the primary endpoint",
-        "startup.app_key_missing": f"Put APP_KEY (base64:...) in SSM as SecureString, then {redeploy}",
-        "startup.runtime_dirs_missing": "Create storage/framework/{cache,sessions,views}, storage/logs and "
-                                        "bootstrap/cache writable in the image (or a writable volume)",
-        "logs.memory_exhausted": "Raise memory_limit / the task memory, or fix the job that loads too much",
-        "logs.max_attempts": "Jobs fail repeatedly: read the failed_jobs exceptions (see queue.state)",
-        "logs.job_timeout": "Jobs run longer than --timeout: raise it (below retry_after) or split the job",
-    }.get(signal, redeploy)
+        yield ctx.finding("ok", cluster, evidence={**examined, "window_minutes": cfg.run.window_minutes},
+                          window=cfg.run.window_minutes)

@@ -5,26 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from doctor.checkapi import CheckContext, CheckMeta, check
+from doctor.checkapi import CheckContext, check, load_meta
 from doctor.dotenv import DotenvReadError, load
 from doctor.facts import laravel_redis_prefix
 from doctor.model import Finding
 
-META = CheckMeta(
-    id="env.drift",
-    title="The web tier's .env and the workers' SSM values agree",
-    order=8,
-    proves="The production .env (parsed as Laravel does) and the SSM parameters hold the same keys with the same "
-    "values (compared by keyed fingerprints, never printed); the DB host and the Redis target (host, port, db, "
-    "prefix / APP_NAME) are the same on both sides.",
-    why="The web tier dispatches jobs with the .env; the ECS workers consume with SSM. A different Redis host, db, "
-    "prefix or APP_NAME puts producers and consumers on different keys: jobs pile up where no worker looks. A "
-    "different DB host or APP_KEY makes jobs fail on the workers only.",
-    remediation="Make SSM and the .env agree (aws ssm put-parameter --overwrite for the worker side, or fix the "
-    ".env and redeploy the web tier), then redeploy the worker services.",
-    iam_actions=("ssm:GetParametersByPath", "kms:Decrypt"),
-    needs=("aws", "env-file"),
-)
+META = load_meta(__file__)
 
 DB_DEFAULTS = {"DB_HOST": "127.0.0.1"}
 REDIS_KEYS = ("REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PREFIX", "APP_NAME")
@@ -67,7 +53,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     path = ctx.config.env.file
     if path is None:
         ctx.unknown("no .env given: the web tier's values cannot be compared with SSM",
-                           unlock="--env-file PATH")
+                    unlock="--env-file PATH")
         return
     try:
         env = load(path)
@@ -98,33 +84,23 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     problems = 0
     if env.errors:
         problems += 1
-        yield ctx.legacy_finding("env_malformed", source, "error",
-                          f"{source}: {len(env.errors)} malformed line(s) "
-                          f"(line {', '.join(str(e.line) for e in env.errors[:10])})",
-                          detail="Laravel (phpdotenv) refuses to load a file with a malformed line: the web tier "
-                          "would fail to boot with 'The environment file is invalid!'. The other lines were compared.",
+        yield ctx.finding("env_malformed", source,
                           evidence={"file": source, "errors": [{"line": e.line, "key": e.key, "reason": e.reason}
                                                                 for e in env.errors]},
-                          signals=["drift.env_malformed"],
-                          remediation="Quote values that contain spaces or '#' (KEY=\"a b\"), close every quote, and "
-                          "escape only \\\" \\\\ \\$ \\n \\r \\t \\f \\v inside double quotes.")
+                          source=source, count=len(env.errors),
+                          lines=", ".join(str(e.line) for e in env.errors[:10]))
 
     # --- the DB host and the Redis target, by name --------------------------------------------
     env_db = env.values.get("DB_HOST", DB_DEFAULTS["DB_HOST"])
     ssm_db = ssm.get("DB_HOST", DB_DEFAULTS["DB_HOST"])
     if env_db != ssm_db:
         problems += 1
-        yield ctx.legacy_finding("db_host_differs", "DB_HOST", "critical",
-                          "DB_HOST differs between the web tier and the workers" if secret("DB_HOST") else
-                          f"DB_HOST differs: the web tier uses {env_db}, the workers {ssm_db}",
-                          detail="Producers and consumers talk to different databases (or one of them to a "
-                          "reader / stale endpoint): jobs see rows that do not exist or fail to write.",
+        sides = (" between the web tier and the workers" if secret("DB_HOST")
+                 else f": the web tier uses {env_db}, the workers {ssm_db}")
+        yield ctx.finding("db_host_differs", "DB_HOST",
                           evidence={"key": "DB_HOST", "env_line": env.line_of("DB_HOST"), "parameter": base + "DB_HOST",
                                     **shown("DB_HOST", env.values.get("DB_HOST"), ssm.get("DB_HOST"))},
-                          resources=[base + "DB_HOST", source], signals=["drift.db_host_differs"],
-                          remediation=f"Decide which is the live Aurora writer endpoint and set both: aws ssm "
-                          f"put-parameter --name {base}DB_HOST --overwrite --value <writer endpoint>, and DB_HOST in "
-                          f"{source}; then redeploy both tiers.")
+                          resources=[base + "DB_HOST", source], sides=sides, base=base, source=source)
     env_rt, ssm_rt = redis_target(env.values), redis_target(ssm)
     differs = [k for k in env_rt if env_rt[k] != ssm_rt[k]]
     env_rt, ssm_rt = masked(env_rt), masked(ssm_rt)  # fingerprints for parts held in secret keys
@@ -134,17 +110,11 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         diff["APP_NAME"] = {"env": app_names[0], "ssm": app_names[1]}
     if diff:
         problems += 1
-        parts = ", ".join(diff)
-        yield ctx.legacy_finding("redis_target_differs", "redis", "critical",
-                          f"Redis target differs between the web tier and the workers ({parts})",
-                          detail="Jobs are pushed to one Redis host/db/prefix and popped from another: the "
-                          "workers see an empty queue while the backlog grows where nobody looks.",
+        yield ctx.finding("redis_target_differs", "redis",
                           evidence={"differs": diff, "env_target": env_rt, "ssm_target": ssm_rt,
                                     "keys": [k for k in REDIS_KEYS if env.values.get(k) != ssm.get(k)]},
                           resources=[base + k for k in REDIS_KEYS if env.values.get(k) != ssm.get(k)] + [source],
-                          signals=["drift.redis_target_differs"],
-                          remediation=f"Make REDIS_HOST / REDIS_PORT / REDIS_DB / REDIS_PREFIX / APP_NAME equal in "
-                          f"{source} and under {base} (aws ssm put-parameter --overwrite), then redeploy the workers.")
+                          parts=", ".join(diff), source=source, base=base)
 
     # --- every other key -----------------------------------------------------------------------
     # a key set to null on one side and absent on the other means the same to Laravel
@@ -154,40 +124,29 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         if key in CALLED_OUT or laravel_env(env.values[key]) == laravel_env(ssm[key]):
             continue
         problems += 1
-        severity = "error" if key in IMPORTANT else "warning"
-        yield ctx.legacy_finding("value_differs", key, severity,
-                          f"{key} differs between {source} and {base}{key}"
-                          + (" (secret: compared by fingerprint)" if secret(key) else ""),
+        yield ctx.finding("value_differs", key,
                           evidence={"key": key, "env_line": env.line_of(key), "parameter": base + key,
                                     **shown(key, env.values[key], ssm[key])},
-                          resources=[base + key, source], signals=["drift.value_differs"],
-                          remediation=f"aws ssm put-parameter --name {base}{key} --overwrite --value <the .env value> "
-                          f"(or fix {key} in {source}), then redeploy the workers.")
+                          resources=[base + key, source], severity="error" if key in IMPORTANT else "warning",
+                          key=key, source=source, base=base,
+                          secret_note=" (secret: compared by fingerprint)" if secret(key) else "")
     if missing_in_ssm:
         problems += 1
         important = [k for k in missing_in_ssm if k in IMPORTANT]
-        yield ctx.legacy_finding("key_missing_in_ssm", base, "error" if important else "warning",
-                          f"{len(missing_in_ssm)} key(s) of {source} are not in SSM: {_names(missing_in_ssm)}",
-                          detail="The workers fall back to Laravel's config defaults for these.",
+        yield ctx.finding("key_missing_in_ssm", base,
                           evidence={"keys": missing_in_ssm, "important": important, "path": base},
-                          resources=[base + k for k in missing_in_ssm], signals=["drift.key_missing_in_ssm"],
-                          remediation=f"aws ssm put-parameter --name {base}<KEY> --value ... for each key "
-                          "(SecureString for secrets), then redeploy the workers.")
+                          resources=[base + k for k in missing_in_ssm], severity="error" if important else "warning",
+                          count=len(missing_in_ssm), source=source, names=_names(missing_in_ssm), base=base)
     if missing_in_env:
         problems += 1
-        yield ctx.legacy_finding("key_missing_in_env", source, "warning",
-                          f"{len(missing_in_env)} SSM key(s) are not in {source}: {_names(missing_in_env)}",
-                          detail="The web tier falls back to Laravel's config defaults for these.",
-                          evidence={"keys": missing_in_env, "file": source},
-                          resources=[source], signals=["drift.key_missing_in_env"],
-                          remediation=f"Add the keys to {source} (or delete the unused parameters under {base}).")
+        yield ctx.finding("key_missing_in_env", source, evidence={"keys": missing_in_env, "file": source},
+                          resources=[source], count=len(missing_in_env), source=source, names=_names(missing_in_env),
+                          base=base)
     if problems == 0:
-        yield ctx.legacy_finding("ok", source, "info",
-                          f"{source} and {base} agree on {len(set(env.values) & set(ssm))} keys",
-                          evidence={"file": source, "path": base, "keys_compared": len(set(env.values) & set(ssm)),
-                                    "duplicates_ignored": [k for k, _ in env.duplicates]},
-                          signals=["drift.ok"], remediation="")
-
+        compared = len(set(env.values) & set(ssm))
+        yield ctx.finding("ok", source, evidence={"file": source, "path": base, "keys_compared": compared,
+                                                  "duplicates_ignored": [k for k, _ in env.duplicates]},
+                          source=source, base=base, count=compared)
 
 def _names(keys: list[str], limit: int = 8) -> str:
     return ", ".join(keys[:limit]) + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")

@@ -1,14 +1,17 @@
-"""The log and stop-reason signature catalogue (``shared/knowledge/log-signatures.md``).
+"""The log and stop-reason signature catalogue: what a worker's log line or a stopped task's reason says.
 
 Worker log lines are matched against ONE compiled pattern set (an alternation of named groups),
-so a line is scanned once whatever the size of the catalogue; ``queue.state`` and ``watch``
-reuse :func:`match_line` / :func:`scan`. Matching is case-sensitive on the stable part of each
-message (hosts and paths vary). When two signatures could match the same text, the one that
-starts first in the line wins (``SQLSTATE[...] Connection refused`` is the database, a bare
-``Connection refused [tcp://`` is Redis).
+so a line is scanned once whatever the size of the catalogue (:func:`match_line`, :func:`scan`).
+Matching is case-sensitive on the stable part of each message (hosts and paths vary). When two
+signatures could match the same text, the one that starts first in the line wins
+(``SQLSTATE[...] Connection refused`` is the database, a bare ``Connection refused [tcp://`` is Redis).
 
 Stopped ECS tasks are classified by :func:`classify_stop` from the stop code, the task's
-``stoppedReason``, the containers' ``reason`` and exit codes.
+``stoppedReason``, the containers' ``reason`` and exit codes; the class's ``kind`` is the finding
+kind ``ecs.startup`` reports (declared, with its why and fix, in ``checks/ecs_startup.toml``).
+
+Each signature's ``signal`` is the signal of ``ecs.startup``'s finding kind ``log_<name after the dot>``;
+``tests/test_ecs_startup.py`` checks that every signal and stop kind here is declared there.
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ class StopClass:
     title: str
     cause: str = ""           # finer cause within the kind (secrets: access_denied / parameter_missing / network)
     extra: dict[str, Any] = field(default_factory=dict)
+    cause_detail: str = ""    # what the finer cause means (one sentence)
 
     @property
     def problem(self) -> bool:
@@ -127,12 +131,20 @@ _STOP_PATTERNS: tuple[tuple[str, str], ...] = (
     ("essential", r"Essential container in task exited"),
 )
 STOP_PATTERN: re.Pattern[str] = re.compile("|".join(f"(?P<{k}>{p})" for k, p in _STOP_PATTERNS))
-_SECRET_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
+# (cause, pattern, what it means): why Fargate could not resolve a task definition's secrets[].
+_SECRET_CAUSES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("parameter_missing", re.compile(r"ParameterNotFound|ResourceNotFoundException|invalid (?:ssm )?parameters|"
-                                     r"InvalidParameters|does not exist")),
-    ("access_denied", re.compile(r"AccessDenied|not authorized|is not authorized to perform")),
-    ("network", re.compile(r"i/o timeout|context deadline exceeded|dial tcp|connection reset")),
+                                     r"InvalidParameters|does not exist"),
+     "A secrets[].valueFrom names a parameter that does not exist."),
+    ("access_denied", re.compile(r"AccessDenied|not authorized|is not authorized to perform"),
+     "The task execution role may not read the parameters (ssm:GetParameters / kms:Decrypt)."),
+    ("network", re.compile(r"i/o timeout|context deadline exceeded|dial tcp|connection reset"),
+     "The task ENI has no path to SSM (NAT or an ssm interface endpoint)."),
 )
+_SECRET_CAUSE_UNKNOWN = "Fargate could not resolve the task definition's secrets."
+# Every kind classify_stop returns; all but "expected" are problems ecs.startup reports.
+STOP_KINDS: tuple[str, ...] = ("image_pull_failed", "logging_init_failed", "secrets_unresolvable", "oom",
+                               "bootstrap_failed", "expected", "memory_limit", "clean_exit", "other")
 BENIGN_STOP_CODES = {"UserInitiated", "ServiceSchedulerInitiated", "SpotInterruption", "TerminationNotice"}
 EXIT_MEANINGS = {0: "clean exit", 1: "application error", 12: "queue:work --memory limit reached",
                  137: "SIGKILL (out of memory or stop timeout)", 139: "segmentation fault",
@@ -169,10 +181,12 @@ def classify_stop(task: Mapping[str, Any], essential: set[str] | None = None) ->
     if "logging" in found:
         return StopClass("logging_init_failed", ("startup.logging_init_failed",), "critical",
                          "the awslogs driver could not start (log group / path to CloudWatch Logs)")
-    if "secrets" in found or ("resinit" in found and any(p.search(text) for _, p in _SECRET_CAUSES)):
-        cause = next((name for name, p in _SECRET_CAUSES if p.search(text)), "unknown")
+    if "secrets" in found or ("resinit" in found and any(p.search(text) for _, p, _ in _SECRET_CAUSES)):
+        cause, meaning = next(((name, m) for name, p, m in _SECRET_CAUSES if p.search(text)),
+                              ("unknown", _SECRET_CAUSE_UNKNOWN))
         return StopClass("secrets_unresolvable", ("startup.secrets_unresolvable",), "critical",
-                         "the task could not pull its secrets from SSM (ResourceInitializationError)", cause=cause)
+                         "the task could not pull its secrets from SSM (ResourceInitializationError)", cause=cause,
+                         cause_detail=meaning)
     if "oom" in found or (exit_code == 137 and stop_code not in BENIGN_STOP_CODES):
         return StopClass("oom", ("startup.oom",), "error", "container killed for memory (exit 137 / OutOfMemoryError)")
     if "runtime" in found or "resinit" in found:

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from checks.ecs_startup import META
 from doctor.model import CheckStatus
+from doctor.signatures import LOG_SIGNATURES, STOP_KINDS, classify_stop
 from doctor.sim.world import WorldSpec, build_world, put_log_lines
 from tests import ecs_helpers
 from tests.ecs_helpers import crash, deny, kinds, run_check, signals
@@ -14,6 +16,43 @@ from tests.ecs_helpers import crash, deny, kinds, run_check, signals
 moto_session = ecs_helpers.moto_session  # overrides conftest's: same world, shared botocore loader
 
 ID = "ecs.startup"
+
+
+def test_every_log_signature_is_declared() -> None:
+    """Each signature of the catalogue is reported as its own kind, log_<name after the dot>, which declares
+    the signature's signal: a new signature without its kind (why, fix) in ecs_startup.toml fails here."""
+    for sig in LOG_SIGNATURES:
+        kind = META.kinds.get(f"log_{sig.signal.split('.', 1)[1]}")
+        assert kind is not None and kind.signal == sig.signal, sig.signal
+    assert {sig.signal for sig in LOG_SIGNATURES} <= META.signals()
+
+
+def _stopped(code: str = "", reason: str = "", exit_code: int | None = None) -> dict[str, Any]:
+    c: dict[str, Any] = {"name": "app"}
+    if exit_code is not None:
+        c["exitCode"] = exit_code
+    return {"stopCode": code, "stoppedReason": reason, "containers": [c]}
+
+
+def test_every_stop_class_is_a_declared_kind() -> None:
+    """The classifier's severity and signals per class are those its declared kind reports."""
+    examples = [
+        _stopped("TaskFailedToStart", "CannotPullContainerError: pull image manifest"),
+        _stopped("TaskFailedToStart", "CannotStartContainerError: failed to initialize logging driver"),
+        _stopped("TaskFailedToStart", "ResourceInitializationError: unable to pull secrets or registry auth"),
+        _stopped("EssentialContainerExited", "OutOfMemoryError: Container killed due to memory usage", 137),
+        _stopped("EssentialContainerExited", "Essential container in task exited", 1),
+        _stopped("ServiceSchedulerInitiated", "Scaling activity", 143),
+        _stopped("EssentialContainerExited", "Essential container in task exited", 12),
+        _stopped("EssentialContainerExited", "Essential container in task exited", 0),
+        _stopped(),
+    ]
+    classes = {cls.kind: cls for cls in (classify_stop(t, {"app"}) for t in examples)}
+    assert set(classes) == set(STOP_KINDS)
+    for name, cls in classes.items():
+        if cls.problem:
+            kind = META.kinds[name]
+            assert (kind.severity.value, kind.all_signals()) == (cls.severity, cls.signals), name
 
 
 def test_healthy_world_is_ok(world: Any) -> None:
@@ -104,6 +143,18 @@ def test_empty_logs_and_log_channel_not_stderr(moto_session: Any) -> None:
     f = r.findings[0]
     assert f.signals == ["logs.not_on_stderr"] and f.evidence["LOG_CHANNEL"] == "stack"
     assert "LOG_CHANNEL=stderr" in f.remediation
+
+
+def test_empty_logs_with_log_channel_stderr_are_info(moto_session: Any, world: Any) -> None:
+    logs = moto_session.client("logs")
+    for s in logs.describe_log_streams(logGroupName="/ecs/propertyfeedtemplate-sync")["logStreams"]:
+        logs.delete_log_stream(logGroupName="/ecs/propertyfeedtemplate-sync", logStreamName=s["logStreamName"])
+    r = run_check(ID)
+    assert r.status == CheckStatus.passed, r.findings
+    f = next(f for f in r.findings if f.uid == "ecs.startup:logs_empty:propertyfeedtemplate-sync")
+    assert f.severity.value == "info" and f.signals == [] and f.remediation == ""
+    assert f.title == ("propertyfeedtemplate-sync: no log lines in /ecs/propertyfeedtemplate-sync within the "
+                       "last 60 min")
 
 
 def test_missing_log_group(moto_session: Any, world: Any) -> None:
