@@ -1,0 +1,143 @@
+"""Is a queue draining? Judged from its Redis readings: pure functions on plain data.
+
+Queue depth alone is not health. Laravel's pop first moves due delayed jobs and expired reservations
+(score = pop time + retry_after) back to the ready list, so entries past their score mean no worker has
+popped the key since: no running worker, workers on another prefix/DB/connection/queue name, all workers
+stuck in long jobs, or starvation behind a higher-priority queue. Jobs cycling through delayed with
+attempts > 0 are popped, fail or time out and are released: the backlog churns without draining. A job
+popped with attempts >= maxTries (the job's own, else the worker's ``--tries``) fails at once with
+MaxAttemptsExceededException.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from doctor.queues.report import ToReport
+from doctor.queues.routing import Consumer
+from doctor.queues.snapshot import GRACE_SECONDS, QueueSnapshot
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Where and how a queue was read, beside its snapshots."""
+
+    vantage: str               # "host" (the doctor's host) or "task:<service>" (the in-task probe)
+    service: str | None = None  # the queue's own ECS service (None for ``default``)
+    cluster: str = ""
+    stranded: bool = False     # jobs of this queue sit under another key (a key split)
+
+
+# The two readings that report `no_consumer` (see checks/queue_state.toml).
+_BACKLOG_EXPLANATION = (
+    "Laravel's pop first migrates due delayed jobs and expired reservations back to the list; entries past their "
+    "score mean no worker has popped this key since — no running worker, workers on another prefix/DB/connection/"
+    "queue name, all workers stuck in long jobs, or starvation behind a higher-priority queue.")
+
+
+def judge_queue(q: str, snap: QueueSnapshot, readings: list[QueueSnapshot], c: Consumer | None,
+                consumers: list[Consumer], where: Reading) -> list[ToReport]:
+    """Depth, stale entries, exhausted tries, failing requeues and (over a sample) a head that never moved.
+
+    ``snap`` is the last of ``readings``; ``c`` the consumer configured for ``q`` (None for ``default``)."""
+    ev = {**snap.counts(), "vantage": where.vantage, "head_jobs": snap.heads(), "grace_s": GRACE_SECONDS,
+          "jobs_under_another_key": where.stranded}
+    service = where.service
+    if service:
+        ev["service"] = service
+    if c is not None:
+        ev["location_source"] = c.location_source
+    res = [snap.key] + ([service] if service else [])
+    popping = [x for x in consumers if x.pops(q)]
+    running = sum(int(x.running or 0) for x in popping)
+    routing_known = q == "default" or (c is not None and c.command is not None)
+    ev["running_consumers"] = running if q != "default" else None
+
+    signals = ["queue.backlog"] if snap.ready > 0 else []
+    if snap.total == 0 and not where.stranded:
+        signals.append("queue.draining")
+    out = [ToReport("depth", q, ev, res, {
+        "queue": q, "ready": snap.ready, "reserved": snap.reserved, "delayed": snap.delayed,
+        "oldest": f"; oldest ready {snap.oldest_age_s:g}s" if snap.oldest_age_s is not None else ""},
+        signals=tuple(signals))]
+
+    stale = snap.expired_reserved > 0 or snap.overdue_delayed > 0
+    no_running = q != "default" and routing_known and running == 0
+    if snap.ready > 0 and (stale or no_running):
+        why = []
+        if no_running:
+            why.append("no running task of a service that consumes it" if popping else "no service consumes it")
+        if snap.expired_reserved:
+            why.append(f"{snap.expired_reserved} reservation(s) expired {snap.oldest_expired_reserved_s:g}s ago")
+        if snap.overdue_delayed:
+            why.append(f"{snap.overdue_delayed} delayed job(s) overdue by up to {snap.oldest_overdue_delayed_s:g}s")
+        out.append(ToReport("no_consumer", q, ev, res, {
+            "what": f"is popping `{q}`: {snap.ready} ready job(s) and " + "; ".join(why),
+            "explanation": _BACKLOG_EXPLANATION,
+            "next_step": f"aws ecs describe-services --cluster {where.cluster} --services {service} ; check the "
+            f"worker command is `queue:work redis --queue={q}` and reach.redis passes from the task"
+            if service else "Check the app hosts' queue workers for `default` (supervisor / systemd)."},
+            severity="critical" if no_running else None))
+    if snap.expired_reserved:
+        out.append(ToReport("stale_reservations", q, ev, res, {
+            "queue": q, "expired": snap.expired_reserved, "oldest_s": snap.oldest_expired_reserved_s}))
+    if snap.overdue_delayed:
+        out.append(ToReport("overdue_delayed", q, ev, res, {
+            "queue": q, "overdue": snap.overdue_delayed, "oldest_s": snap.oldest_overdue_delayed_s},
+            severity=None if snap.ready or snap.overdue_delayed > 1 else "warning"))
+
+    worker_tries = c.command.effective()["tries"] if c is not None and c.command is not None else None
+    exhausted = []
+    for h in [*snap.head, *snap.delayed_sample]:
+        limit = h.max_tries if h.max_tries is not None else worker_tries
+        if h.attempts is not None and limit and h.attempts >= limit:
+            exhausted.append({"id": h.id, "job": h.display_name, "attempts": h.attempts, "max_tries": limit})
+    if exhausted:
+        out.append(ToReport("attempts_exhausted", q, {**ev, "exhausted": exhausted}, res,
+                            {"queue": q, "count": len(exhausted)}))
+    retried = [h for h in snap.delayed_sample if (h.attempts or 0) > 0]
+    retried_head = [h for h in snap.head if (h.attempts or 0) > 0]
+    if snap.delayed >= 5 and len(retried) * 2 >= max(1, len(snap.delayed_sample)) or (
+            len(retried_head) >= 2 and snap.ready >= 5):
+        out.append(ToReport(
+            "failing_requeue", q,
+            {**ev, "delayed_sample": [{"job": h.display_name, "attempts": h.attempts, "max_tries": h.max_tries}
+                                      for h in snap.delayed_sample]}, res,
+            {"queue": q, "retried": len(retried), "sampled": len(snap.delayed_sample),
+             "retried_head": len(retried_head), "head": len(snap.head)}))
+    # one reading of a stuck head over the sample window: nobody popped at all
+    if len(readings) > 1 and snap.ready > 0 and all(r.head_id and r.head_id == snap.head_id for r in readings) \
+            and all(r.ready >= readings[0].ready for r in readings) and snap.reserved == 0 \
+            and not (snap.ready > 0 and (stale or no_running)):
+        sampled = readings[-1].at - readings[0].at
+        out.append(ToReport("no_consumer", q, {**ev, "sampled_s": round(sampled, 1)}, res, {
+            "what": f"popped `{q}` during the {sampled:.0f}s sample: the head job did not change and nothing is "
+            "reserved", "explanation": "", "next_step": ""}))
+    return out
+
+
+def judge_trend(q: str, readings: list[QueueSnapshot], capped: bool, where: Reading) -> ToReport:
+    """Growing, draining or flat over the ``--sample`` window (first to last reading)."""
+    first, last = readings[0], readings[-1]
+    elapsed = max(1e-6, last.at - first.at)
+    rate_per_min = round((first.total - last.total) / elapsed * 60, 2)
+    tte = round(last.total / (rate_per_min / 60), 1) if rate_per_min > 0 and last.total else (0.0 if last.total == 0
+                                                                                               else None)
+    ev = {**last.counts(), "vantage": where.vantage, "sampled_s": round(elapsed, 1), "readings": len(readings),
+          "sizes": [r.total for r in readings], "drain_rate_per_min": rate_per_min, "time_to_empty_s": tte,
+          "sample_capped_by_check_timeout": capped}
+    if where.service:
+        ev["service"] = where.service
+    res = [last.key] + ([where.service] if where.service else [])
+    if last.total > first.total:
+        return ToReport("trend", q, ev, res, {
+            "queue": q, "what": f"backlog growing: {first.total} -> {last.total} in {elapsed:.0f}s ({-rate_per_min:g}/min)",
+            "next_step": "Do not scale wider until the checks above show the workers consuming; then scale within "
+            "the queue's range."}, severity="warning", signals=("queue.backlog_growing",))
+    if rate_per_min > 0 or (last.total == 0 and not where.stranded):
+        return ToReport("trend", q, ev, res, {
+            "queue": q, "what": f"draining: {first.total} -> {last.total} in {elapsed:.0f}s"
+            + (f" ({rate_per_min:g}/min, empty in ~{tte:.0f}s)" if tte else ""), "next_step": ""},
+            signals=("queue.draining",))
+    return ToReport("trend", q, ev, res,
+                    {"queue": q, "what": f"backlog flat at {last.total} over {elapsed:.0f}s", "next_step": ""})
