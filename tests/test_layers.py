@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("reports", ("doctor.render", "doctor.diff", "doctor.iam", "doctor.rollout", "doctor.sim")),
     ("runspec", ("doctor.runspec", "doctor.outputs")),
     ("tui", ("doctor.tui",)),
-    ("commands", ("doctor.commands", "doctor.gate", "doctor.watch")),
+    ("commands", ("doctor.commands",)),
     ("cli", ("doctor.cli", "doctor.__main__")),
 ]
 

@@ -1,4 +1,4 @@
-"""--fail-on / --strict and the exit codes, exactly as documented (DESIGN section 6):
+"""--fail-on / --strict and the exit codes (doctor.model EXIT_*):
 0 healthy; 1 a finding at or above --fail-on (default error), or with --strict any unknown/error
 check; 2 usage/config error; 3 the doctor could not run. One case per combination, through the real
 engine with synthetic checks (no AWS), plus the CLI path for flags, config keys and precedence."""

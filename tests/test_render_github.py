@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from doctor.render.github import annotations
+from doctor.render.github import annotations as gh_annotations
 from tests.render_support import check, finding, mixed_report, report
 
 
 def test_one_annotation_per_check_needing_attention() -> None:
-    lines = annotations(mixed_report()).splitlines()
+    lines = gh_annotations(mixed_report()).splitlines()
     assert [line.split(" ", 1)[0] for line in lines] == ["::error", "::warning", "::error", "::notice"]
     assert lines[0].startswith("::error title=ame-doctor sg.ingress fail::")
     assert "Redis SG does not admit the worker SG" in lines[0]
@@ -15,12 +15,12 @@ def test_one_annotation_per_check_needing_attention() -> None:
 
 
 def test_healthy_report_has_no_annotations() -> None:
-    assert annotations(report([check("ssm.values", "pass")])) == ""
+    assert gh_annotations(report([check("ssm.values", "pass")])) == ""
 
 
 def test_newlines_cannot_inject_another_command() -> None:
     evil = "boom\n::error title=pwned::injected\r\n100%"
-    out = annotations(report([check("sg.ingress", "fail", [finding("sg.ingress:a:b", "error", evil)])]))
+    out = gh_annotations(report([check("sg.ingress", "fail", [finding("sg.ingress:a:b", "error", evil)])]))
     assert len(out.splitlines()) == 1
     assert "%0A::error title=pwned::injected%0D%0A100%25" in out
 
@@ -31,11 +31,13 @@ def test_cli_emits_annotations_only_under_github_actions(cli, tmp_path) -> None:
     # `report` re-renders without annotations; `run` appends them (tested on a run that needs no AWS)
     mod = tmp_path / "ame_synth_gh.py"
     mod.write_text(
-        "from doctor.checkapi import CheckMeta, check\n"
-        "META = CheckMeta(id='synth.gh', title='synthetic', order=99, proves='p', why='w', remediation='r')\n"
+        "from doctor.checkapi import CheckMeta, FindingKind, check\n"
+        "KIND = FindingKind(severity='error', title='synthetic failure', why='w', fix='f')\n"
+        "META = CheckMeta(id='synth.gh', title='synthetic', order=99, proves='p', why='w', remediation='r',\n"
+        "                 kinds={'k': KIND})\n"
         "@check(META)\n"
         "def run(ctx):\n"
-        "    yield ctx.finding('k', 'res', 'error', 'synthetic failure')\n", encoding="utf-8")
+        "    yield ctx.finding('k', 'res')\n", encoding="utf-8")
     import os
 
     env = {"AME_DOCTOR_CHECK_MODULES": "ame_synth_gh",
