@@ -43,6 +43,22 @@ def placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
+class KindVariant(BaseModel):
+    """Another reading of the same finding (same uid), e.g. the benign twin of a problem: the fields it
+    sets replace the kind's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    signal: str | None = Field(default=None, pattern=SIGNAL_PATTERN)
+    signals: tuple[str, ...] | None = None
+    severity: Severity | None = None
+    title: str | None = None
+    detail: str | None = None
+    why: str | None = None
+    fix: str | None = None
+    remediation: str | None = None
+
+
 class FindingKind(BaseModel):
     """One kind of finding a check reports: what users see about it, declared once as data."""
 
@@ -58,6 +74,8 @@ class FindingKind(BaseModel):
     fix: str = Field(min_length=1, description="what to do about it (template); the finding's remediation")
     remediation: str | None = Field(default=None, description="template for the finding's remediation when it "
                                     "differs from `fix` (e.g. '' for a passing finding)")
+    variants: dict[str, KindVariant] = Field(default_factory=dict, description="other readings of the same "
+                                             "finding (same uid), chosen by the call site with variant=")
 
     @field_validator("signals")
     @classmethod
@@ -69,8 +87,26 @@ class FindingKind(BaseModel):
                 raise ValueError(f"signal {s!r} must look like 'area.name'")
         return v
 
+    @model_validator(mode="after")
+    def _variants_are_valid(self) -> FindingKind:
+        for name in self.variants:
+            self.variant(name)  # the merged kind must validate
+        return self
+
+    def variant(self, name: str | None) -> FindingKind:
+        """This kind as read by variant ``name`` (None: the kind itself)."""
+        if name is None:
+            return self
+        if name not in self.variants:
+            raise KeyError(f"no variant {name!r}")
+        changes = {k: v for k, v in self.variants[name].model_dump(exclude_unset=True).items()}
+        return FindingKind.model_validate({**self.model_dump(exclude={"variants"}), **changes})
+
     def all_signals(self) -> tuple[str, ...]:
-        return ((self.signal,) if self.signal else ()) + self.signals
+        """Every signal a finding of this kind (any variant) can carry."""
+        own = ((self.signal,) if self.signal else ()) + self.signals
+        others = tuple(s for v in self.variants for s in self.variant(v).all_signals())
+        return tuple(dict.fromkeys(own + others))
 
     def template_fields(self) -> set[str]:
         texts = [self.title, self.detail, self.fix if self.remediation is None else self.remediation]
@@ -195,16 +231,21 @@ class CheckContext:
         resources: Iterable[str] = (),
         severity: Severity | str | None = None,
         signals: Iterable[str] = (),
+        variant: str | None = None,
         **values: Any,
     ) -> Finding:
         """A finding of the declared ``kind`` about ``resource``; ``values`` fill the kind's templates.
 
-        ``severity`` overrides the kind's default; ``signals`` adds signals the kind declares in
-        ``signals`` (an undeclared one is a bug in the check and raises).
+        ``variant`` picks another declared reading of the same finding (same uid); ``severity``
+        overrides the kind's default; ``signals`` adds signals the kind declares in ``signals`` (an
+        undeclared one is a bug in the check and raises).
         """
-        declared = self.meta.kinds.get(kind)
-        if declared is None:
+        if kind not in self.meta.kinds:
             raise KeyError(f"check {self.meta.id} declares no finding kind {kind!r}")
+        try:
+            declared = self.meta.kinds[kind].variant(variant)
+        except KeyError:
+            raise KeyError(f"check {self.meta.id} kind {kind!r} declares no variant {variant!r}") from None
         extra = [s for s in signals if s != declared.signal]
         undeclared = [s for s in extra if s not in declared.signals]
         if undeclared:
@@ -218,7 +259,7 @@ class CheckContext:
             evidence=evidence or {},
             resources=list(resources) or ([resource] if resource else []),
             remediation=_fill(fix, values, self.meta.id, kind),
-            signals=list(dict.fromkeys([*declared.all_signals()[:1], *extra])),
+            signals=list(dict.fromkeys([*((declared.signal,) if declared.signal else ()), *extra])),
         )
 
     def legacy_finding(self, kind: str, resource: str, severity: Severity | str, title: str, *, detail: str = "",

@@ -73,3 +73,27 @@ def test_every_builtin_kind_says_why_it_matters_and_the_fix() -> None:
         for name, kind in rc.meta.kinds.items():
             assert kind.why.strip() and kind.fix.strip(), f"{rc.id}:{name} needs why and fix"
             assert kind.title.strip(), f"{rc.id}:{name} needs a title"
+
+
+def test_a_kind_without_main_signal_carries_only_what_the_call_site_names() -> None:
+    depth = FindingKind(signals=("syn.backlog", "syn.growing"), severity=Severity.info, title="depth", why="w",
+                        fix="f")
+    ctx = context(depth=depth)
+    assert ctx.finding("depth", "q").signals == []
+    assert ctx.finding("depth", "q", signals=["syn.growing"]).signals == ["syn.growing"]
+
+
+def test_a_variant_is_another_reading_of_the_same_finding() -> None:
+    empty = FindingKind.model_validate({
+        "signal": "syn.logs_empty", "severity": "warning", "title": "no logs for {svc}", "why": "w", "fix": "log to stderr",
+        "variants": {"quiet": {"signal": "syn.quiet", "severity": "info", "title": "{svc} was quiet", "remediation": ""}}})
+    ctx = context(logs_empty=empty)
+    problem = ctx.finding("logs_empty", "image", svc="image")
+    quiet = ctx.finding("logs_empty", "image", variant="quiet", svc="image")
+    assert problem.uid == quiet.uid == "syn.api:logs_empty:image"
+    assert (quiet.severity, quiet.title, quiet.remediation, quiet.signals) == (Severity.info, "image was quiet", "",
+                                                                               ["syn.quiet"])
+    assert (problem.severity, problem.remediation) == (Severity.warning, "log to stderr")
+    assert set(empty.all_signals()) == {"syn.logs_empty", "syn.quiet"}
+    with pytest.raises(KeyError, match="no variant 'loud'"):
+        ctx.finding("logs_empty", "image", variant="loud", svc="image")
