@@ -25,6 +25,7 @@ from doctor.diagnosis import top_causes
 from doctor.model import CauseState, Report
 from doctor.sim.servers import Blackhole
 from doctor.sim.world import World, WorldSpec, build_world, put_log_lines
+from tests.ecs_helpers import stop_task
 
 pytestmark = pytest.mark.slow
 
@@ -164,22 +165,8 @@ def db_path_blocked(live: Live) -> None:
 
 
 def _stop(live: Live, arn: str, reason: str, stop_code: str, exit_code: int | None) -> None:
-    """Stop a task through the API, then give it what real ECS reports (moto: no stopCode/stoppedAt/exit codes)."""
-    from datetime import UTC, datetime, timedelta
-
-    from moto.ecs.models import ecs_backends
-
-    cluster = live.world.spec.cluster
-    live.session.client("ecs").stop_task(cluster=cluster, task=arn, reason=reason)
-    backend = ecs_backends["123456789012"]["eu-west-1"]
-    t: Any = next(t for t in backend.tasks[cluster].values() if t.task_arn == arn)
-    t.stopped_at = datetime.now(UTC) - timedelta(minutes=2)
-    t.started_at = t.stopped_at - timedelta(seconds=20)
-    t.stop_code = stop_code
-    for c in t.containers:
-        c.last_status = "STOPPED"
-        if exit_code is not None:
-            c.exitCode = exit_code
+    """Stop a task as real ECS reports it, two minutes ago (the shared helper in tests/ecs_helpers.py)."""
+    stop_task(live.session, live.world, arn, reason=reason, stop_code=stop_code, exit_code=exit_code, minutes_ago=2)
 
 
 def secrets_unresolvable(live: Live) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from probe_support import by_vantage, laravel_root, path_without_php, run_checks, world_config
 
 from doctor.config import Config
-from doctor.connect import mysql_check
 from doctor.facts import DbTarget
 from doctor.model import CheckStatus
+from doctor.net.hostprobe import mysql_check
 from doctor.sim.world import WorldSpec, build_world
 
 SERVICES = ["propertyfeedtemplate-sync", "propertyfeedtemplate-image", "propertyfeedtemplate-bulk"]

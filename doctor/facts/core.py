@@ -1,16 +1,20 @@
 """Per-run shared facts: fetched once, lazily, shared between checks (thread-safe memo).
 
 Facts that several checks need live here (SSM values, ECS services, tasks, task definitions,
-the Redis and DB targets). Other modules add their own with ``facts.memo(key, fn)``.
+the Redis and DB targets). Other modules add their own with ``facts.memo(key, fn)``: the network
+and data-store facts in :mod:`doctor.facts.network`, :mod:`doctor.facts.security_groups` and
+:mod:`doctor.facts.datastores` are memoised the same way.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from doctor.facts.targets import DbTarget, RedisTarget, laravel_redis_prefix
+from doctor.util import to_datetime, to_int
 
 if TYPE_CHECKING:
     from doctor.aws import AwsSession
@@ -23,49 +27,6 @@ T = TypeVar("T")
 class _Failed:
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
-
-
-@dataclass(frozen=True)
-class RedisTarget:
-    host: str | None
-    port: int
-    password: str | None
-    db: int
-    prefix: str
-    tls: bool
-    source: str  # "config" | "ssm"
-
-
-@dataclass(frozen=True)
-class DbTarget:
-    host: str | None
-    port: int
-    database: str | None
-    username: str | None
-    password: str | None
-    source: str
-
-
-def laravel_redis_prefix(values: dict[str, str]) -> str:
-    """The Redis key prefix as Laravel's config/database.php derives it (8.x-11.x default).
-
-    ``REDIS_PREFIX`` wins; else ``Str::slug(APP_NAME, '_') . '_database_'``.
-    """
-    if "REDIS_PREFIX" in values:
-        return values["REDIS_PREFIX"]
-    return slug(values.get("APP_NAME", "laravel"), "_") + "_database_"
-
-
-def slug(title: str, separator: str = "-") -> str:
-    """Laravel ``Str::slug`` for ASCII input."""
-    import re
-
-    flip = "_" if separator == "-" else "-"
-    title = re.sub(re.escape(flip) + "+", separator, title)
-    title = title.replace("@", separator + "at" + separator)
-    title = re.sub(r"[^" + re.escape(separator) + r"\w\s]+", "", title.lower())
-    title = re.sub(r"[" + re.escape(separator) + r"\s]+", separator, title)
-    return title.strip(separator)
 
 
 class Facts:
@@ -182,7 +143,7 @@ class Facts:
             tasks = [t for t in tasks if t.get("group") == group]
             if desired_status == "STOPPED":
                 since = self.now - timedelta(minutes=self.config.run.window_minutes)
-                tasks = [t for t in tasks if _ts(t.get("stoppedAt") or t.get("createdAt")) >= since]
+                tasks = [t for t in tasks if to_datetime(t.get("stoppedAt") or t.get("createdAt")) >= since]
             else:
                 tasks = [t for t in tasks if t.get("lastStatus") != "STOPPED"]
             return tasks
@@ -215,9 +176,9 @@ class Facts:
         self.redactor.add_secret(password)
         return RedisTarget(
             host=cfg.host or values.get("REDIS_HOST"),
-            port=cfg.port or _int(values.get("REDIS_PORT"), 6379),
+            port=cfg.port or to_int(values.get("REDIS_PORT"), 6379),
             password=password,
-            db=cfg.db if cfg.db is not None else _int(values.get("REDIS_DB"), 0),
+            db=cfg.db if cfg.db is not None else to_int(values.get("REDIS_DB"), 0),
             prefix=cfg.prefix if cfg.prefix is not None else laravel_redis_prefix(values),
             tls=cfg.tls or values.get("REDIS_SCHEME", "").lower() == "tls",
             source="config" if from_config else "ssm",
@@ -230,29 +191,9 @@ class Facts:
         self.redactor.add_secret(password)
         return DbTarget(
             host=cfg.host or values.get("DB_HOST"),
-            port=cfg.port or _int(values.get("DB_PORT"), 3306),
+            port=cfg.port or to_int(values.get("DB_PORT"), 3306),
             database=cfg.database or values.get("DB_DATABASE"),
             username=cfg.username or values.get("DB_USERNAME"),
             password=password,
             source="config" if cfg.host else "ssm",
         )
-
-
-def _int(value: str | None, default: int) -> int:
-    try:
-        return int(value) if value not in (None, "") else default
-    except ValueError:
-        return default
-
-
-def _ts(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    return datetime.min.replace(tzinfo=UTC)
