@@ -14,7 +14,7 @@ from probe_support import FIXTURES, laravel_root, run_probe
 from doctor.aws import AwsSession, WriteRefused
 from doctor.config import Config
 from doctor.facts import Facts
-from doctor.probe import TransportUnavailable, probe_results, probe_spec
+from doctor.probe import PLUGIN_INSTALL_HINT, TransportUnavailable, probe_results, probe_spec
 from doctor.probe.transports import EcsExecTransport, ProbeTaskTransport, session_for
 from doctor.redact import Redactor
 from doctor.sim.world import WorldSpec, build_world
@@ -169,6 +169,16 @@ def test_missing_plugin_in_reach_check_is_a_finding_with_the_install_hint(world,
     tasks = [f for f in c.findings if ":exec_unavailable:" in f.uid]
     assert len(tasks) == 3 and "exec.plugin_missing" in tasks[0].signals
     assert c.status.value == "unknown"
+
+
+def test_the_plugin_install_hint_is_the_same_in_the_transport_and_the_declared_kinds() -> None:
+    """The hint is the transport's advice (exec_unavailable) and the declared fix of plugin_missing."""
+    from checks.exec_ready import META as EXEC_READY
+    from checks.reach_aurora import META as REACH_AURORA
+    from checks.reach_redis import META as REACH_REDIS
+
+    for meta in (REACH_REDIS, REACH_AURORA, EXEC_READY):
+        assert meta.kinds["plugin_missing"].fix == PLUGIN_INSTALL_HINT, meta.id
 
 
 def test_guard_allows_exec_operations_only_for_their_transport(world, tmp_path) -> None:

@@ -8,29 +8,24 @@
 - ``local``: the same command on this host (tests, demo, on-call inside the VPC).
 - ``off``.
 
-Every subprocess runs in its own process group with a deadline and is killed as a group on timeout.
+Every subprocess runs in its own process group with a deadline and is killed as a group on timeout
+(:mod:`doctor.probe.process`). Which transport runs, with which fallback, once per service per run, is
+:mod:`doctor.probe.runner`'s business; this module only knows how each transport works.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
-import pty
 import shutil
-import signal
-import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
-from doctor.probe import (
-    PLUGIN_INSTALL_HINT,
-    ProbeResult,
-    ProbeSpec,
-    TransportUnavailable,
-    parse_output,
-)
+from doctor.probe.container import container_env, resolve_overrides
+from doctor.probe.process import run_bounded
+from doctor.probe.result import ProbeResult, TransportUnavailable, parse_output
+from doctor.probe.script import ProbeSpec
 
 if TYPE_CHECKING:
     from doctor.aws import AwsSession
@@ -40,44 +35,12 @@ PLUGIN = "session-manager-plugin"
 PROBE_TAG = {"key": "ame-doctor", "value": "probe"}
 STARTED_BY = "ame-doctor"
 MAX_OVERRIDES_CHARS = 8192  # RunTask: total characters of the overrides JSON
-
-
-def run_bounded(argv: list[str], *, env: dict[str, str] | None = None, cwd: str | None = None,
-                timeout: float, use_pty: bool = False) -> tuple[int | None, str, bool]:
-    """Run ``argv`` in a new session; return (exit status, combined output, timed_out). Never hangs."""
-    master = slave = None
-    stdin: Any = subprocess.DEVNULL
-    if use_pty:  # session-manager-plugin wants a terminal on stdin
-        master, slave = pty.openpty()
-        stdin = slave
-    try:
-        proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                                cwd=cwd, start_new_session=True)
-    finally:
-        if slave is not None:
-            os.close(slave)
-    timed_out = False
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc)
-        try:
-            out, _ = proc.communicate(timeout=2)
-        except subprocess.TimeoutExpired:
-            out = b""
-    finally:
-        if master is not None:
-            os.close(master)
-        _kill_group(proc)  # stragglers of a finished leader
-    return (None if timed_out else proc.returncode), out.decode("utf-8", "replace"), timed_out
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(2)
+PLUGIN_INSTALL_HINT = (
+    "Install the Session Manager plugin: https://docs.aws.amazon.com/systems-manager/latest/userguide/"
+    "session-manager-working-with-install-plugin.html (Debian/Ubuntu: download session-manager-plugin.deb and "
+    "`sudo dpkg -i session-manager-plugin.deb`; macOS: `brew install --cask session-manager-plugin`), "
+    "or run with `--exec probe-task` (no plugin needed) or set `[exec] fallback = \"probe-task\"`."
+)
 
 
 def session_for(facts: Facts, transport: str) -> AwsSession:
@@ -123,61 +86,7 @@ class OffTransport(Transport):
                                    "(on a host inside the VPC).", unlock="--exec ecs-exec|probe-task|local")
 
 
-# --- local ----------------------------------------------------------------------------------
-def container_env(facts: Facts, service: str) -> dict[str, str]:
-    """The environment the service's container would see: SSM values, overlaid by the task definition's
-    ``environment`` and ``secrets`` (resolved from SSM), with the doctor's targets filling gaps."""
-    env: dict[str, str] = {}
-    try:
-        params = facts.ssm_parameters()
-        env.update(facts.ssm_values())
-    except Exception:
-        params = {}
-    try:
-        td = facts.service_task_definition(service)
-    except Exception:
-        td = None
-    if td:
-        name = facts.container_name(td)
-        for c in td.get("containerDefinitions", []):
-            if c.get("name") != name:
-                continue
-            for kv in c.get("environment", []):
-                env[kv["name"]] = kv.get("value", "")
-            for sec in c.get("secrets", []):
-                ref = sec.get("valueFrom", "")
-                pname = "/" + ref.split(":parameter/", 1)[1].lstrip("/") if ":parameter/" in ref else ref
-                if pname in params:
-                    env[sec["name"]] = params[pname].get("Value", "")
-    r, d = facts.redis_target(), facts.db_target()
-    fill = {"REDIS_HOST": r.host, "REDIS_PORT": str(r.port), "REDIS_PASSWORD": r.password,
-            "DB_HOST": d.host, "DB_PORT": str(d.port)}
-    for k, v in fill.items():
-        if v and not env.get(k):
-            env[k] = v
-    return env
-
-
-def resolve_overrides(facts: Facts, hosts: list[str | None], timeout: float) -> dict[str, str]:
-    """host -> first IPv4 via the configured ``[dns] nameservers`` (like curl --resolve); {} without them."""
-    from doctor.connect import DnsFailure, is_ip, resolve
-
-    ns = facts.config.dns.nameservers
-    out: dict[str, str] = {}
-    if not ns:
-        return out
-    for h in hosts:
-        if not h or is_ip(h) or h in out:
-            continue
-        try:
-            addrs = resolve(h, ns, timeout)
-        except DnsFailure:
-            continue  # the probe then reports the name as unresolvable, as the task would
-        if addrs:
-            out[h] = addrs[0]
-    return out
-
-
+# --- local ---------------------------------------------------------------------------------
 class LocalTransport(Transport):
     """The probe on this host, in the environment the service's container would have."""
 

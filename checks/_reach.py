@@ -1,5 +1,11 @@
 """What reach.redis and reach.aurora share: probe every service's task and the doctor host at once,
-within the check's deadline, and turn each vantage's outcome into a finding with its signal."""
+within the check's deadline, and turn each vantage's outcome into a finding of the check's declared
+kind of the same name (``ok``, ``timeout``, ``auth_failed``, ...; each check's TOML holds the title,
+signal and fix of each). The kinds both checks report alike (``exec_unavailable``,
+``plugin_missing``) are declared once in ``_reach.toml`` beside this module.
+
+Not a check (the registry skips modules starting with ``_``): check code, so it sits above
+:mod:`doctor.checkapi` and :mod:`doctor.probe`, which know nothing of findings."""
 
 from __future__ import annotations
 
@@ -7,27 +13,21 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from doctor.aws import denied_action
 from doctor.connect import Outcome
-from doctor.probe import ProbeResult, probe_all
+from doctor.probe.result import ProbeResult
+from doctor.probe.runner import probe_all
 
 if TYPE_CHECKING:
     from doctor.checkapi import CheckContext
     from doctor.model import Finding
 
 MARGIN = 2.0  # seconds kept for building findings inside the check's deadline
-
-TITLES = {
-    "ok": "{what} reachable from {vantage}",
-    "refused": "{what} refused the connection from {vantage}",
-    "timeout": "{what} connect timed out from {vantage}",
-    "unreachable": "{what}: no route from {vantage}",
-    "dns": "{what} host does not resolve from {vantage}",
-    "auth_failed": "{what} rejected the credentials from {vantage}",
-    "readonly": "{what} answered from {vantage} as a read-only replica",
-    "reader": "{what} from {vantage} is a read-only reader, not the writer",
-    "error": "{what} probe failed from {vantage}",
-    "unset": "{what} host is not set for {vantage}",
-}
+NETWORK_OUTCOMES = ("timeout", "unreachable", "refused", "dns")
+# Appended to a host vantage's network failure when a task connects: the doctor host, not the
+# workers, is cut off (it usually runs outside the VPC), so the finding is only a warning.
+OUTSIDE_VPC = "the workers reach it, so this host is probably outside the VPC"
+OFF = " (exec transport off)"
 
 
 def budget(ctx: CheckContext) -> float:
@@ -78,52 +78,39 @@ def transport_findings(ctx: CheckContext, tasks: dict[str, ProbeResult]) -> Iter
         if r.ok:
             continue
         if r.error is not None:
-            from doctor.aws import denied_action
-
             action = denied_action(r.error)
             if action:
                 ctx.unknown(f"task:{svc} not probed: access denied ({action})", unlock=action)
                 continue
-        signals = ["exec.unavailable"]
-        for p in r.problems:
-            signals.extend(s for s in p.signals if s not in signals)
+        signals = [s for p in r.problems for s in p.signals]
         unlock = next((p.unlock for p in r.problems if p.unlock), None)
         off = r.transport == "off" and all(p.kind == "exec_off" for p in r.problems)
         ctx.unknown(f"task:{svc} not probed ({r.reason})", unlock=unlock or "--exec ecs-exec|probe-task|local")
-        remediation = next((p.remediation for p in reversed(r.problems) if p.remediation), "") or (
-            "Check the exec transport prerequisites (`ame-doctor checks exec.ready`), or use --exec probe-task.")
-        yield ctx.legacy_finding(
-            "exec_unavailable", f"task:{svc}", "info" if off else "warning",
-            f"Could not probe from a task of {svc}" + (" (exec transport off)" if off else ""),
-            detail=str(r.reason or ""),
+        # the last transport's own advice (enable ECS Exec, install the plugin, ...), else the kind's fix
+        advice = next((p.remediation for p in reversed(r.problems) if p.remediation), "")
+        yield ctx.finding(
+            "exec_unavailable", f"task:{svc}", severity="info" if off else None, signals=signals,
             evidence={"vantage": f"task:{svc}", "transport": r.transport, "reason": r.reason,
                       "tried": [p.kind for p in r.problems], "task": r.task},
-            resources=[svc], remediation=remediation, signals=signals)
+            resources=[svc], service=svc, off=OFF if off else "", reason=str(r.reason or ""),
+            advice=advice or ctx.meta.kinds["exec_unavailable"].fix)
     if plugin is not None:
-        yield ctx.legacy_finding("plugin_missing", "session-manager-plugin", "warning",
-                          "session-manager-plugin is not installed on the doctor host",
-                          detail=plugin.reason + "; ECS Exec cannot start a session without it.",
-                          evidence={"transport": "ecs-exec", "fallback": ctx.config.exec.fallback},
-                          remediation=plugin.remediation, signals=["exec.plugin_missing"])
+        yield ctx.finding("plugin_missing", "session-manager-plugin", reason=plugin.reason,
+                          evidence={"transport": "ecs-exec", "fallback": ctx.config.exec.fallback})
 
 
-def outcome_finding(ctx: CheckContext, o: Outcome, what: str, signal_prefix: str, signals: dict[str, str],
-                    any_task_ok: bool, remediation: dict[str, str]) -> Finding:
-    """One finding per vantage. A host vantage that cannot connect while a task connects is only a warning
-    (the doctor host is usually outside the VPC); auth and reader outcomes stay errors from any vantage."""
-    sev = "info" if o.outcome == "ok" else "error"
+def outcome_finding(ctx: CheckContext, o: Outcome, any_task_ok: bool) -> Finding:
+    """One finding per vantage, of the kind named after its outcome. A host vantage that cannot connect
+    while a task connects is only a warning (the doctor host is usually outside the VPC); auth and reader
+    outcomes stay errors from any vantage."""
+    severity = None
     detail = o.detail
-    if o.outcome in ("timeout", "unreachable", "refused", "dns") and o.vantage == "host" and any_task_ok:
-        sev = "warning"
-        detail = (detail + "; " if detail else "") + "the workers reach it, so this host is probably outside the VPC"
-    if o.outcome == "unset":
-        sev = "warning"
-    sig = signals.get(o.outcome)
-    title = TITLES.get(o.outcome, TITLES["error"]).format(what=what, vantage=o.vantage)
-    return ctx.legacy_finding(o.outcome, o.vantage, sev, title, detail=detail, evidence=o.evidence(),
+    if o.outcome in NETWORK_OUTCOMES and o.vantage == "host" and any_task_ok:
+        severity = "warning"
+        detail = (detail + "; " if detail else "") + OUTSIDE_VPC
+    return ctx.finding(o.outcome, o.vantage, severity=severity, evidence=o.evidence(),
                        resources=[o.vantage] + ([f"{o.host}:{o.port}"] if o.host else []),
-                       remediation=remediation.get(o.outcome, ""),
-                       signals=[f"{signal_prefix}{sig}"] if sig else [])
+                       vantage=o.vantage, detail=detail)
 
 
 def task_outcome(r: ProbeResult, line: dict[str, Any] | None, target: str) -> Outcome:
