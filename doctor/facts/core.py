@@ -13,7 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from doctor.facts.targets import DbTarget, RedisTarget, laravel_redis_prefix
+from doctor.facts.laravel import laravel_redis_prefix
+from doctor.net.targets import DbTarget, RedisTarget
 from doctor.util import to_datetime, to_int
 
 if TYPE_CHECKING:

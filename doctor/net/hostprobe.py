@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from doctor.facts.targets import DbTarget, RedisTarget
 from doctor.net.dns import DnsFailure, resolve
+from doctor.net.targets import DbTarget, RedisTarget
 
 
 @dataclass

@@ -1,35 +1,8 @@
-"""Where the workers' Redis and database are: the targets checks connect to, and Laravel's key prefix.
-
-A target comes from the doctor's config when ``[redis] host`` / ``[database] host`` is set, else from
-the SSM values the workers themselves read (``REDIS_*`` / ``DB_*``). ``Facts.redis_target`` and
-``Facts.db_target`` build them; this module only holds the shapes and Laravel's naming rules.
-"""
+"""Laravel's naming rules the doctor reproduces: the Redis key prefix and ``Str::slug``."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class RedisTarget:
-    host: str | None
-    port: int
-    password: str | None
-    db: int
-    prefix: str
-    tls: bool
-    source: str  # "config" | "ssm"
-
-
-@dataclass(frozen=True)
-class DbTarget:
-    host: str | None
-    port: int
-    database: str | None
-    username: str | None
-    password: str | None
-    source: str
 
 
 def laravel_redis_prefix(values: dict[str, str]) -> str:
