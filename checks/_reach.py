@@ -24,10 +24,6 @@ if TYPE_CHECKING:
 
 MARGIN = 2.0  # seconds kept for building findings inside the check's deadline
 NETWORK_OUTCOMES = ("timeout", "unreachable", "refused", "dns")
-# Appended to a host vantage's network failure when a task connects: the doctor host, not the
-# workers, is cut off (it usually runs outside the VPC), so the finding is only a warning.
-OUTSIDE_VPC = "the workers reach it, so this host is probably outside the VPC"
-OFF = " (exec transport off)"
 
 
 def budget(ctx: CheckContext) -> float:
@@ -89,10 +85,10 @@ def transport_findings(ctx: CheckContext, tasks: dict[str, ProbeResult]) -> Iter
         # the last transport's own advice (enable ECS Exec, install the plugin, ...), else the kind's fix
         advice = next((p.remediation for p in reversed(r.problems) if p.remediation), "")
         yield ctx.finding(
-            "exec_unavailable", f"task:{svc}", severity="info" if off else None, signals=signals,
+            "exec_unavailable", f"task:{svc}", variant="off" if off else None, signals=signals,
             evidence={"vantage": f"task:{svc}", "transport": r.transport, "reason": r.reason,
                       "tried": [p.kind for p in r.problems], "task": r.task},
-            resources=[svc], service=svc, off=OFF if off else "", reason=str(r.reason or ""),
+            resources=[svc], service=svc, reason=str(r.reason or ""),
             advice=advice or ctx.meta.kinds["exec_unavailable"].fix)
     if plugin is not None:
         yield ctx.finding("plugin_missing", "session-manager-plugin", reason=plugin.reason,
@@ -101,16 +97,12 @@ def transport_findings(ctx: CheckContext, tasks: dict[str, ProbeResult]) -> Iter
 
 def outcome_finding(ctx: CheckContext, o: Outcome, any_task_ok: bool) -> Finding:
     """One finding per vantage, of the kind named after its outcome. A host vantage that cannot connect
-    while a task connects is only a warning (the doctor host is usually outside the VPC); auth and reader
-    outcomes stay errors from any vantage."""
-    severity = None
-    detail = o.detail
-    if o.outcome in NETWORK_OUTCOMES and o.vantage == "host" and any_task_ok:
-        severity = "warning"
-        detail = (detail + "; " if detail else "") + OUTSIDE_VPC
-    return ctx.finding(o.outcome, o.vantage, severity=severity, evidence=o.evidence(),
-                       resources=[o.vantage] + ([f"{o.host}:{o.port}"] if o.host else []),
-                       vantage=o.vantage, detail=detail)
+    while a task connects is the kind's variant ``host_outside_vpc`` (a warning: the doctor host is usually
+    outside the VPC); auth and reader outcomes stay errors from any vantage."""
+    outside = o.outcome in NETWORK_OUTCOMES and o.vantage == "host" and any_task_ok
+    return ctx.finding(o.outcome, o.vantage, variant="host_outside_vpc" if outside else None,
+                       evidence=o.evidence(), resources=[o.vantage] + ([f"{o.host}:{o.port}"] if o.host else []),
+                       vantage=o.vantage, detail=o.detail, detail_prefix=f"{o.detail}; " if o.detail else "")
 
 
 def task_outcome(r: ProbeResult, line: dict[str, Any] | None, target: str) -> Outcome:

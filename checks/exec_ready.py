@@ -164,8 +164,8 @@ def _simulate(ctx: CheckContext, role: str, services: list[str], kms_key: str | 
           "note": "iam:SimulatePrincipalPolicy does not evaluate SCPs or condition keys"}
     name = role.rsplit("/", 1)[-1]
     if denied:
-        yield ctx.finding("task_role_denied", name, role=name, denied=", ".join(denied),
-                          kms=f" (kms:Decrypt on {kms_key})" if kms_key else "",
+        yield ctx.finding("task_role_denied", name, variant="kms" if kms_key else None, role=name,
+                          denied=", ".join(denied), kms_key=kms_key,
                           evidence={**ev, "denied": denied}, resources=[role, *services])
     else:
         yield ctx.finding("task_role_ok", name, role=name, evidence={**ev, "allowed": actions},

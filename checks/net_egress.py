@@ -24,12 +24,7 @@ from doctor.netinfo import (
 
 META = load_meta(__file__)
 
-FLAG = {"EnableDnsSupport": "enable-dns-support", "EnableDnsHostnames": "enable-dns-hostnames"}
 SERVICES = ("s3", "ecr.api", "ecr.dkr", "logs", "ssm", "ssmmessages")
-# The remediation of a no_path_* finding when an interface endpoint exists but its SGs do not admit 443
-# from the workers (a FindingKind has one fix; the kinds' `fix` covers the usual case: no endpoint).
-ENDPOINT_SG_FIX = ("Allow 443 from the worker SG on the SG of {endpoint}: aws ec2 authorize-security-group-ingress "
-                   "--group-id <endpoint SG> --protocol tcp --port 443 --source-group {worker_sg}")
 
 
 @check(META)
@@ -47,10 +42,9 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         off = [k for k in ("EnableDnsSupport", "EnableDnsHostnames") if not info.get(k)]
         if off:
             problems += 1
-            fix = ctx.meta.kinds["vpc_dns_disabled"].fix
+            only = None if len(off) == 2 else "support" if off == ["EnableDnsSupport"] else "hostnames"
             yield ctx.finding(
-                "vpc_dns_disabled", vpc, vpc=vpc, off=" and ".join(off),
-                commands="; ".join(fix.format(vpc=vpc, flag=FLAG[k]) for k in off),
+                "vpc_dns_disabled", vpc, variant=only, vpc=vpc, off=" and ".join(off),
                 evidence={"vpc": vpc, "EnableDnsSupport": info.get("EnableDnsSupport"),
                           "EnableDnsHostnames": info.get("EnableDnsHostnames")})
 
@@ -78,21 +72,19 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
 
 
 def _no_path(ctx: CheckContext, net: WorkerNetwork, svc: str, missing: list[Path]) -> Finding:
-    kind = f"no_path_{svc.replace('.', '_')}"
     sids = sorted({p.subnet for p in missing})
     tables = sorted({p.route_table or "?" for p in missing})
     services = sorted({s for sid in sids for s in net.subnet_services.get(sid, [])})
-    values = {"subnets": ", ".join(sids), "subnet_ids": " ".join(sids), "tables": ", ".join(tables),
-              "table_ids": " ".join(tables), "vpc": net.subnets[sids[0]].vpc_id,
-              "endpoint_service": f"com.amazonaws.{region(ctx.facts)}.{svc}", "worker_sg": _first_sg(net, services),
-              "notes": "; ".join(sorted({p.note for p in missing if p.note}))}
     blocked = [p for p in missing if p.kind == "interface-endpoint"]
-    fix = ENDPOINT_SG_FIX.format(endpoint=blocked[0].via, **values) if blocked \
-        else ctx.meta.kinds[kind].fix.format_map(values)
+    name = f"com.amazonaws.{region(ctx.facts)}.{svc}"
     return ctx.finding(
-        kind, svc, signals=["net.endpoint_sg_blocked"] if blocked else [], remediation=fix, **values,
-        evidence={"service": svc, "endpoint_service": values["endpoint_service"],
-                  "subnets": [p.evidence() for p in missing], "route_tables": tables, "services": services},
+        f"no_path_{svc.replace('.', '_')}", svc, variant="endpoint_sg_blocked" if blocked else None,
+        signals=["net.endpoint_sg_blocked"] if blocked else [], endpoint=blocked[0].via if blocked else None,
+        subnets=", ".join(sids), subnet_ids=" ".join(sids), tables=", ".join(tables), table_ids=" ".join(tables),
+        vpc=net.subnets[sids[0]].vpc_id, endpoint_service=name, worker_sg=_first_sg(net, services),
+        notes="; ".join(sorted({p.note for p in missing if p.note})),
+        evidence={"service": svc, "endpoint_service": name, "subnets": [p.evidence() for p in missing],
+                  "route_tables": tables, "services": services},
         resources=[*sids, *tables, *services])
 
 
@@ -104,8 +96,8 @@ def _private_dns_off(ctx: CheckContext, net: WorkerNetwork, svc: str, paths: dic
                     "PrivateDnsEnabled") and svc != "s3":
                 used_nat = sorted(sid for sid, p in paths.items() if p.kind in ("nat", "igw", "other"))
                 yield ctx.finding(
-                    "private_dns_disabled", e["VpcEndpointId"], endpoint=e["VpcEndpointId"], service=svc,
-                    consequence="go through the NAT instead" if used_nat else "cannot use it",
+                    "private_dns_disabled", e["VpcEndpointId"], variant="via_nat" if used_nat else None,
+                    endpoint=e["VpcEndpointId"], service=svc,
                     evidence={"endpoint": e["VpcEndpointId"], "service": name, "subnets_via_nat": used_nat})
 
 
