@@ -115,5 +115,5 @@ def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], since
     if problems == 0:
         yield ctx.finding("steady", service,
                           evidence={**counts, "deployments": dep_summary, "stopped_in_window": len(stopped)},
-                          service=service, state="scaled to zero" if desired == 0 else "steady", running=running,
+                          variant="scaled_to_zero" if desired == 0 else None, service=service, running=running,
                           desired=desired)

@@ -209,13 +209,13 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                 yield ctx.finding("logs_empty", service,
                                   evidence={"service": service, "log_group": group, "LOG_CHANNEL": channel,
                                             "streams_read": [w for w, _ in newest]},
-                                  resources=[service, group], service=service, group=group,
+                                  resources=[service, group], signals=["logs.not_on_stderr"], service=service,
+                                  group=group,
                                   channel=channel if channel is not None else "unset (Laravel default: stack -> file)")
-            else:
-                quiet = ctx.finding("logs_quiet", service, evidence={"service": service, "log_group": group},
-                                    resources=[service, group], service=service, group=group,
-                                    window=cfg.run.window_minutes)
-                yield quiet.model_copy(update={"uid": f"{META.id}:logs_empty:{service}"})  # the uid it always had
+            else:  # LOG_CHANNEL=stderr: the workers were idle, or their output does not reach CloudWatch
+                yield ctx.finding("logs_empty", service, evidence={"service": service, "log_group": group},
+                                  resources=[service, group], variant="quiet", service=service, group=group,
+                                  window=cfg.run.window_minutes)
         elif not read_any and newest:
             ctx.unknown(f"{service}: no log stream found for the newest tasks in {group}")
 

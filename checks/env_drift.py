@@ -95,12 +95,12 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     ssm_db = ssm.get("DB_HOST", DB_DEFAULTS["DB_HOST"])
     if env_db != ssm_db:
         problems += 1
-        sides = (" between the web tier and the workers" if secret("DB_HOST")
-                 else f": the web tier uses {env_db}, the workers {ssm_db}")
+        hosts: dict[str, Any] = {} if secret("DB_HOST") else {"env_host": env_db, "ssm_host": ssm_db}  # never a secret
         yield ctx.finding("db_host_differs", "DB_HOST",
                           evidence={"key": "DB_HOST", "env_line": env.line_of("DB_HOST"), "parameter": base + "DB_HOST",
                                     **shown("DB_HOST", env.values.get("DB_HOST"), ssm.get("DB_HOST"))},
-                          resources=[base + "DB_HOST", source], sides=sides, base=base, source=source)
+                          resources=[base + "DB_HOST", source], variant="secret" if secret("DB_HOST") else None,
+                          base=base, source=source, **hosts)
     env_rt, ssm_rt = redis_target(env.values), redis_target(ssm)
     differs = [k for k in env_rt if env_rt[k] != ssm_rt[k]]
     env_rt, ssm_rt = masked(env_rt), masked(ssm_rt)  # fingerprints for parts held in secret keys
@@ -128,8 +128,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                           evidence={"key": key, "env_line": env.line_of(key), "parameter": base + key,
                                     **shown(key, env.values[key], ssm[key])},
                           resources=[base + key, source], severity="error" if key in IMPORTANT else "warning",
-                          key=key, source=source, base=base,
-                          secret_note=" (secret: compared by fingerprint)" if secret(key) else "")
+                          variant="secret" if secret(key) else None, key=key, source=source, base=base)
     if missing_in_ssm:
         problems += 1
         important = [k for k in missing_in_ssm if k in IMPORTANT]

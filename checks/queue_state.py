@@ -76,13 +76,8 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
 
 def _report(ctx: CheckContext, items: Iterable[ToReport]) -> Iterator[Finding]:
     for r in items:
-        f = ctx.finding(r.kind, r.resource, evidence=r.evidence, resources=r.resources, severity=r.severity,
-                        signals=r.signals, **r.values)
-        if META.kinds[r.kind].signal is None:
-            # WORKAROUND: CheckContext.finding takes the first of a kind's `signals` as its main signal when the
-            # kind declares none; depth and trend carry only the signals the judgement names.
-            f = f.model_copy(update={"signals": list(dict.fromkeys(r.signals))})
-        yield f
+        yield ctx.finding(r.kind, r.resource, evidence=r.evidence, resources=r.resources, severity=r.severity,
+                          signals=r.signals, variant=r.variant, **r.values)
 
 
 # --- routing ----------------------------------------------------------------------------------
@@ -184,7 +179,7 @@ def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any],
             "vantage", "redis", evidence={"vantage": "host", "host": target.host, "port": target.port,
                                           "nameservers": ctx.config.dns.nameservers or ["system resolver"],
                                           "error": f"{type(e).__name__}: {e}"},
-            what=f"Queue numbers not read: {target.host} does not resolve from the doctor's host", explanation="")
+            variant="unresolved", host=target.host)
     pool = RedisPool.for_target(target, address)
     try:
         pool.client(target.db).ping()
@@ -196,12 +191,7 @@ def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any],
             "vantage", "redis",
             evidence={"vantage": "host", "host": target.host, "port": target.port, "db": target.db,
                       "error": f"{type(e).__name__}: {e}", "in_task_probe": from_tasks},
-            what=f"Redis {target.host}:{target.port} unreachable from the doctor's host"
-            + ("; queue counts read inside the worker tasks" if task_counts else ": queue numbers not read"),
-            explanation="Queue counts were read by the in-task probe (LLEN/ZCARD/ZCOUNT under each worker's own "
-            "prefix and DB); head-job ages, attempts and the key-split SCAN need the doctor's host to reach Redis."
-            if task_counts else "The in-task probe ran no queue reading (off, or no php in the image); it proves "
-            "reachability from each worker (reach.redis) only.")
+            variant="counts_in_tasks" if task_counts else None, host=target.host, port=target.port)
         if task_counts:
             ctx.unknown(
                 f"key-split search and head-job details skipped: Redis {target.host}:{target.port} not reachable "

@@ -142,7 +142,8 @@ def test_empty_logs_and_log_channel_not_stderr(moto_session: Any) -> None:
     assert kinds(r) == {"logs_empty"}
     f = r.findings[0]
     assert f.signals == ["logs.not_on_stderr"] and f.evidence["LOG_CHANNEL"] == "stack"
-    assert "LOG_CHANNEL=stderr" in f.remediation
+    assert "LOG_CHANNEL=stderr" in f.remediation and f.severity.value == "warning"
+    assert f.title.endswith(" and LOG_CHANNEL is stack") and f.detail.startswith("Laravel's default channel")
 
 
 def test_empty_logs_with_log_channel_stderr_are_info(moto_session: Any, world: Any) -> None:
@@ -152,7 +153,7 @@ def test_empty_logs_with_log_channel_stderr_are_info(moto_session: Any, world: A
     r = run_check(ID)
     assert r.status == CheckStatus.passed, r.findings
     f = next(f for f in r.findings if f.uid == "ecs.startup:logs_empty:propertyfeedtemplate-sync")
-    assert f.severity.value == "info" and f.signals == [] and f.remediation == ""
+    assert f.severity.value == "info" and f.signals == [] and f.remediation == "" and f.detail == ""
     assert f.title == ("propertyfeedtemplate-sync: no log lines in /ecs/propertyfeedtemplate-sync within the "
                        "last 60 min")
 

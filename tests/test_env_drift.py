@@ -75,8 +75,11 @@ def test_secret_difference_by_fingerprint_never_printed(world: Any, tmp_path: Pa
     assert pw.signals == ["drift.value_differs"] and pw.severity.value == "error"
     assert pw.evidence["env_fingerprint"].startswith("hmac:") and pw.evidence["env_fingerprint"] != pw.evidence["ssm_fingerprint"]
     assert "env_value" not in pw.evidence and "ssm_value" not in pw.evidence
+    assert pw.title.endswith("DB_PASSWORD differs between " + path + " and " + world.spec.ssm_path.rstrip("/")
+                             + "/DB_PASSWORD (secret: compared by fingerprint)")
     qc = by_uid["env.drift:value_differs:QUEUE_CONNECTION"]
     assert qc.evidence["env_value"] == "sync" and qc.evidence["ssm_value"] == "redis"  # non-secret: shown
+    assert qc.title.endswith("/QUEUE_CONNECTION") and "(secret:" not in qc.title
     dumped = report.to_json()
     assert "web-tier-pw-9911" not in dumped and world.spec.db_password not in dumped
 
@@ -87,7 +90,22 @@ def test_db_host_differs_called_out(world: Any, tmp_path: Path) -> None:
     f = next(f for f in r.findings if "drift.db_host_differs" in f.signals)
     assert f.uid == "env.drift:db_host_differs:DB_HOST" and f.severity.value == "critical"
     assert f.evidence["env_value"] == world.db_reader_endpoint and f.evidence["ssm_value"] == world.db_writer_endpoint
+    assert f.title == f"DB_HOST differs: the web tier uses {world.db_reader_endpoint}, the workers {world.db_writer_endpoint}"
     assert "drift.value_differs" not in signals(r)  # not reported twice
+
+
+def test_a_secret_db_host_differs_without_showing_either_host(world: Any, tmp_path: Path) -> None:
+    ssm = fast_session().client("ssm")
+    name = world.spec.ssm_path.rstrip("/") + "/DB_HOST"
+    ssm.put_parameter(Name=name, Value=world.db_writer_endpoint, Type="SecureString", Overwrite=True)
+    try:
+        r = run_check(ID, env={"file": write(tmp_path, env_text(world, DB_HOST=world.db_reader_endpoint))})
+    finally:
+        ssm.put_parameter(Name=name, Value=world.db_writer_endpoint, Type="String", Overwrite=True)
+    f = next(f for f in r.findings if f.uid == "env.drift:db_host_differs:DB_HOST")
+    assert (f.title, f.severity.value, f.signals) == ("DB_HOST differs between the web tier and the workers", "critical",
+                                                      ["drift.db_host_differs"])
+    assert "env_value" not in f.evidence and world.db_reader_endpoint not in f.model_dump_json()
 
 
 @pytest.mark.parametrize(("changes", "parts"), [

@@ -169,9 +169,11 @@ def test_backlog_with_no_running_consumer_is_critical() -> None:
     reports = judge_queue("image", s, [s], c, [c], HOST)
     assert reports[0].signals == ("queue.backlog",)
     nc = one(reports, "no_consumer")
-    assert nc.severity == "critical"
-    assert nc.values["what"] == "is popping `image`: 4 ready job(s) and no running task of a service that consumes it"
-    assert "--services app-image" in nc.values["next_step"] and nc.resources == [s.key, "app-image"]
+    assert nc.severity == "critical" and nc.variant is None  # popped by an ECS service
+    assert nc.values["reasons"] == "no running task of a service that consumes it"
+    f = render(nc)
+    assert f.title == "Nothing is popping `image`: 4 ready job(s) and no running task of a service that consumes it"
+    assert "--services app-image" in f.remediation and nc.resources == [s.key, "app-image"]
 
 
 def test_stale_entries_without_running_check_are_errors() -> None:
@@ -180,8 +182,8 @@ def test_stale_entries_without_running_check_are_errors() -> None:
     reports = judge_queue("default", s, [s], None, [], Reading("host"))
     assert kinds(reports) == ["depth", "no_consumer", "stale_reservations", "overdue_delayed"]
     nc = one(reports, "no_consumer")
-    assert nc.severity is None and nc.values["next_step"].startswith("Check the app hosts")
-    assert "1 reservation(s) expired 600s ago; 1 delayed job(s) overdue by up to 45.5s" in nc.values["what"]
+    assert nc.severity is None and nc.variant == "app_hosts" and render(nc).remediation.startswith("Check the app hosts")
+    assert nc.values["reasons"] == "1 reservation(s) expired 600s ago; 1 delayed job(s) overdue by up to 45.5s"
     assert one(reports, "stale_reservations").values == {"queue": "default", "expired": 1, "oldest_s": 600.0}
     assert one(reports, "overdue_delayed").severity is None  # ready jobs wait too
     alone = snap("default", delayed=1, overdue_delayed=1, oldest_overdue_delayed_s=40.0)
@@ -213,23 +215,28 @@ def test_a_head_that_never_moves_over_the_sample_is_no_consumer() -> None:
     readings = [snap(at=1000.0 + i * 6, ready=2, head=[head(id="stuck")]) for i in range(3)]
     nc = one(judge_queue("image", readings[-1], readings, c, [c], HOST), "no_consumer")
     assert nc.severity is None and nc.evidence["sampled_s"] == 12.0
-    assert nc.values == {"what": "popped `image` during the 12s sample: the head job did not change and nothing is "
-                                 "reserved", "explanation": "", "next_step": ""}
+    assert nc.variant == "head_stuck" and nc.values == {"queue": "image", "sampled_s": 12.0}
+    f = render(nc)
+    assert (f.title, f.detail, f.remediation) == (
+        "Nothing popped `image` during the 12s sample: the head job did not change and nothing is reserved", "", "")
     moving = [snap(at=1000.0, ready=2, head=[head(id="a")]), snap(at=1006.0, ready=2, head=[head(id="b")])]
     assert "no_consumer" not in kinds(judge_queue("image", moving[-1], moving, c, [c], HOST))
 
 
-@pytest.mark.parametrize("sizes,severity,signals,what", [
-    ((10, 40), "warning", ("queue.backlog_growing",), "backlog growing: 10 -> 40 in 10s (180/min)"),
-    ((40, 10), None, ("queue.draining",), "draining: 40 -> 10 in 10s (180/min, empty in ~3s)"),
-    ((5, 0), None, ("queue.draining",), "draining: 5 -> 0 in 10s"),
-    ((7, 7), None, (), "backlog flat at 7 over 10s"),
+@pytest.mark.parametrize("sizes,variant,severity,signals,what", [
+    ((10, 40), None, "warning", ("queue.backlog_growing",), "backlog growing: 10 -> 40 in 10s (180/min)"),
+    ((40, 10), "draining", "info", ("queue.draining",), "draining: 40 -> 10 in 10s (180/min, empty in ~3s)"),
+    ((5, 0), "drained", "info", ("queue.draining",), "draining: 5 -> 0 in 10s"),
+    ((7, 7), "flat", "info", (), "backlog flat at 7 over 10s"),
 ])
-def test_trend(sizes: tuple[int, int], severity: str | None, signals: tuple[str, ...], what: str) -> None:
+def test_trend(sizes: tuple[int, int], variant: str | None, severity: str, signals: tuple[str, ...],
+               what: str) -> None:
     readings = [snap(at=1000.0, ready=sizes[0]), snap(at=1010.0, ready=sizes[1])]
     t = judge_trend("image", readings, False, HOST)
-    assert (t.kind, t.severity, t.signals, t.values["what"]) == ("trend", severity, signals, what)
-    assert bool(t.values["next_step"]) is (severity == "warning") and t.evidence["sizes"] == list(sizes)
+    assert (t.kind, t.variant, t.severity, t.signals) == ("trend", variant, None, signals)
+    f = render(t)
+    assert (f.severity.value, f.title) == (severity, f"`image` {what}")
+    assert bool(f.remediation) is (severity == "warning") and t.evidence["sizes"] == list(sizes)
 
 
 # --- key split, failed_jobs, the in-task probe's counts -----------------------------------------------
@@ -317,3 +324,22 @@ def test_key_split_renders_both_keys() -> None:
                        "holds 3 job(s) no worker pops")
     assert f.severity == Severity.error and f.resources == [PREFIX + "queues:image", "old_queues:image"]
     assert json.loads(json.dumps(f.evidence))["scan_complete"] is False
+
+
+def test_the_vantage_readings_are_declared_variants() -> None:
+    from checks.queue_state import META
+
+    ctx = CheckContext(META, Config(), None, None, Redactor([]))  # type: ignore[arg-type]
+    where: dict[str, Any] = {"host": "redis.internal", "port": 6379}
+    readings = {None: ctx.finding("vantage", "redis", **where),
+                "counts_in_tasks": ctx.finding("vantage", "redis", variant="counts_in_tasks", **where),
+                "unresolved": ctx.finding("vantage", "redis", variant="unresolved", host="redis.internal")}
+    assert {f.uid for f in readings.values()} == {"queue.state:vantage:redis"}
+    assert all((f.severity, f.signals, f.remediation) == (Severity.info, [], "") for f in readings.values())
+    assert readings[None].title == "Redis redis.internal:6379 unreachable from the doctor's host: queue numbers not read"
+    assert readings[None].detail.endswith("it proves reachability from each worker (reach.redis) only.")
+    assert readings["counts_in_tasks"].title == ("Redis redis.internal:6379 unreachable from the doctor's host; queue "
+                                                 "counts read inside the worker tasks")
+    assert readings["counts_in_tasks"].detail.startswith("Queue counts were read by the in-task probe (LLEN/ZCARD/")
+    assert (readings["unresolved"].title, readings["unresolved"].detail) == (
+        "Queue numbers not read: redis.internal does not resolve from the doctor's host", "")

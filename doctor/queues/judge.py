@@ -28,16 +28,10 @@ class Reading:
     stranded: bool = False     # jobs of this queue sit under another key (a key split)
 
 
-# The two readings that report `no_consumer` (see checks/queue_state.toml).
-_BACKLOG_EXPLANATION = (
-    "Laravel's pop first migrates due delayed jobs and expired reservations back to the list; entries past their "
-    "score mean no worker has popped this key since — no running worker, workers on another prefix/DB/connection/"
-    "queue name, all workers stuck in long jobs, or starvation behind a higher-priority queue.")
-
-
 def judge_queue(q: str, snap: QueueSnapshot, readings: list[QueueSnapshot], c: Consumer | None,
                 consumers: list[Consumer], where: Reading) -> list[ToReport]:
-    """Depth, stale entries, exhausted tries, failing requeues and (over a sample) a head that never moved.
+    """Depth, stale entries, exhausted tries, failing requeues and (over a sample) a head that never moved
+    (``no_consumer`` read as ``head_stuck``).
 
     ``snap`` is the last of ``readings``; ``c`` the consumer configured for ``q`` (None for ``default``)."""
     ev = {**snap.counts(), "vantage": where.vantage, "head_jobs": snap.heads(), "grace_s": GRACE_SECONDS,
@@ -64,20 +58,17 @@ def judge_queue(q: str, snap: QueueSnapshot, readings: list[QueueSnapshot], c: C
     stale = snap.expired_reserved > 0 or snap.overdue_delayed > 0
     no_running = q != "default" and routing_known and running == 0
     if snap.ready > 0 and (stale or no_running):
-        why = []
+        reasons = []
         if no_running:
-            why.append("no running task of a service that consumes it" if popping else "no service consumes it")
+            reasons.append("no running task of a service that consumes it" if popping else "no service consumes it")
         if snap.expired_reserved:
-            why.append(f"{snap.expired_reserved} reservation(s) expired {snap.oldest_expired_reserved_s:g}s ago")
+            reasons.append(f"{snap.expired_reserved} reservation(s) expired {snap.oldest_expired_reserved_s:g}s ago")
         if snap.overdue_delayed:
-            why.append(f"{snap.overdue_delayed} delayed job(s) overdue by up to {snap.oldest_overdue_delayed_s:g}s")
+            reasons.append(f"{snap.overdue_delayed} delayed job(s) overdue by up to {snap.oldest_overdue_delayed_s:g}s")
+        # popped by an ECS service, or (`default`) by the app hosts' workers
         out.append(ToReport("no_consumer", q, ev, res, {
-            "what": f"is popping `{q}`: {snap.ready} ready job(s) and " + "; ".join(why),
-            "explanation": _BACKLOG_EXPLANATION,
-            "next_step": f"aws ecs describe-services --cluster {where.cluster} --services {service} ; check the "
-            f"worker command is `queue:work redis --queue={q}` and reach.redis passes from the task"
-            if service else "Check the app hosts' queue workers for `default` (supervisor / systemd)."},
-            severity="critical" if no_running else None))
+            "queue": q, "ready": snap.ready, "reasons": "; ".join(reasons), "cluster": where.cluster, "service": service},
+            severity="critical" if no_running else None, variant=None if service else "app_hosts"))
     if snap.expired_reserved:
         out.append(ToReport("stale_reservations", q, ev, res, {
             "queue": q, "expired": snap.expired_reserved, "oldest_s": snap.oldest_expired_reserved_s}))
@@ -110,14 +101,14 @@ def judge_queue(q: str, snap: QueueSnapshot, readings: list[QueueSnapshot], c: C
             and all(r.ready >= readings[0].ready for r in readings) and snap.reserved == 0 \
             and not (snap.ready > 0 and (stale or no_running)):
         sampled = readings[-1].at - readings[0].at
-        out.append(ToReport("no_consumer", q, {**ev, "sampled_s": round(sampled, 1)}, res, {
-            "what": f"popped `{q}` during the {sampled:.0f}s sample: the head job did not change and nothing is "
-            "reserved", "explanation": "", "next_step": ""}))
+        out.append(ToReport("no_consumer", q, {**ev, "sampled_s": round(sampled, 1)}, res,
+                            {"queue": q, "sampled_s": sampled}, variant="head_stuck"))
     return out
 
 
 def judge_trend(q: str, readings: list[QueueSnapshot], capped: bool, where: Reading) -> ToReport:
-    """Growing, draining or flat over the ``--sample`` window (first to last reading)."""
+    """Growing (the ``trend`` kind itself), ``draining`` (with a time to empty), ``drained`` or ``flat`` over the
+    ``--sample`` window (first to last reading)."""
     first, last = readings[0], readings[-1]
     elapsed = max(1e-6, last.at - first.at)
     rate_per_min = round((first.total - last.total) / elapsed * 60, 2)
@@ -129,15 +120,11 @@ def judge_trend(q: str, readings: list[QueueSnapshot], capped: bool, where: Read
     if where.service:
         ev["service"] = where.service
     res = [last.key] + ([where.service] if where.service else [])
+    values = {"queue": q, "first": first.total, "last": last.total, "elapsed_s": elapsed}
     if last.total > first.total:
-        return ToReport("trend", q, ev, res, {
-            "queue": q, "what": f"backlog growing: {first.total} -> {last.total} in {elapsed:.0f}s ({-rate_per_min:g}/min)",
-            "next_step": "Do not scale wider until the checks above show the workers consuming; then scale within "
-            "the queue's range."}, severity="warning", signals=("queue.backlog_growing",))
+        return ToReport("trend", q, ev, res, {**values, "growth_per_min": -rate_per_min},
+                        signals=("queue.backlog_growing",))
     if rate_per_min > 0 or (last.total == 0 and not where.stranded):
-        return ToReport("trend", q, ev, res, {
-            "queue": q, "what": f"draining: {first.total} -> {last.total} in {elapsed:.0f}s"
-            + (f" ({rate_per_min:g}/min, empty in ~{tte:.0f}s)" if tte else ""), "next_step": ""},
-            signals=("queue.draining",))
-    return ToReport("trend", q, ev, res,
-                    {"queue": q, "what": f"backlog flat at {last.total} over {elapsed:.0f}s", "next_step": ""})
+        return ToReport("trend", q, ev, res, {**values, "rate_per_min": rate_per_min, "time_to_empty_s": tte},
+                        signals=("queue.draining",), variant="draining" if tte else "drained")
+    return ToReport("trend", q, ev, res, values, variant="flat")
