@@ -5,31 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from doctor.checkapi import CheckContext, CheckMeta, check
+from doctor.checkapi import CheckContext, check, load_meta
 from doctor.model import Finding
 from doctor.netinfo import aurora_clusters, aurora_endpoints, norm, redis_endpoints
 from doctor.resolve import Resolution, is_ip, resolve_chain
 
-META = CheckMeta(
-    id="dns.resolve",
-    title="DB_HOST and REDIS_HOST resolve to the live writer / primary endpoints",
-    order=3,
-    proves="DB_HOST and REDIS_HOST resolve with the configured nameservers (CNAME chains followed; NXDOMAIN, "
-    "timeout and no-answer told apart); DB_HOST is the live Aurora cluster writer endpoint (not the reader "
-    "endpoint, an instance endpoint, a deleted cluster or a literal IP); REDIS_HOST is a live ElastiCache "
-    "primary endpoint.",
-    why="A worker pointed at the reader endpoint fails every write with 'read-only'; one pointed at an instance "
-    "endpoint breaks at the next failover; a host of a deleted cluster or replication group fails DNS or reaches "
-    "the wrong data. The values usually came from an old .env copied into SSM.",
-    remediation="Put the cluster writer endpoint (`aws rds describe-db-clusters --query 'DBClusters[].Endpoint'`) "
-    "in DB_HOST and the replication group primary endpoint in REDIS_HOST, then redeploy the worker services.",
-    iam_actions=("ssm:GetParametersByPath", "kms:Decrypt", "rds:DescribeDBClusters", "rds:DescribeDBInstances",
-                 "elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheClusters"),
-    needs=("aws",),
-)
+META = load_meta(__file__)
 
-OUTCOME_TEXT = {"nxdomain": "does not exist (NXDOMAIN)", "timeout": "timed out", "no_answer": "has no address record",
-                "error": "failed to resolve", "no_nameservers": "cannot be resolved (no nameservers configured)"}
+# {set_endpoint}: the exact command when the right endpoint is known and the host comes from SSM, else how to find it.
+DB_SET_WRITER = ("aws ssm put-parameter --name {param} --overwrite --value {writer} (the writer endpoint of "
+                 "{cluster}), then force a new deployment of the worker services")
+DB_FIND_WRITER = ("Set {param} to the cluster writer endpoint (aws rds describe-db-clusters --query "
+                  "'DBClusters[].[DBClusterIdentifier,Endpoint]'), then redeploy the worker services")
+REDIS_SET_PRIMARY = ("aws ssm put-parameter --name {param} --overwrite --value {primary} (the primary endpoint), then "
+                     "force a new deployment of the worker services")
+REDIS_FIND_PRIMARY = ("Set {param} to the replication group's primary endpoint (aws elasticache "
+                      "describe-replication-groups --query 'ReplicationGroups[].NodeGroups[].PrimaryEndpoint'), "
+                      "then redeploy")
+
 AWS_SUFFIX = {"db": ".rds.amazonaws.com", "redis": ".cache.amazonaws.com"}
 
 
@@ -61,24 +54,21 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
             yield from _redis_identity(ctx, redis.host, redis_param, res, rendpoints)
 
 
+def _variant(ctx: CheckContext, kind: str, role: str) -> str | None:
+    """The variant of ``kind`` worded for endpoint ``role`` (None: the kind's generic wording)."""
+    return role if role in ctx.meta.kinds[kind].variants else None
+
+
 def _resolve(ctx: CheckContext, host: str, nameservers: list[str] | None) -> Resolution:
     return ctx.facts.memo(("net.chain", norm(host)), lambda: resolve_chain(host, nameservers, timeout=2.0))
 
 
 def _resolution(ctx: CheckContext, what: str, host: str, param: str, res: Resolution) -> Iterator[Finding]:
-    key = "DB_HOST" if what == "db" else "REDIS_HOST"
+    """A host that does not resolve: one kind per outcome (``db_nxdomain``, ``redis_timeout``, ...)."""
     if res.ok:
         return
-    signal = f"dns.{what}_host_{'nxdomain' if res.outcome == 'nxdomain' else res.outcome}"
-    severity = "error" if res.outcome in ("nxdomain", "no_answer") else "warning"
-    yield ctx.legacy_finding(
-        f"{what}_{res.outcome}", host, severity, f"{key} {host} {OUTCOME_TEXT.get(res.outcome, res.outcome)}",
-        detail=res.detail + (" (resolved from the doctor's host with the configured nameservers; set [dns] "
-                             "nameservers to the VPC resolver to see what the workers see)"
-                             if res.outcome == "timeout" else ""),
-        evidence={**res.evidence(), "parameter": param}, resources=[host, param], signals=[signal],
-        remediation=f"Check {param}: it must be the live endpoint's host name"
-        + ("; for a timeout check the nameservers in [dns] nameservers" if res.outcome == "timeout" else ""))
+    yield ctx.finding(f"{what}_{res.outcome}", host, evidence={**res.evidence(), "parameter": param},
+                      resources=[host, param], host=host, param=param, resolver_detail=res.detail)
 
 
 def _db_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
@@ -90,16 +80,11 @@ def _db_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
             "writer_endpoints": writers if not cfg_cluster else {cfg_cluster: writers.get(cfg_cluster)}}
     fix_cluster = cfg_cluster or (next(iter(writers)) if len(writers) == 1 else None)
     writer = writers.get(fix_cluster or "", "") if fix_cluster else ""
-    fix = (f"aws ssm put-parameter --name {param} --overwrite --value {writer} (the writer endpoint of "
-           f"{fix_cluster}), then force a new deployment of the worker services" if writer and param.startswith("/")
-           else f"Set {param} to the cluster writer endpoint (aws rds describe-db-clusters --query "
-           "'DBClusters[].[DBClusterIdentifier,Endpoint]'), then redeploy the worker services")
+    fix = (DB_SET_WRITER.format(param=param, writer=writer, cluster=fix_cluster)
+           if writer and param.startswith("/") else DB_FIND_WRITER.format(param=param))
     if is_ip(host):
-        yield ctx.legacy_finding("db_literal_ip", host, "error", f"DB_HOST is a literal IP address ({host})",
-                          detail="An IP pins one instance: after a failover it is a reader (writes fail read-only) "
-                          "or gone. Use the cluster writer endpoint, which follows the writer.",
-                          evidence=base, resources=[host, param],
-                          signals=["dns.db_host_not_writer", "dns.db_host_literal_ip"], remediation=fix)
+        yield ctx.finding("db_literal_ip", host, evidence=base, resources=[host, param],
+                          signals=["dns.db_host_literal_ip"], host=host, set_endpoint=fix)
         return
     for name in res.chain:
         ep = endpoints.get(name)
@@ -109,53 +94,35 @@ def _db_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
         cluster = clusters.get(cid, {})
         ev = {**base, "matched": name, "cluster": cid, "role": role, "cluster_status": cluster.get("Status")}
         if cfg_cluster and cid != cfg_cluster:
-            yield ctx.legacy_finding("db_other_cluster", host, "error",
-                              f"DB_HOST points at cluster {cid}, not the configured cluster {cfg_cluster}",
-                              evidence=ev, resources=[host, param, cid], signals=["dns.db_host_not_writer"],
-                              remediation=fix)
+            yield ctx.finding("db_other_cluster", host, evidence=ev, resources=[host, param, cid],
+                              cluster=cid, cfg_cluster=cfg_cluster, set_endpoint=fix)
             return
         if role == "writer":
             status = str(cluster.get("Status", "available"))
             if status in ("deleting", "failed", "inaccessible-encryption-credentials", "stopped", "stopping"):
-                yield ctx.legacy_finding("db_cluster_not_available", host, "error",
-                                  f"DB_HOST is the writer endpoint of {cid}, but the cluster is {status}",
-                                  evidence=ev, resources=[host, param, cid], signals=["dns.db_host_stale"],
-                                  remediation=f"Start or restore {cid}, or point {param} at the live cluster")
+                yield ctx.finding("db_cluster_not_available", host, evidence=ev, resources=[host, param, cid],
+                                  cluster=cid, status=status, param=param)
                 return
             if res.ok:
-                yield ctx.legacy_finding("db_ok", host, "info", f"DB_HOST is the writer endpoint of Aurora cluster {cid}",
-                                  evidence={**ev, "addresses": res.addresses}, signals=["dns.db_ok"], remediation="")
+                yield ctx.finding("db_ok", host, evidence={**ev, "addresses": res.addresses}, cluster=cid)
             return
-        what = {"reader": "the cluster READER endpoint", "custom": "a custom endpoint",
-                "instance": "an instance endpoint"}.get(role, role)
-        detail = {"reader": "Every write fails with 'The MySQL server is running with the --read-only option'.",
-                  "instance": "It names one instance: after a failover it is a reader and every write fails.",
-                  "custom": "Custom endpoints may include readers; workers need the writer."}.get(role, "")
         if role == "instance":
             member = next((m for m in cluster.get("DBClusterMembers", [])
                            if norm(m.get("DBInstanceIdentifier")) == name.split(".", 1)[0]), None)
             if member is not None:
                 ev["instance_is_writer_now"] = bool(member.get("IsClusterWriter"))
         via = f" (via CNAME {name})" if name != norm(host) else ""
-        yield ctx.legacy_finding("db_not_writer", host, "error", f"DB_HOST is {what} of {cid}{via}, not the writer endpoint",
-                          detail=detail, evidence=ev, resources=[host, param, cid],
-                          signals=["dns.db_host_not_writer"], remediation=fix)
+        yield ctx.finding("db_not_writer", host, evidence=ev, resources=[host, param, cid],
+                          variant=_variant(ctx, "db_not_writer", role), role=role, cluster=cid, via=via,
+                          set_endpoint=fix)
         return
     aws_names = [n for n in res.chain if n.endswith(AWS_SUFFIX["db"])]
     if aws_names:
-        yield ctx.legacy_finding("db_stale", host, "error",
-                          f"DB_HOST {host} names no existing Aurora cluster or instance",
-                          detail=f"{aws_names[0]} is an RDS endpoint of a cluster that no longer exists (or another "
-                          "account/region): workers fail DNS or reach a different database.",
-                          evidence={**base, "rds_names": aws_names}, resources=[host, param],
-                          signals=["dns.db_host_stale"], remediation=fix)
+        yield ctx.finding("db_stale", host, evidence={**base, "rds_names": aws_names}, resources=[host, param],
+                          host=host, rds_name=aws_names[0], set_endpoint=fix)
     elif res.ok:
-        yield ctx.legacy_finding("db_unmatched", host, "warning",
-                          f"DB_HOST {host} does not lead to an Aurora writer endpoint",
-                          detail="Its CNAME chain ends without reaching any cluster endpoint (an A record or alias "
-                          "the doctor cannot tie to a cluster; after a failover it may point at a reader).",
-                          evidence={**base, "addresses": res.addresses}, resources=[host, param],
-                          signals=["dns.db_host_not_writer"], remediation=fix)
+        yield ctx.finding("db_unmatched", host, evidence={**base, "addresses": res.addresses},
+                          resources=[host, param], host=host, set_endpoint=fix)
 
 
 def _redis_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
@@ -163,15 +130,11 @@ def _redis_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
     primaries = sorted({h for h, (_, role, _) in endpoints.items() if role == "primary"})
     base: dict[str, Any] = {"host": host, "parameter": param, "cname_chain": res.chain,
                             "primary_endpoints": primaries}
-    fix = (f"aws ssm put-parameter --name {param} --overwrite --value {primaries[0]} (the primary endpoint), then "
-           "force a new deployment of the worker services" if len(primaries) == 1 and param.startswith("/")
-           else f"Set {param} to the replication group's primary endpoint (aws elasticache "
-           "describe-replication-groups --query 'ReplicationGroups[].NodeGroups[].PrimaryEndpoint'), then redeploy")
+    fix = (REDIS_SET_PRIMARY.format(param=param, primary=primaries[0])
+           if len(primaries) == 1 and param.startswith("/") else REDIS_FIND_PRIMARY.format(param=param))
     if is_ip(host):
-        yield ctx.legacy_finding("redis_literal_ip", host, "warning", f"REDIS_HOST is a literal IP address ({host})",
-                          detail="A node IP changes role (and address) on failover or replacement; use the primary "
-                          "endpoint.", evidence=base, resources=[host, param],
-                          signals=["dns.redis_host_not_primary", "dns.redis_host_literal_ip"], remediation=fix)
+        yield ctx.finding("redis_literal_ip", host, evidence=base, resources=[host, param],
+                          signals=["dns.redis_host_literal_ip"], host=host, set_endpoint=fix)
         return
     for name in res.chain:
         ep = endpoints.get(name)
@@ -182,24 +145,15 @@ def _redis_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
         if role in ("primary", "cluster"):
             if not res.ok:
                 return  # the right name, but it does not resolve: reported above, not ruled ok
-            yield ctx.legacy_finding("redis_ok", host, "info", f"REDIS_HOST is the primary endpoint of {gid}",
-                              evidence={**ev, "addresses": res.addresses}, signals=["dns.redis_ok"], remediation="")
+            yield ctx.finding("redis_ok", host, evidence={**ev, "addresses": res.addresses}, group=gid)
             return
-        what = {"reader": "the READER endpoint", "node": "a single node's endpoint"}.get(role, role)
-        yield ctx.legacy_finding("redis_not_primary", host, "error", f"REDIS_HOST is {what} of {gid}, not the primary endpoint",
-                          detail="Replicas reject writes (READONLY): pushes and pops fail; a node endpoint changes "
-                          "role on failover.", evidence=ev, resources=[host, param, gid],
-                          signals=["dns.redis_host_not_primary"], remediation=fix)
+        yield ctx.finding("redis_not_primary", host, evidence=ev, resources=[host, param, gid],
+                          variant=_variant(ctx, "redis_not_primary", role), role=role, group=gid, set_endpoint=fix)
         return
     aws_names = [n for n in res.chain if n.endswith(AWS_SUFFIX["redis"])]
     if aws_names:
-        yield ctx.legacy_finding("redis_stale", host, "error", f"REDIS_HOST {host} names no existing ElastiCache endpoint",
-                          detail=f"{aws_names[0]} belongs to a replication group that no longer exists (or another "
-                          "account/region): workers fail DNS or talk to a different Redis than the app.",
-                          evidence={**base, "cache_names": aws_names}, resources=[host, param],
-                          signals=["dns.redis_host_stale"], remediation=fix)
+        yield ctx.finding("redis_stale", host, evidence={**base, "cache_names": aws_names}, resources=[host, param],
+                          host=host, cache_name=aws_names[0], set_endpoint=fix)
     elif res.ok:
-        yield ctx.legacy_finding("redis_unmatched", host, "warning",
-                          f"REDIS_HOST {host} does not lead to an ElastiCache primary endpoint",
-                          evidence={**base, "addresses": res.addresses}, resources=[host, param],
-                          signals=["dns.redis_host_stale"], remediation=fix)
+        yield ctx.finding("redis_unmatched", host, evidence={**base, "addresses": res.addresses},
+                          resources=[host, param], host=host, set_endpoint=fix)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from doctor.checkapi import CheckContext, CheckMeta, check
+from doctor.checkapi import CheckContext, check, load_meta
 from doctor.model import Finding
 from doctor.netinfo import (
     DataStore,
@@ -25,24 +25,7 @@ from doctor.netinfo import (
     worker_network,
 )
 
-META = CheckMeta(
-    id="sg.ingress",
-    title="Redis and Aurora security groups allow the current worker SG",
-    order=2,
-    proves="The ElastiCache SGs allow the Redis port and the Aurora SGs allow the MySQL port from the security "
-    "group each worker service runs with today (an SG reference, or CIDRs / prefix lists covering every worker "
-    "subnet), and the worker SGs let that traffic out.",
-    why="When the workers moved to Fargate they got a new SG and new IPs. Rules that still name the old SG or "
-    "the old instances' /32 addresses let nothing through: every job times out connecting to Redis or Aurora.",
-    remediation="Grant the port from the current worker SG: `aws ec2 authorize-security-group-ingress --group-id "
-    "<data SG> --protocol tcp --port <port> --source-group <worker SG>`, then remove the stale rules.",
-    iam_actions=("ssm:GetParametersByPath", "kms:Decrypt", "ecs:DescribeServices", "ec2:DescribeSecurityGroups",
-                 "ec2:DescribeSubnets", "ec2:DescribeVpcs",
-                 "ec2:DescribeVpcAttribute", "ec2:DescribeNetworkInterfaces", "ec2:GetManagedPrefixListEntries",
-                 "elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheClusters",
-                 "rds:DescribeDBClusters", "rds:DescribeDBInstances"),
-    needs=("aws",),
-)
+META = load_meta(__file__)
 
 LABEL = {"redis": "Redis", "aurora": "Aurora"}
 
@@ -147,7 +130,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
 
 def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore,
              groups: dict[str, dict[str, Any]]) -> Iterator[Finding]:
-    name, port = LABEL[label], store.port
+    port = store.port
     data_sgs = ", ".join(store.sgs)
     ok_services: dict[str, list[str]] = {}
     bad: dict[str, tuple[Grant, list[str], list[str]]] = {}
@@ -164,9 +147,8 @@ def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore
                                "data_security_groups": store.sgs, "sg_source": store.sg_source,
                                "matched_endpoint": store.matched_endpoint}
     if not bad:
-        yield ctx.legacy_finding(f"{label}_ok", store.id, "info",
-                          f"{name} SG(s) {data_sgs} allow {port} from every worker service",
-                          evidence={**base_ev, "granted_by": ok_services}, signals=[f"sg.{label}_ok"], remediation="")
+        yield ctx.finding(f"{label}_ok", store.id, evidence={**base_ev, "granted_by": ok_services},
+                          data_sgs=data_sgs, port=port)
         return
     # one finding per distinct situation (services sharing a worker SG share a finding)
     by_sg: dict[tuple[str, ...], list[str]] = {}
@@ -175,7 +157,7 @@ def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore
     for sgs_key, services in by_sg.items():
         g, svc_sgs, uncovered = bad[services[0]]
         worker = svc_sgs[0] if svc_sgs else "<worker SG>"
-        fix = "; ".join(f"aws ec2 authorize-security-group-ingress --group-id {d} --protocol tcp --port {port} "
+        grant = "; ".join(f"aws ec2 authorize-security-group-ingress --group-id {d} --protocol tcp --port {port} "
                         f"--source-group {worker}" for d in store.sgs)
         ev = {**base_ev, "services": services, "worker_security_groups": list(svc_sgs),
               "rules_on_port": g.rules, "uncovered_subnets": uncovered}
@@ -185,50 +167,29 @@ def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore
             ev["unresolved_prefix_lists"] = g.unresolved_prefix_lists
         resources = [*store.sgs, *svc_sgs, *services]
         rid = f"{store.id}:{'+'.join(sgs_key)}"
-        who = ", ".join(services)
-        missing = f"sg.{label}_ingress_missing"
+        text: dict[str, Any] = {"data_sgs": data_sgs, "port": port, "who": ", ".join(services),
+                                "worker_sgs": ", ".join(svc_sgs), "grant": grant,
+                                "uncovered": ", ".join(uncovered) or "other subnets"}
         if g.other_sgs:
             ev["referenced_security_groups"] = sorted(set(g.other_sgs))
-            yield ctx.legacy_finding(
-                f"{label}_old_sg", rid, "error",
-                f"{name} SG(s) {data_sgs} allow {port} only from {', '.join(sorted(set(g.other_sgs)))}, "
-                f"not from the current worker SG {worker}",
-                detail=f"{who} run with {', '.join(svc_sgs)}; the rule names a different (old or unrelated) SG, so "
-                "connections from the workers are dropped and time out.",
-                evidence=ev, resources=resources, signals=[missing, "sg.old_sg_reference"],
-                remediation=f"{fix}; then revoke the rule for {', '.join(sorted(set(g.other_sgs)))} once nothing "
-                "else uses it.")
+            yield ctx.finding(f"{label}_old_sg", rid, evidence=ev, resources=resources,
+                              signals=["sg.old_sg_reference"], **text,
+                              other_sgs=", ".join(sorted(set(g.other_sgs))), worker=worker)
         elif g.outside and not g.covered:
-            signals = [missing]
-            if any(_narrow(c) for c in g.outside):
-                signals.append("sg.old_ip_rules_only")
-            yield ctx.legacy_finding(
-                f"{label}_old_ips", rid, "error",
-                f"{name} SG(s) {data_sgs} allow {port} only from addresses outside the worker subnets: "
-                f"{', '.join(g.outside)}",
-                detail=f"These look like the old workers' IPs. {who} run in "
-                f"{', '.join(uncovered) or 'other subnets'}; grant from the current worker SG, not old worker IPs.",
-                evidence={**ev, "outside_cidrs": g.outside}, resources=resources, signals=signals,
-                remediation=f"{fix}; then revoke the /32 rules {', '.join(g.outside)}.")
+            narrow = any(_narrow(c) for c in g.outside)
+            yield ctx.finding(f"{label}_old_ips", rid, evidence={**ev, "outside_cidrs": g.outside},
+                              resources=resources, signals=["sg.old_ip_rules_only"] if narrow else [],
+                              **text, outside=", ".join(g.outside))
         elif g.covered:
-            yield ctx.legacy_finding(
-                f"{label}_partial", rid, "error",
-                f"{name} SG(s) {data_sgs} allow {port} from some worker subnets but not {', '.join(uncovered)}",
-                detail=f"Tasks of {who} placed in {', '.join(uncovered)} cannot connect; failures depend on "
-                "which subnet a task lands in.",
-                evidence=ev, resources=resources, signals=[missing], remediation=fix)
+            yield ctx.finding(f"{label}_partial", rid, evidence=ev, resources=resources, **text)
         else:
-            extra = (f" (the worker SG is allowed only on other ports: {'; '.join(g.worker_other_ports)})"
-                     if g.worker_other_ports else "")
-            yield ctx.legacy_finding(
-                f"{label}_no_rule", rid, "error",
-                f"{name} SG(s) {data_sgs} have no rule allowing {port} from the workers{extra}",
-                detail=f"Nothing admits {who} ({', '.join(svc_sgs)}) on {port}: connections time out.",
-                evidence=ev, resources=resources, signals=[missing], remediation=fix)
+            yield ctx.finding(f"{label}_no_rule", rid, evidence=ev, resources=resources, **text,
+                              variant="other_ports" if g.worker_other_ports else None,
+                              other_ports="; ".join(g.worker_other_ports))
 
 
 def _egress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore) -> Iterator[Finding]:
-    name, port = LABEL[label], store.port
+    port = store.port
     all_worker = sorted({sg for sgs in _service_sgs(net).values() for sg in sgs})
     groups = security_groups(ctx.facts, all_worker)
     vpc_nets: list[str] = []
@@ -249,15 +210,12 @@ def _egress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore)
                 if rule.get("PrefixListIds"):
                     allowed = True  # not resolved further: prefix lists for data stores are rare
         if not allowed:
-            yield ctx.legacy_finding(
-                f"egress_{label}", f"{service}:{'+'.join(svc_sgs)}", "error",
-                f"Worker SG(s) {', '.join(svc_sgs)} of {service} do not allow outbound {port} to {name}",
-                detail="Security groups are stateful per direction: the worker side must allow the connection out.",
+            yield ctx.finding(
+                f"egress_{label}", f"{service}:{'+'.join(svc_sgs)}",
                 evidence={"service": service, "worker_security_groups": svc_sgs, "port": port, "store": store.id,
                           "data_security_groups": store.sgs, "vpc_cidrs": vpc_nets},
-                resources=[*svc_sgs, service], signals=["sg.worker_egress_blocked"],
-                remediation=f"aws ec2 authorize-security-group-egress --group-id {svc_sgs[0]} --ip-permissions "
-                f"'IpProtocol=tcp,FromPort={port},ToPort={port},UserIdGroupPairs=[{{GroupId={store.sgs[0]}}}]'")
+                resources=[*svc_sgs, service], worker_sgs=", ".join(svc_sgs), service=service, port=port,
+                worker_sg=svc_sgs[0], data_sg=store.sgs[0])
 
 
 def _service_sgs(net: WorkerNetwork) -> dict[str, list[str]]:

@@ -9,26 +9,11 @@ from collections.abc import Generator, Iterator
 from datetime import datetime
 from typing import Any
 
-from doctor.checkapi import CheckContext, CheckMeta, check
-from doctor.facts import _ts
+from doctor.checkapi import CheckContext, check, load_meta
 from doctor.model import Finding
+from doctor.util import to_datetime
 
-META = CheckMeta(
-    id="ssm.values",
-    title="SSM runtime values exist, are well-formed and current",
-    order=1,
-    proves="Every required parameter under the SSM path exists and is non-empty; hosts, ports, APP_KEY and the "
-    "bucket name are well-formed; secret-looking keys are SecureString; every secrets[].valueFrom in the worker "
-    "task definitions names an existing parameter; no parameter changed after the running tasks started.",
-    why="Workers read their DB, Redis and S3 settings from SSM at task start. A missing parameter stops a Fargate "
-    "task with ResourceInitializationError before Laravel boots; a malformed host makes every job fail at once; "
-    "a value fixed in SSM does nothing until the tasks are redeployed.",
-    remediation="Put the missing or corrected value with `aws ssm put-parameter --name <path><KEY> --type "
-    "SecureString --overwrite`, then `aws ecs update-service --force-new-deployment` for each worker service.",
-    iam_actions=("ssm:GetParametersByPath", "ssm:GetParameters", "kms:Decrypt", "ecs:DescribeServices",
-                 "ecs:DescribeTaskDefinition", "ecs:ListTasks", "ecs:DescribeTasks"),
-    needs=("aws",),
-)
+META = load_meta(__file__)
 
 _HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -87,24 +72,18 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     problems = 0
 
     if not params:
-        yield ctx.legacy_finding("path_empty", base, "critical", f"No SSM parameters under {base}",
-                          detail="The path holds no parameters; workers would start with no DB/Redis settings.",
-                          evidence={"path": base}, signals=["ssm.param_missing"])
+        yield ctx.finding("path_empty", base, evidence={"path": base}, path=base)
         return
 
     for key in cfg.ssm.required:
         name = base + key
         if key not in values:
             problems += 1
-            yield ctx.legacy_finding("param_missing", name, "error", f"Required parameter {name} is missing",
-                              evidence={"parameter": name, "path": base}, signals=["ssm.param_missing"],
-                              remediation=f"aws ssm put-parameter --name {name} --type "
-                              f"{'SecureString' if ctx.redactor.is_secret_key(key) else 'String'} --value ...")
+            yield ctx.finding("param_missing", name, evidence={"parameter": name, "path": base}, name=name,
+                              param_type="SecureString" if ctx.redactor.is_secret_key(key) else "String")
         elif not values[key].strip():
             problems += 1
-            yield ctx.legacy_finding("param_empty", name, "error", f"Parameter {name} is empty",
-                              evidence={"parameter": name}, signals=["ssm.param_empty"],
-                              remediation=f"aws ssm put-parameter --name {name} --overwrite --value ...")
+            yield ctx.finding("param_empty", name, evidence={"parameter": name}, name=name)
 
     for key, value in sorted(values.items()):
         name = base + key
@@ -112,27 +91,20 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         if reason:
             problems += 1
             shown = {} if ctx.redactor.is_secret_key(key) else {"value": value}
-            yield ctx.legacy_finding("value_invalid", name, "error", f"{name} {reason}",
-                              evidence={"parameter": name, "reason": reason, **shown},
-                              signals=["ssm.value_invalid"],
-                              remediation=f"aws ssm put-parameter --name {name} --overwrite --value <corrected>")
+            yield ctx.finding("value_invalid", name, evidence={"parameter": name, "reason": reason, **shown},
+                              name=name, reason=reason)
         p = params.get(name, {})
         if ctx.redactor.is_secret_key(key) and p.get("Type") != "SecureString":
             problems += 1
-            yield ctx.legacy_finding("secret_not_secure", name, "warning",
-                              f"{name} looks secret but is stored as {p.get('Type', '?')}",
-                              evidence={"parameter": name, "type": p.get("Type")},
-                              signals=["ssm.secret_not_secure"],
-                              remediation=f"Re-create {name} as SecureString: aws ssm put-parameter --name {name} "
-                              "--type SecureString --overwrite --value ... (then redeploy the services)")
+            yield ctx.finding("secret_not_secure", name, evidence={"parameter": name, "type": p.get("Type")},
+                              name=name, param_type=p.get("Type", "?"))
 
     problems += yield from _taskdef_refs(ctx, params)
     problems += yield from _newer_than_tasks(ctx, params)
 
     if problems == 0:
-        yield ctx.legacy_finding("ok", base, "info", f"{len(params)} parameters under {base} look right",
-                          evidence={"parameters": len(params), "required": list(cfg.ssm.required)},
-                          signals=["ssm.ok"], remediation="")
+        yield ctx.finding("ok", base, evidence={"parameters": len(params), "required": list(cfg.ssm.required)},
+                          count=len(params), path=base)
 
 
 def _taskdef_refs(ctx: CheckContext, params: dict[str, Any]) -> Generator[Finding, None, int]:
@@ -158,14 +130,8 @@ def _taskdef_refs(ctx: CheckContext, params: dict[str, Any]) -> Generator[Findin
     for name in missing:
         problems += 1
         users = refs.get(name, [])
-        yield ctx.legacy_finding("taskdef_ref_missing", name, "critical",
-                          f"Task definition secret points at missing parameter {name}",
-                          detail="Fargate fails to start the task (ResourceInitializationError: unable to pull "
-                          "secrets) before any worker code runs.",
-                          evidence={"parameter": name, "referenced_by": users},
-                          resources=[name, *users], signals=["ssm.taskdef_ref_missing"],
-                          remediation=f"Create {name} (aws ssm put-parameter --name {name} --type SecureString "
-                          "--value ...) or fix the valueFrom in the task definition and redeploy.")
+        yield ctx.finding("taskdef_ref_missing", name, evidence={"parameter": name, "referenced_by": users},
+                          resources=[name, *users], name=name)
     return problems
 
 
@@ -176,21 +142,16 @@ def _newer_than_tasks(ctx: CheckContext, params: dict[str, Any]) -> Generator[Fi
         if services.get(service) is None:
             continue  # real ECS rejects list_tasks for a missing service; ecs.service reports it
         tasks = ctx.facts.tasks(service, "RUNNING")
-        started = [_ts(t["startedAt"]) for t in tasks if t.get("startedAt")]
+        started = [to_datetime(t["startedAt"]) for t in tasks if t.get("startedAt")]
         if not started:
             continue
         oldest: datetime = min(started)
-        newer = sorted(n for n, p in params.items() if _ts(p.get("LastModifiedDate")) > oldest)
+        newer = sorted(n for n, p in params.items() if to_datetime(p.get("LastModifiedDate")) > oldest)
         if newer:
             problems += 1
-            cluster = ctx.config.ecs.cluster
-            yield ctx.legacy_finding("newer_than_tasks", service, "error",
-                              f"{len(newer)} parameter(s) changed after {service}'s running tasks started",
-                              detail="The running tasks still hold the old values; they pick up the new ones "
-                              "only after a new deployment.",
+            yield ctx.finding("newer_than_tasks", service,
                               evidence={"service": service, "parameters": newer,
                                         "oldest_task_started_at": oldest.isoformat()},
-                              resources=[service, *newer], signals=["ssm.newer_than_tasks"],
-                              remediation=f"aws ecs update-service --cluster {cluster} --service {service} "
-                              "--force-new-deployment")
+                              resources=[service, *newer], count=len(newer), service=service,
+                              cluster=ctx.config.ecs.cluster)
     return problems
