@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from doctor.aws import denied_action
-from doctor.connect import Outcome
+from doctor.net.hostprobe import Outcome
 from doctor.probe.result import ProbeResult
 from doctor.probe.runner import probe_all
 

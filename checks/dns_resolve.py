@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from doctor.checkapi import CheckContext, check, load_meta
+from doctor.facts.datastores import aurora_clusters, aurora_endpoints, redis_endpoints
 from doctor.model import Finding
-from doctor.netinfo import aurora_clusters, aurora_endpoints, norm, redis_endpoints
-from doctor.resolve import Resolution, is_ip, resolve_chain
+from doctor.net.dns import Resolution, is_ip, resolve_chain
+from doctor.util import norm_host
 
 META = load_meta(__file__)
 
@@ -60,7 +61,7 @@ def _variant(ctx: CheckContext, kind: str, role: str) -> str | None:
 
 
 def _resolve(ctx: CheckContext, host: str, nameservers: list[str] | None) -> Resolution:
-    return ctx.facts.memo(("net.chain", norm(host)), lambda: resolve_chain(host, nameservers, timeout=2.0))
+    return ctx.facts.memo(("net.chain", norm_host(host)), lambda: resolve_chain(host, nameservers, timeout=2.0))
 
 
 def _resolution(ctx: CheckContext, what: str, host: str, param: str, res: Resolution) -> Iterator[Finding]:
@@ -108,10 +109,10 @@ def _db_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
             return
         if role == "instance":
             member = next((m for m in cluster.get("DBClusterMembers", [])
-                           if norm(m.get("DBInstanceIdentifier")) == name.split(".", 1)[0]), None)
+                           if norm_host(m.get("DBInstanceIdentifier")) == name.split(".", 1)[0]), None)
             if member is not None:
                 ev["instance_is_writer_now"] = bool(member.get("IsClusterWriter"))
-        via = f" (via CNAME {name})" if name != norm(host) else ""
+        via = f" (via CNAME {name})" if name != norm_host(host) else ""
         yield ctx.finding("db_not_writer", host, evidence=ev, resources=[host, param, cid],
                           variant=_variant(ctx, "db_not_writer", role), role=role, cluster=cid, via=via,
                           set_endpoint=fix)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from doctor.checkapi import CheckContext, check, load_meta
+from doctor.facts.network import path_to_service, worker_network
 from doctor.model import Finding
 
 META = load_meta(__file__)
@@ -125,11 +126,9 @@ def _ssmmessages_path(ctx: CheckContext, subnets: list[str]) -> dict[str, Any] |
     None when it cannot be determined."""
     if not subnets:
         return None
-    from doctor import netinfo
-
     try:
-        paths = netinfo.path_to_service(ctx.facts, "ssmmessages")
-        net = netinfo.worker_network(ctx.facts)
+        paths = path_to_service(ctx.facts, "ssmmessages")
+        net = worker_network(ctx.facts)
     except Exception as e:
         ctx.unknown(f"ssmmessages path not checked: {type(e).__name__}: {e}",
                     unlock="ec2:DescribeSubnets, ec2:DescribeRouteTables, ec2:DescribeVpcEndpoints")

@@ -8,19 +8,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from doctor.checkapi import CheckContext, check, load_meta
-from doctor.model import Finding
-from doctor.netinfo import (
+from doctor.facts.cidr import covers, rule_covers_port
+from doctor.facts.network import (
     Path,
     WorkerNetwork,
-    covers,
     path_to_service,
     region,
-    rule_covers_port,
-    security_groups,
     vpc_endpoints,
     vpc_info,
     worker_network,
 )
+from doctor.facts.security_groups import security_groups
+from doctor.model import Finding
 
 META = load_meta(__file__)
 

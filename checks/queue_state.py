@@ -16,6 +16,7 @@ from doctor.aws import denied_action
 from doctor.checkapi import CheckContext, check, load_meta
 from doctor.facts import RedisTarget
 from doctor.model import Finding
+from doctor.net.dns import is_ip, resolve_chain
 from doctor.queues import (
     Consumer,
     FailedJobsUnavailable,
@@ -38,7 +39,6 @@ from doctor.queues import (
     snapshot_from_probe,
     worker_settings,
 )
-from doctor.resolve import is_ip, resolve_chain
 from doctor.util import to_int
 
 META = load_meta(__file__)

@@ -13,8 +13,8 @@ from checks._reach import (
     transport_findings,
 )
 from doctor.checkapi import CheckContext, check, load_meta
-from doctor.connect import mysql_check
 from doctor.model import Finding
+from doctor.net.hostprobe import mysql_check
 
 META = load_meta(__file__, include=["_reach.toml"])
 

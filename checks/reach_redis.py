@@ -13,8 +13,8 @@ from checks._reach import (
     transport_findings,
 )
 from doctor.checkapi import CheckContext, check, load_meta
-from doctor.connect import Outcome, redis_check
 from doctor.model import Finding
+from doctor.net.hostprobe import Outcome, redis_check
 from doctor.probe.result import ProbeResult
 
 META = load_meta(__file__, include=["_reach.toml"])

@@ -8,8 +8,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from doctor.checkapi import CheckContext, check, load_meta
+from doctor.facts.network import path_to_service, worker_network
 from doctor.model import Finding
-from doctor.netinfo import path_to_service, worker_network
 
 META = load_meta(__file__)
 

@@ -9,21 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from doctor.checkapi import CheckContext, check, load_meta
+from doctor.facts.cidr import covers, overlaps, rule_covers_port
+from doctor.facts.datastores import DataStore, aurora_store, redis_store, store_via_chain
+from doctor.facts.network import WorkerNetwork, vpc_cidrs, worker_network
+from doctor.facts.security_groups import prefix_list_cidrs, security_groups
 from doctor.model import Finding
-from doctor.netinfo import (
-    DataStore,
-    WorkerNetwork,
-    aurora_store,
-    covers,
-    overlaps,
-    prefix_list_cidrs,
-    redis_store,
-    rule_covers_port,
-    security_groups,
-    store_via_chain,
-    vpc_cidrs,
-    worker_network,
-)
 
 META = load_meta(__file__)
 

@@ -262,15 +262,6 @@ class CheckContext:
             signals=list(dict.fromkeys([*((declared.signal,) if declared.signal else ()), *extra])),
         )
 
-    def legacy_finding(self, kind: str, resource: str, severity: Severity | str, title: str, *, detail: str = "",
-                       evidence: dict[str, Any] | None = None, resources: Iterable[str] = (),
-                       remediation: str | None = None, signals: Iterable[str] = ()) -> Finding:
-        """TRANSITIONAL (issue 12): a finding with inline text; every call moves to :meth:`finding`."""
-        return Finding(
-            uid=f"{self.meta.id}:{kind}:{resource}", severity=Severity(severity), title=title, detail=detail,
-            evidence=evidence or {}, resources=list(resources) or ([resource] if resource else []),
-            remediation=self.meta.remediation if remediation is None else remediation, signals=list(signals))
-
     def unknown(self, reason: str, unlock: str | None = None) -> None:
         """Part of the check could not run: the check is ``unknown`` unless something failed. Say why,
         and the IAM action or flag that would let it run."""

@@ -107,9 +107,7 @@ def get_check(check_id: str) -> RegisteredCheck:
 
 def vocabulary() -> frozenset[str]:
     """Every signal a registered check can emit: the union of the declared finding kinds' signals."""
-    from doctor.signals import VOCABULARY  # TRANSITIONAL (issue 12): until every check declares its kinds
-
-    return frozenset(s for rc in load_checks().values() for s in rc.meta.signals()) | VOCABULARY
+    return frozenset(s for rc in load_checks().values() for s in rc.meta.signals())
 
 
 def check_ids() -> tuple[str, ...]:

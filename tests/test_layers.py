@@ -22,10 +22,10 @@ SYN_ENV = {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}", "AME_DOCTOR_CHEC
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("doctor.__init__", "doctor.util", "doctor.model", "doctor.errors")),
     ("config", ("doctor.config",)),
-    ("services", ("doctor.aws", "doctor.redact", "doctor.dotenv", "doctor.signatures", "doctor.signals")),
-    ("net", ("doctor.net", "doctor.connect", "doctor.resolve")),
+    ("services", ("doctor.aws", "doctor.redact", "doctor.dotenv", "doctor.signatures")),
+    ("net", ("doctor.net",)),
     ("facts", ("doctor.facts",)),
-    ("probes", ("doctor.probe", "doctor.queues", "doctor.netinfo")),
+    ("probes", ("doctor.probe", "doctor.queues")),
     ("checkapi", ("doctor.checkapi",)),
     ("checks", ("checks",)),
     ("registry", ("doctor.registry",)),  # discovers the `checks` package

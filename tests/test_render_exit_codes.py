@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from doctor.checkapi import CheckMeta, FindingKind
 from doctor.config import Config
 from doctor.engine import Engine, EngineOptions
-from doctor.registry import CheckMeta, RegisteredCheck
+from doctor.model import Severity
+from doctor.registry import RegisteredCheck
 
 SEVERITIES = ["info", "warning", "error", "critical"]
 RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -23,7 +25,7 @@ RANK = {s: i for i, s in enumerate(SEVERITIES)}
 def _checks(severity: str | None, state: str) -> list[RegisteredCheck]:
     def emitting(ctx):  # type: ignore[no-untyped-def]
         if severity:
-            yield ctx.legacy_finding("k", "res", severity, f"a {severity} finding")
+            yield ctx.finding("k", "res", severity=severity, severity_name=severity)
 
     def stateful(ctx):  # type: ignore[no-untyped-def]
         if state == "unknown":
@@ -33,7 +35,8 @@ def _checks(severity: str | None, state: str) -> list[RegisteredCheck]:
             raise RuntimeError("a bug in the check")
         yield from ()
 
-    meta = {"proves": "p", "why": "w", "remediation": "r"}
+    kind = FindingKind(severity=Severity.info, title="a {severity_name} finding", why="w", fix="r")
+    meta = {"proves": "p", "why": "w", "remediation": "r", "kinds": {"k": kind}}
     return [
         RegisteredCheck(CheckMeta(id="synth.finding", title="finding", order=1, **meta), emitting, "t.emitting"),
         RegisteredCheck(CheckMeta(id="synth.state", title="state", order=2, **meta), stateful, "t.stateful"),
@@ -63,14 +66,18 @@ def test_exit_code(fail_on: str, severity: str | None, strict: bool, state: str)
 # --- the CLI path: flags and config keys reach the engine; flags win over the file ---------------
 SYNTH = '''
 import os
-from doctor.checkapi import CheckMeta, check
+from doctor.checkapi import CheckMeta, FindingKind, check
 
-@check(CheckMeta(id="synth.cli", title="synthetic", order=99, proves="p", why="w", remediation="r"))
+KIND = FindingKind(severity="warning", title="synthetic finding", why="w", fix="r")
+
+
+@check(CheckMeta(id="synth.cli", title="synthetic", order=99, proves="p", why="w", remediation="r",
+                 kinds={"k": KIND}))
 def run(ctx):
     if os.environ.get("SYNTH_UNKNOWN"):
         ctx.unknown("cannot see it", unlock="ec2:DescribeThings")
         return
-    yield ctx.legacy_finding("k", "res", os.environ.get("SYNTH_SEVERITY", "warning"), "synthetic finding")
+    yield ctx.finding("k", "res", severity=os.environ.get("SYNTH_SEVERITY", "warning"))
 '''
 
 

@@ -352,11 +352,13 @@ def test_works_at_80x24_and_scales_up() -> None:
 
 
 def test_all_twelve_checks_fit_in_80x24() -> None:
-    from doctor.diagnosis import KNOWN_CHECKS
     from doctor.model import CheckResult, CheckStatus
+    from doctor.registry import check_ids
+
+    known = check_ids()
 
     checks = [CheckResult(id=cid, title=cid, order=i, status=CheckStatus.passed, summary="ok")
-              for i, cid in enumerate(KNOWN_CHECKS, 1)]
+              for i, cid in enumerate(known, 1)]
 
     async def scenario() -> None:
         app = DoctorApp(None, sample_report(checks), spinner=False)
@@ -366,7 +368,7 @@ def test_all_twelve_checks_fit_in_80x24() -> None:
             assert table.region.height == 13  # header + every check, no scrolling
             assert app.query_one("#detail").region.height >= 6
             text = screen_text(app)
-            assert all(cid in text for cid in KNOWN_CHECKS)
+            assert all(cid in text for cid in known)
 
     run(scenario)
 

@@ -15,7 +15,6 @@ known check ids and their order); the engine, CLI and renderers call into it, ne
 
 from __future__ import annotations
 
-from doctor import registry
 from doctor.diagnosis.frontmatter import PlaybookError, parse_front_matter, split_front_matter
 from doctor.diagnosis.matching import (
     COMPLETED,
@@ -60,11 +59,3 @@ __all__ = [
     "invalid_result", "load_playbooks", "next_steps", "parse_front_matter", "parse_playbook", "playbook_dir",
     "split_front_matter", "top_causes", "vantage_of", "verdict",
 ]
-
-
-def __getattr__(name: str) -> tuple[str, ...]:
-    # TRANSITIONAL: ``KNOWN_CHECKS`` is no longer a list of its own; it is the registry's check ids
-    # (report order), kept only while tests/test_tui.py imports it. Use doctor.registry.check_ids().
-    if name == "KNOWN_CHECKS":
-        return registry.check_ids()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

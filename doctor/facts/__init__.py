@@ -14,10 +14,5 @@ from __future__ import annotations
 from doctor.facts.core import Facts
 from doctor.facts.laravel import laravel_redis_prefix, slug
 from doctor.net.targets import DbTarget, RedisTarget
-from doctor.util import to_datetime
-
-# TRANSITIONAL (issue 12): the old private name of ``doctor.util.to_datetime``, for checks not yet moved
-# to it (checks/ssm_values.py at the time of the split); the lead removes this alias.
-_ts = to_datetime
 
 __all__ = ["DbTarget", "Facts", "RedisTarget", "laravel_redis_prefix", "slug"]

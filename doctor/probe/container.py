@@ -46,7 +46,7 @@ def container_env(facts: Facts, service: str) -> dict[str, str]:
 
 def resolve_overrides(facts: Facts, hosts: list[str | None], timeout: float) -> dict[str, str]:
     """host -> first IPv4 via the configured ``[dns] nameservers`` (like curl --resolve); {} without them."""
-    from doctor.connect import DnsFailure, is_ip, resolve
+    from doctor.net.dns import DnsFailure, is_ip, resolve
 
     ns = facts.config.dns.nameservers
     out: dict[str, str] = {}
