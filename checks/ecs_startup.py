@@ -209,7 +209,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                 yield ctx.finding("logs_empty", service,
                                   evidence={"service": service, "log_group": group, "LOG_CHANNEL": channel,
                                             "streams_read": [w for w, _ in newest]},
-                                  resources=[service, group], signals=["logs.not_on_stderr"], service=service,
+                                  resources=[service, group], service=service,
                                   group=group,
                                   channel=channel if channel is not None else "unset (Laravel default: stack -> file)")
             else:  # LOG_CHANNEL=stderr: the workers were idle, or their output does not reach CloudWatch

@@ -49,7 +49,8 @@ class KindVariant(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    signal: str | None = Field(default=None, pattern=SIGNAL_PATTERN)
+    signal: str | None = Field(default=None, pattern=r"^$|" + SIGNAL_PATTERN[1:],
+                               description='"" = this reading carries no main signal')
     signals: tuple[str, ...] | None = None
     severity: Severity | None = None
     title: str | None = None
@@ -99,7 +100,9 @@ class FindingKind(BaseModel):
             return self
         if name not in self.variants:
             raise KeyError(f"no variant {name!r}")
-        changes = {k: v for k, v in self.variants[name].model_dump(exclude_unset=True).items()}
+        changes = self.variants[name].model_dump(exclude_unset=True)
+        if changes.get("signal") == "":
+            changes["signal"] = None
         return FindingKind.model_validate({**self.model_dump(exclude={"variants"}), **changes})
 
     def all_signals(self) -> tuple[str, ...]:

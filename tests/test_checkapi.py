@@ -86,7 +86,7 @@ def test_a_kind_without_main_signal_carries_only_what_the_call_site_names() -> N
 def test_a_variant_is_another_reading_of_the_same_finding() -> None:
     empty = FindingKind.model_validate({
         "signal": "syn.logs_empty", "severity": "warning", "title": "no logs for {svc}", "why": "w", "fix": "log to stderr",
-        "variants": {"quiet": {"signal": "syn.quiet", "severity": "info", "title": "{svc} was quiet", "remediation": ""}}})
+        "variants": {"none": {"signal": ""}, "quiet": {"signal": "syn.quiet", "severity": "info", "title": "{svc} was quiet", "remediation": ""}}})
     ctx = context(logs_empty=empty)
     problem = ctx.finding("logs_empty", "image", svc="image")
     quiet = ctx.finding("logs_empty", "image", variant="quiet", svc="image")
@@ -95,5 +95,6 @@ def test_a_variant_is_another_reading_of_the_same_finding() -> None:
                                                                                ["syn.quiet"])
     assert (problem.severity, problem.remediation) == (Severity.warning, "log to stderr")
     assert set(empty.all_signals()) == {"syn.logs_empty", "syn.quiet"}
+    assert ctx.finding("logs_empty", "image", variant="none", svc="image").signals == []
     with pytest.raises(KeyError, match="no variant 'loud'"):
         ctx.finding("logs_empty", "image", variant="loud", svc="image")
