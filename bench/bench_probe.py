@@ -34,7 +34,7 @@ def main() -> None:
     print(f"ExecuteCommand command:       {len(spec.exec_command())} chars")
     print(f"RunTask overrides JSON:       {len(json.dumps(overrides, separators=(',', ':')))} chars (limit 8192)")
 
-    from probe_support import path_without_php
+    from support.probe import path_without_php
 
     redis = RedisServer().start()
     try:

@@ -11,7 +11,7 @@ Stopped ECS tasks are classified by :func:`classify_stop` from the stop code, th
 kind ``ecs.startup`` reports (declared, with its why and fix, in ``checks/ecs_startup.toml``).
 
 Each signature's ``signal`` is the signal of ``ecs.startup``'s finding kind ``log_<name after the dot>``;
-``tests/test_ecs_startup.py`` checks that every signal and stop kind here is declared there.
+``tests/checks/test_ecs_startup.py`` checks that every signal and stop kind here is declared there.
 """
 
 from __future__ import annotations

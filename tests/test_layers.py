@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SYN_ENV = {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}", "AME_DOCTOR_CHECK_MODULES": "synthetic_checks"}
+SYN_ENV = {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}", "AME_DOCTOR_CHECK_MODULES": "support.synthetic_checks"}
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("doctor.__init__", "doctor.util", "doctor.model", "doctor.errors")),

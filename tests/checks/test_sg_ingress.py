@@ -1,0 +1,177 @@
+"""sg.ingress against the moto world: healthy, and each way ingress goes wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from support import netcheck as _netcheck
+from support.netcheck import run_check, signals
+
+moto_session = _netcheck.moto_session  # overrides conftest's: same world, shared botocore loader (fast)
+
+
+def ec2(moto_session: Any) -> Any:
+    return moto_session.client("ec2", region_name="eu-west-1")
+
+
+def revoke_worker_rule(session: Any, group: str, port: int, worker_sg: str) -> None:
+    """Remove the world's rule granting ``port`` from ``worker_sg`` (as described, so moto matches it)."""
+    client = ec2(session)
+    perms = client.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+    mine = [p for p in perms if p.get("FromPort") == port
+            and any(g.get("GroupId") == worker_sg for g in p.get("UserIdGroupPairs", []))]
+    assert mine, perms
+    client.revoke_security_group_ingress(GroupId=group, IpPermissions=mine)
+    left = client.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+    assert not [p for p in left if p.get("FromPort") == port]
+
+
+def test_healthy_world_passes(world) -> None:
+    r = run_check("sg.ingress")
+    assert r.status.value == "pass", r
+    assert {"sg.redis_ok", "sg.aurora_ok"} <= signals(r)
+    redis_ok = next(f for f in r.findings if "sg.redis_ok" in f.signals)
+    assert redis_ok.evidence["data_security_groups"] == [world.redis_sg]
+    assert redis_ok.evidence["port"] == 6379  # from AWS, not SSM
+
+
+def test_no_rule_at_all(world, moto_session) -> None:
+    revoke_worker_rule(moto_session, world.redis_sg, 6379, world.worker_sg)
+    r = run_check("sg.ingress")
+    assert r.status.value == "fail"
+    f = next(f for f in r.findings if f.uid.startswith("sg.ingress:redis_no_rule:"))
+    assert f.signals == ["sg.redis_ingress_missing"]
+    assert world.redis_sg in f.remediation and world.worker_sg in f.remediation
+    assert "sg.aurora_ok" in signals(r)
+
+
+def test_rule_for_old_sg(world, moto_session) -> None:
+    client = ec2(moto_session)
+    old = client.create_security_group(GroupName="ame-worker-ec2-old", Description="old", VpcId=world.vpc_id)["GroupId"]
+    revoke_worker_rule(moto_session, world.aurora_sg, 3306, world.worker_sg)
+    client.authorize_security_group_ingress(GroupId=world.aurora_sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306, "UserIdGroupPairs": [{"GroupId": old}]}])
+    r = run_check("sg.ingress")
+    f = next(f for f in r.findings if f.uid.startswith("sg.ingress:aurora_old_sg:"))
+    assert "sg.aurora_ingress_missing" in f.signals and "sg.old_sg_reference" in f.signals
+    assert f.evidence["referenced_security_groups"] == [old]
+    assert "sg.old_ip_rules_only" not in f.signals
+    assert r.status.value == "fail"
+
+
+def test_only_old_ip_rules(world, moto_session) -> None:
+    revoke_worker_rule(moto_session, world.aurora_sg, 3306, world.worker_sg)
+    ec2(moto_session).authorize_security_group_ingress(GroupId=world.aurora_sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306,
+        "IpRanges": [{"CidrIp": "10.20.50.11/32"}, {"CidrIp": "10.20.50.12/32"}]}])
+    r = run_check("sg.ingress")
+    f = next(f for f in r.findings if f.uid.startswith("sg.ingress:aurora_old_ips:"))
+    assert {"sg.old_ip_rules_only", "sg.aurora_ingress_missing"} <= set(f.signals)
+    assert f.evidence["outside_cidrs"] == ["10.20.50.11/32", "10.20.50.12/32"]
+
+
+def test_cidr_covering_all_worker_subnets_is_ok(world, moto_session) -> None:
+    revoke_worker_rule(moto_session, world.redis_sg, 6379, world.worker_sg)
+    ec2(moto_session).authorize_security_group_ingress(GroupId=world.redis_sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 6000, "ToPort": 7000, "IpRanges": [{"CidrIp": "10.20.0.0/16"}]}])
+    r = run_check("sg.ingress")
+    assert "sg.redis_ok" in signals(r) and r.status.value == "pass"
+
+
+def test_cidr_covering_one_subnet_is_partial(world, moto_session) -> None:
+    revoke_worker_rule(moto_session, world.redis_sg, 6379, world.worker_sg)
+    ec2(moto_session).authorize_security_group_ingress(GroupId=world.redis_sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 6379, "ToPort": 6379, "IpRanges": [{"CidrIp": "10.20.1.0/24"}]}])
+    r = run_check("sg.ingress")
+    f = next(f for f in r.findings if f.uid.startswith("sg.ingress:redis_partial:"))
+    assert f.evidence["uncovered_subnets"] == [world.worker_subnets[1]]
+    assert "sg.redis_ingress_missing" in f.signals
+
+
+def test_protocol_all_from_worker_sg_is_ok(world, moto_session) -> None:
+    revoke_worker_rule(moto_session, world.redis_sg, 6379, world.worker_sg)
+    ec2(moto_session).authorize_security_group_ingress(GroupId=world.redis_sg, IpPermissions=[{
+        "IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": world.worker_sg}]}])
+    assert "sg.redis_ok" in signals(run_check("sg.ingress"))
+
+
+def test_worker_sg_on_wrong_port_is_no_rule(world, moto_session) -> None:
+    revoke_worker_rule(moto_session, world.redis_sg, 6379, world.worker_sg)
+    ec2(moto_session).authorize_security_group_ingress(GroupId=world.redis_sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 6380, "ToPort": 6390, "UserIdGroupPairs": [{"GroupId": world.worker_sg}]}])
+    f = next(f for f in run_check("sg.ingress").findings if f.uid.startswith("sg.ingress:redis_no_rule:"))
+    assert "6380-6390" in f.evidence["worker_sg_rules_on_other_ports"][0]
+
+
+def test_prefix_list_covering_worker_subnets_is_ok(world, moto_session) -> None:
+    client = ec2(moto_session)
+    pl = client.create_managed_prefix_list(PrefixListName="ame-workers", MaxEntries=5, AddressFamily="IPv4",
+                                           Entries=[{"Cidr": "10.20.1.0/24"}, {"Cidr": "10.20.2.0/24"}])
+    revoke_worker_rule(moto_session, world.aurora_sg, 3306, world.worker_sg)
+    client.authorize_security_group_ingress(GroupId=world.aurora_sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306,
+        "PrefixListIds": [{"PrefixListId": pl["PrefixList"]["PrefixListId"]}]}])
+    assert "sg.aurora_ok" in signals(run_check("sg.ingress"))
+
+
+def test_worker_egress_blocked(world, moto_session) -> None:
+    ec2(moto_session).revoke_security_group_egress(GroupId=world.worker_sg, IpPermissions=[{
+        "IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    r = run_check("sg.ingress")
+    assert "sg.worker_egress_blocked" in signals(r)
+    assert r.status.value == "fail"
+
+
+def test_redis_sgs_from_elasticache_enis(world) -> None:
+    """moto's describe_cache_clusters has no SecurityGroups: the ENIs must be what finds the SG."""
+    r = run_check("sg.ingress")
+    f = next(f for f in r.findings if "sg.redis_ok" in f.signals)
+    assert "DescribeNetworkInterfaces" in f.evidence["sg_source"]
+
+
+def test_access_denied_is_unknown_naming_action(world) -> None:
+    r = run_check("sg.ingress", deny={"ec2": ["DescribeSecurityGroups"]})
+    assert r.status.value == "unknown"
+    assert r.unlock == "ec2:DescribeSecurityGroups"
+
+
+def test_rds_denied_keeps_redis_part(world) -> None:
+    r = run_check("sg.ingress", deny={"rds": ["DescribeDBClusters"]})
+    assert "sg.redis_ok" in signals(r)
+    assert r.status.value == "unknown" and r.unlock == "rds:DescribeDBClusters"
+
+
+@pytest.mark.parametrize("port", [6379])
+def test_port_comes_from_aws_not_ssm(moto_session, port) -> None:
+    from doctor.sim.world import WorldSpec, build_world
+
+    w = build_world(moto_session, WorldSpec(redis_port=16379, db_port=13306))
+    r = run_check("sg.ingress")
+    assert r.status.value == "pass", r
+    assert next(f for f in r.findings if "sg.redis_ok" in f.signals).evidence["port"] == port
+    del w
+
+
+def test_stores_found_through_reader_endpoint_and_cname_alias(world, moto_session, dns_server) -> None:
+    """DB_HOST on the reader endpoint still names the cluster; REDIS_HOST as a private CNAME alias is followed."""
+    ssm = moto_session.client("ssm", region_name="eu-west-1")
+    ssm.put_parameter(Name=world.param("DB_HOST"), Value=world.db_reader_endpoint, Type="String", Overwrite=True)
+    ssm.put_parameter(Name=world.param("REDIS_HOST"), Value="redis.ame.internal", Type="String", Overwrite=True)
+    dns_server.set("redis.ame.internal", "CNAME", world.redis_host)
+    dns_server.set(world.redis_host, "A", "127.0.0.1")
+    r = run_check("sg.ingress", dns={"nameservers": [dns_server.nameserver]})
+    assert r.status.value == "pass", r
+    assert {"sg.redis_ok", "sg.aurora_ok"} <= signals(r)
+    aurora = next(f for f in r.findings if "sg.aurora_ok" in f.signals)
+    assert aurora.evidence["store"] == world.db_cluster
+
+
+def test_ssm_denied_with_hosts_in_config_still_checks(world) -> None:
+    r = run_check("sg.ingress", deny={"ssm": ["GetParametersByPath"]},
+                  redis={"host": world.redis_host}, database={"cluster": world.db_cluster})
+    assert r.status.value == "pass", r
+    assert {"sg.redis_ok", "sg.aurora_ok"} <= signals(r)
+    r = run_check("sg.ingress", deny={"ssm": ["GetParametersByPath"]})
+    assert r.status.value == "unknown" and r.unlock == "ssm:GetParametersByPath"

@@ -1,0 +1,159 @@
+"""ame-doctor demo: the scenario framework, the CLI, and every scenario diagnosed by the real checks.
+
+The scenario matrix runs in-process against the shared redis-server and MariaDB fixtures (one
+simulated production per scenario: moto world, DNS responder, local probe) and asserts the same bar
+as the end-to-end tests: the injected cause is confirmed or likely, ranks on top, and nothing the
+fault does not explain is confirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from doctor.diagnosis import load_playbooks
+from doctor.sim.scenarios import SCENARIOS, Scenario, start, verdict
+
+from support.render import JUNIT_XSD
+
+
+def test_one_scenario_per_playbook_cause_plus_healthy() -> None:
+    causes = {c.id: b.id for b in load_playbooks() for c in b.causes}
+    faults = {s.cause: s.playbook for s in SCENARIOS.values() if s.cause}
+    assert faults == causes
+    assert SCENARIOS["healthy"].cause is None
+    assert all(s.description for s in SCENARIOS.values())
+
+
+def test_cli_list(cli) -> None:  # type: ignore[no-untyped-def]
+    res = cli("demo", "--list")
+    assert res.returncode == 0, res.stderr
+    for name, s in SCENARIOS.items():
+        assert name in res.stdout
+        if s.cause:
+            assert f"{s.playbook} / {s.cause}" in res.stdout
+
+
+def test_cli_unknown_scenario_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-def]
+    res = cli("demo", "no-such-scenario")
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1 and "unknown scenario 'no-such-scenario'" in res.stderr
+
+
+def test_cli_healthy_headless(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Not a TTY -> headless; the report comes from the registered checks (none canned)."""
+    from doctor.registry import all_checks
+
+    out = tmp_path / "demo.md"
+    res = cli("demo", "healthy", "--format", "json", "--output", str(out), timeout=240)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert [c["id"] for c in report["checks"]] == [c.id for c in all_checks()]
+    assert report["target"]["cluster"] == "propertyfeedtemplate-production"
+    passed = {c["id"] for c in report["checks"] if c["status"] == "pass"}
+    assert {"ssm.values", "sg.ingress", "reach.redis", "queue.state"} <= passed, res.stderr
+    assert not [c for p in report["playbooks"] for c in p["causes"] if c["state"] in ("confirmed", "likely")]
+    assert "injected: no fault -> diagnosed" in res.stderr
+    assert out.read_text(encoding="utf-8").startswith("# ame-doctor:")
+
+
+# --- the scenario matrix ----------------------------------------------------------------------
+def _run(platform: Any) -> Any:
+    from doctor.config import Config
+    from doctor.engine import Engine, EngineOptions
+    from doctor.registry import all_checks
+
+    config = Config.model_validate(platform.config())
+    return asyncio.run(Engine(config, all_checks(), EngineOptions(skip=list(platform.skip))).run())
+
+
+def _explain(report: Any) -> str:
+    lines = [f"{c.id}: {c.status.value} {c.summary} {[f.signals for f in c.findings]}" for c in report.checks]
+    lines += [f"{p.id}/{c.id}: {c.state.value} {c.score} {c.reason}" for p in report.playbooks for c in p.causes
+              if c.state.value in ("confirmed", "likely", "possible")]
+    return "\n".join(lines)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", list(SCENARIOS.values()), ids=list(SCENARIOS))
+def test_scenario_is_diagnosed(scenario: Scenario, redis_clean: Any, mariadb: Any, tmp_path: Path) -> None:
+    password = mariadb.password
+    platform = start(scenario, workdir=tmp_path, redis=redis_clean, db=mariadb)
+    try:
+        report = _run(platform)
+    finally:
+        platform.stop()
+        if mariadb.password != password:  # stale-ssm-values rotated the shared server's password
+            mariadb.execute_root([f"ALTER USER '{mariadb.user}'@'%' IDENTIFIED BY '{password}'",
+                                  f"ALTER USER '{mariadb.user}'@'localhost' IDENTIFIED BY '{password}'"])
+            mariadb.password = password
+    ok, why = verdict(scenario, report)
+    assert ok, f"{why}\n{_explain(report)}"
+    _outputs_hold(scenario, report)
+
+
+def _outputs_hold(scenario: Scenario, report: Any) -> None:
+    """The CI and incident outputs of a real run: JUnit valid with the right counts, Markdown leads with the cause."""
+    import xml.etree.ElementTree as ET
+
+    from doctor.render import render
+
+    xml = render(report, "junit")
+    xmlschema = pytest.importorskip("xmlschema")
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(xml)
+    suite = ET.fromstring(xml).find("testsuite")
+    assert suite is not None
+    s = report.summary
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == (
+        str(len(report.checks)), str(s.fail), str(s.error), str(s.unknown + s.skipped))
+    md = render(report, "markdown")
+    diagnosis = md.split("## Diagnosis", 1)[1].split("## Checks", 1)[0]
+    if scenario.cause is None:
+        assert "No cause is confirmed or likely." in diagnosis
+    else:
+        first = next(line for line in diagnosis.splitlines() if line.startswith("### "))
+        assert any(f"/ {c})" in first.replace("`", "") for c in (scenario.cause, *scenario.peers)), first
+
+
+# --- machines without the servers ---------------------------------------------------------------
+@pytest.fixture
+def no_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a machine with neither redis-server nor MariaDB installed."""
+    import doctor.sim.servers as servers
+
+    real = servers.which
+
+    def which(*names: str) -> str:
+        if any(n.startswith(("redis", "mariadb", "mysql")) for n in names):
+            raise servers.ServerUnavailable(f"none of {', '.join(names)} is installed")
+        return real(*names)
+
+    monkeypatch.setattr(servers, "which", which)
+
+
+@pytest.mark.slow
+def test_without_servers_fakeredis_serves_and_the_database_parts_say_so(no_servers: None, tmp_path: Path) -> None:
+    platform = start(SCENARIOS["healthy"], workdir=tmp_path)
+    try:
+        assert platform.redis_kind == "fakeredis" and platform.db is None
+        assert platform.skip == ["reach.aurora"]
+        assert any("no MariaDB/MySQL server installed" in n for n in platform.notes)
+        report = _run(platform)
+    finally:
+        platform.stop()
+    status = {c.id: c.status.value for c in report.checks}
+    assert "reach.aurora" not in status
+    assert status["reach.redis"] == "pass", _explain(report)
+    ok, why = verdict(SCENARIOS["healthy"], report)
+    assert ok, f"{why}\n{_explain(report)}"
+
+
+def test_database_scenarios_are_refused_without_a_database(no_servers: None, tmp_path: Path) -> None:
+    from doctor.sim.scenarios import ScenarioUnavailable
+
+    with pytest.raises(ScenarioUnavailable, match="needs a MariaDB/MySQL server"):
+        start(SCENARIOS["db-path-blocked"], workdir=tmp_path)

@@ -1,0 +1,183 @@
+"""The in-task probe (probe.sh + probe.php) against real servers, under php-cli and under plain sh."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import shutil
+
+import pytest
+
+from doctor.probe import (
+    EXIT_SENTINEL,
+    MAX_COMMAND_CHARS,
+    ProbeResult,
+    ProbeSpec,
+    parse_output,
+)
+from doctor.redact import Redactor
+
+from support.probe import laravel_root, path_without_php, run_probe
+
+KEY = bytes(range(32))
+SPEC = ProbeSpec(key_hex=KEY.hex(), timeout=1)
+
+
+@pytest.fixture(params=["php", "sh"])
+def runtime(request, tmp_path):
+    """Run each probe test under php-cli and under plain sh (PATH stripped of php: bash /dev/tcp)."""
+    if request.param == "php":
+        if not shutil.which("php"):
+            pytest.skip("php-cli not installed")
+        return None
+    return path_without_php(tmp_path)
+
+
+def _spec(tmp_path, **kw):
+    return ProbeSpec(key_hex=KEY.hex(), timeout=1, app_root=str(laravel_root(tmp_path)), **kw)
+
+
+def expected_rt(runtime):
+    return "php" if runtime is None else "bash"
+
+
+def test_command_fits_the_api_limits_and_needs_no_quoting() -> None:
+    spec = ProbeSpec(key_hex=KEY.hex(), timeout=3, app_root="/var/www/html",
+                     resolve={"master.redis.example": "10.0.0.5", "db.example": "10.0.1.9"})
+    cmd = spec.exec_command()
+    assert cmd.startswith('sh -c "') and cmd.endswith('"')
+    assert len(cmd) <= MAX_COMMAND_CHARS
+    overrides = {"containerOverrides": [{"name": "app", "command": spec.task_command()}]}
+    assert len(json.dumps(overrides, separators=(",", ":"))) <= 8192
+    inner = cmd[len('sh -c "'):-1]
+    assert not set(inner) & set("\"'\\`$")
+    assert EXIT_SENTINEL in inner
+
+
+def test_unsafe_probe_input_is_refused() -> None:
+    with pytest.raises(ValueError):
+        ProbeSpec(key_hex=KEY.hex(), app_root="/var/www/$(reboot)").shell_script()
+
+
+def test_parse_output_tolerates_pty_and_log_prefixes() -> None:
+    text = ("\r\nStarting session with SessionId: abc\r\n"
+            'AMEPROBE {"t":"start","rt":"php"}\r\n'
+            '2024-01-01T00:00:00 AMEPROBE {"t":"redis","tcp":"ok","reply":"PONG"}\r\n'
+            "AMEPROBE {broken\r\n"
+            'AMEPROBE {"t":"end","rt":"php"}\r\n' + EXIT_SENTINEL + " 0\r\nExiting session")
+    r = parse_output(text, ProbeResult(service="s", transport="t"))
+    assert r.ok and r.exit_status == 0 and r.runtime == "php"
+    assert r.redis == {"t": "redis", "tcp": "ok", "reply": "PONG"}
+    r2 = parse_output("Starting session\r\n", ProbeResult(service="s", transport="t"))
+    assert not r2.ok and r2.reason.startswith("the probe produced no output")
+
+
+def test_redis_pong_and_mysql_greeting(runtime, tmp_path, redis_server, mariadb) -> None:
+    r = run_probe(_spec(tmp_path), {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_server.port),
+                                    "DB_HOST": "127.0.0.1", "DB_PORT": str(mariadb.port)}, path=runtime)
+    assert r.ok, r.raw_output  # type: ignore[attr-defined]
+    assert r.exit_status == 0
+    assert r.runtime == expected_rt(runtime)
+    assert r.redis["tcp"] == "ok" and r.redis["reply"] == "PONG" and r.redis["role"] == "master"
+    assert r.redis["auth"] == "none"
+    assert r.mysql["tcp"] == "ok" and r.mysql["greeting"] == "ok"
+    assert r.mysql["protocol"] == 10 and "MariaDB" in r.mysql["version"]
+    assert r.dirs["dirs"] == {d: "ok" for d in r.dirs["dirs"]} and len(r.dirs["dirs"]) == 5
+
+
+def test_redis_auth_outcomes(runtime, tmp_path, redis_server_auth) -> None:
+    base = {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_server_auth.port)}
+    good = run_probe(_spec(tmp_path), {**base, "REDIS_PASSWORD": redis_server_auth.password}, path=runtime)
+    assert good.redis["auth"] == "ok" and good.redis["reply"] == "PONG", good.raw_output  # type: ignore[attr-defined]
+    wrong = run_probe(_spec(tmp_path), {**base, "REDIS_PASSWORD": "not-the-password"}, path=runtime)
+    assert wrong.redis["auth"] == "failed" and wrong.redis["reply"] == "WRONGPASS"
+    none = run_probe(_spec(tmp_path), base, path=runtime)
+    assert none.redis["reply"] == "NOAUTH"
+    for r in (good, wrong, none):
+        assert redis_server_auth.password not in r.raw_output  # type: ignore[attr-defined]
+
+
+def test_refused_blackhole_and_unresolvable(runtime, tmp_path, refused_port, blackhole, unresolvable_name) -> None:
+    r = run_probe(_spec(tmp_path), {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(refused_port),
+                                    "DB_HOST": "127.0.0.1", "DB_PORT": str(blackhole.port)}, path=runtime)
+    assert r.ok and r.redis["tcp"] == "refused" and r.mysql["tcp"] == "timeout"
+    r = run_probe(_spec(tmp_path), {"REDIS_HOST": unresolvable_name, "DB_HOST": ""}, path=runtime)
+    assert r.redis["tcp"] == "dns" and r.redis["addrs"] == []
+    assert r.mysql["tcp"] == "unset"
+
+
+def test_resolve_overrides_like_curl_resolve(runtime, tmp_path, redis_server) -> None:
+    spec = _spec(tmp_path, resolve={"redis.sim.internal": "127.0.0.1"})
+    r = run_probe(spec, {"REDIS_HOST": "redis.sim.internal", "REDIS_PORT": str(redis_server.port)}, path=runtime)
+    assert r.redis["addrs"] == ["127.0.0.1"] and r.redis["reply"] == "PONG"
+
+
+def test_runtime_dirs_missing(runtime, tmp_path) -> None:
+    root = laravel_root(tmp_path, dirs=("storage/logs",))
+    r = run_probe(ProbeSpec(key_hex=KEY.hex(), timeout=1, app_root=str(root)), {}, path=runtime)
+    assert r.dirs["root"] == str(root)
+    assert r.dirs["dirs"]["storage/logs"] == "ok"
+    assert r.dirs["dirs"]["bootstrap/cache"] == "missing"
+    assert r.dirs["dirs"]["storage/framework/cache"] == "missing"
+
+
+def test_fingerprints_match_redactor_and_never_leak(runtime, tmp_path) -> None:
+    values = {"DB_HOST": "db.example.internal", "REDIS_HOST": "redis.example.internal",
+              "APP_KEY": "base64:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "DB_PASSWORD": "p@ss w0rd$!"}
+    r = run_probe(_spec(tmp_path), {**values, "APP_NAME": "Property Feed-Template", "REDIS_DB": "3"}, path=runtime)
+    red = Redactor(key=KEY)
+    assert r.env["fp"] == {k: red.fingerprint(v) for k, v in values.items()}
+    assert r.env["fp"]["DB_PASSWORD"] == "hmac:" + hmac.new(KEY, values["DB_PASSWORD"].encode(),
+                                                             hashlib.sha256).hexdigest()[:16]
+    out = r.raw_output  # type: ignore[attr-defined]
+    assert values["DB_PASSWORD"] not in out and "MDEyMzQ1" not in out
+    assert r.env["redis_prefix"] == "property_feed_template_database_"
+    assert r.env["redis_db"] == 3 and r.env["source"] == "env"
+
+
+def test_unset_values_have_no_fingerprint(runtime, tmp_path) -> None:
+    r = run_probe(_spec(tmp_path), {"REDIS_PREFIX": "custom:"}, path=runtime)
+    assert r.env["fp"] == {"DB_HOST": None, "REDIS_HOST": None, "APP_KEY": None, "DB_PASSWORD": None}
+    assert r.env["redis_prefix"] == "custom:"
+
+
+def test_cached_config_wins_over_env_under_php(tmp_path) -> None:
+    if not shutil.which("php"):
+        pytest.skip("php-cli not installed")
+    root = laravel_root(tmp_path)
+    (root / "bootstrap/cache/config.php").write_text(
+        "<?php return array('app' => array('key' => 'base64:cached'), 'database' => array('default' => 'mysql', "
+        "'connections' => array('mysql' => array('host' => 'cached-db', 'password' => 'pw')), 'redis' => array("
+        "'options' => array('prefix' => 'cached_prefix_'), 'default' => array('host' => 'cached-redis', "
+        "'database' => '5'))));")
+    r = run_probe(ProbeSpec(key_hex=KEY.hex(), timeout=1, app_root=str(root)),
+                  {"REDIS_PREFIX": "env_prefix_", "DB_HOST": "env-db"})
+    red = Redactor(key=KEY)
+    assert r.env["source"] == "config_cache" and r.env["config_cache"] is True
+    assert r.env["redis_prefix"] == "cached_prefix_" and r.env["redis_db"] == 5
+    assert r.env["fp"]["DB_HOST"] == red.fingerprint("cached-db")
+
+
+def test_without_bash_or_php_falls_back_to_nc(tmp_path, redis_server, refused_port) -> None:
+    if not shutil.which("nc"):
+        pytest.skip("nc not installed")
+    path = path_without_php(tmp_path, drop=("php", "bash"))
+    r = run_probe(_spec(tmp_path), {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_server.port),
+                                    "DB_HOST": "127.0.0.1", "DB_PORT": str(refused_port)}, path=path)
+    assert r.ok and r.runtime == "nc", r.raw_output  # type: ignore[attr-defined]
+    assert r.redis["tcp"] == "ok" and r.redis["reply"] == "PONG"
+    assert r.mysql["tcp"] != "ok"
+
+
+def test_probe_script_is_posix_sh() -> None:
+    from doctor.probe import script_text
+
+    sh = script_text("probe.sh")
+    assert sh.startswith("#!/bin/sh")
+    assert not re.search(r"\[\[|\bfunction\b|\$\{[A-Z_]+//", sh.split('<<"EOS"')[0])
+    if shutil.which("dash"):
+        import subprocess
+
+        assert subprocess.run(["dash", "-n", "-c", sh]).returncode == 0
