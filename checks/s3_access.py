@@ -48,9 +48,8 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                 notes="; ".join(p.note for p in missing if p.note), tables=", ".join(tables),
                 table_ids=" ".join(tables), vpc_id=net.subnets[sids[0]].vpc_id)
     if problems == 0 and (bucket or paths):
-        what = (f"Bucket {bucket} is reachable" if bucket else "S3 bucket not checked") \
-            + (" and every worker subnet has a path to S3" if paths else "")
-        yield ctx.finding("ok", bucket or "s3", evidence=evidence, what=what)
+        variant = None if bucket and paths else "bucket_only" if bucket else "paths_only"
+        yield ctx.finding("ok", bucket or "s3", evidence=evidence, variant=variant, bucket=bucket)
     if not bucket and paths is None and ctx.unknown_reason is None:
         ctx.unknown("nothing to check")
 

@@ -98,3 +98,13 @@ def test_a_variant_is_another_reading_of_the_same_finding() -> None:
     assert ctx.finding("logs_empty", "image", variant="none", svc="image").signals == []
     with pytest.raises(KeyError, match="no variant 'loud'"):
         ctx.finding("logs_empty", "image", variant="loud", svc="image")
+
+
+def test_docs_checks_md_is_generated_from_the_declarations() -> None:
+    """docs/checks.md is `ame-doctor checks --format markdown`: regenerate it when a declaration changes."""
+    from doctor.commands.checks import reference
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "checks.md"
+    expected = reference([rc.meta for rc in all_checks() if rc.func.__module__.startswith("checks.")])
+    assert docs.read_text(encoding="utf-8") == expected, (
+        "docs/checks.md is stale: ame-doctor checks --format markdown > docs/checks.md")

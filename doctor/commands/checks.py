@@ -10,7 +10,8 @@ HELP = "list the checks in incident-priority order, or explain one"
 
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("id", nargs="?", help="a check id: show what it checks, why it matters, the fix")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text",
+                   help="markdown: the reference of every check and finding kind (docs/checks.md is this output)")
 
 
 def main(args: argparse.Namespace, argv: list[str]) -> int:
@@ -21,6 +22,9 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
     from doctor.registry import all_checks
 
     checks = all_checks()
+    if args.format == "markdown":
+        print(reference([c.meta for c in checks if not args.id or c.id == args.id]), end="")
+        return EXIT_OK
     if args.id:
         match = [c for c in checks if c.id == args.id]
         if not match:
@@ -55,5 +59,30 @@ def explain(m: Any) -> str:
         for name, k in kinds.items():
             signal = f", signal {k.signal}" if k.signal else ""
             out += [f"  {name} ({k.severity.value}{signal})", f"    {k.title}", f"    why: {k.why}", f"    fix: {k.fix}"]
+            for vname in k.variants:
+                v = k.variant(vname)
+                vsignal = f", signal {v.signal}" if v.signal else ""
+                out.append(f"    variant {vname} ({v.severity.value}{vsignal}): {v.title}")
         out.append("")
     return "\n".join(out[:-1] if out[-1] == "" and (m.depends_on or kinds) else out)
+
+
+def reference(metas: list[Any]) -> str:
+    """The checks and their finding kinds as Markdown: what each checks, why it matters, the fix, and per
+    kind its signal, severity, title, why and fix (generated: docs/checks.md is this output)."""
+    out = ["# Checks and finding kinds", "",
+           "Generated from the declarations in `checks/<name>.toml` by `ame-doctor checks --format markdown`;",
+           "do not edit by hand. Titles and fixes are templates: `{name}` is filled from the run.", ""]
+    for m in metas:
+        out += [f"## `{m.id}` — {m.title}", "", f"Order {m.order}. **What it checks:** {m.proves}", "",
+                f"**Why it matters:** {m.why}", "", f"**Fix:** {m.remediation}", ""]
+        if m.iam_actions:
+            out += ["IAM actions: " + ", ".join(f"`{a}`" for a in m.iam_actions), ""]
+        out += ["| kind | severity | signals | title | why | fix |", "|---|---|---|---|---|---|"]
+        for name, k in m.kinds.items():
+            for label, v in [(name, k), *((f"{name} ({vn})", k.variant(vn)) for vn in k.variants)]:
+                sigs = ", ".join(f"`{s}`" for s in v.all_signals()) or "-"
+                cells = [f"`{label}`", v.severity.value, sigs, v.title, v.why, v.fix]
+                out.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+        out.append("")
+    return "\n".join(out)
