@@ -10,10 +10,11 @@ import pytest
 from doctor.config import Config, ConfigError, load_config
 from doctor.model import Severity
 
-# the configuration contract: shared/ sits beside the checkout (CI lays a copy there too)
+# the configuration contract: shared/ sits beside the checkout (CI lays a copy there too); docs/ holds the
+# copy shipped with the repo
+DOCS_EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "ame-doctor.toml"
 EXAMPLE = next((p for p in (Path(__file__).resolve().parents[2] / "shared/examples/ame-doctor.toml",
-                            Path("/work/shared/examples/ame-doctor.toml")) if p.exists()),
-               Path("/work/shared/examples/ame-doctor.toml"))
+                            Path("/work/shared/examples/ame-doctor.toml")) if p.exists()), DOCS_EXAMPLE)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -47,6 +48,10 @@ def test_shared_example_loads(tmp_path: Path) -> None:
     assert "AWS_BUCKET" in cfg.ssm.required
     assert cfg.sentry.token_env == "SENTRY_AUTH_TOKEN" and not cfg.sentry.configured
     assert cfg.scaler.kind == "none"
+
+
+def test_docs_example_loads() -> None:
+    assert load_config(DOCS_EXAMPLE).queues["image"].scale == (0, 2)
 
 
 def test_every_example_key_is_accepted(tmp_path: Path) -> None:
