@@ -9,14 +9,14 @@ the host cannot reach it, the in-task probe's counts (read under each worker's o
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 from doctor.aws import denied_action
 from doctor.checkapi import CheckContext, check, load_meta
 from doctor.facts import RedisTarget
 from doctor.model import Finding
-from doctor.net.dns import is_ip, resolve_chain
+from doctor.net.dns import connect_address
 from doctor.queues import (
     Consumer,
     FailedJobsUnavailable,
@@ -169,7 +169,7 @@ def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any],
                     unlock="[redis] host")
         return None, None
     try:
-        address = _address(target.host, ctx.config.dns.nameservers)
+        address = connect_address(target.host, ctx.config.dns.nameservers)
     except Exception as e:
         ctx.unknown(f"Redis not inspected from vantage host (the doctor's host): {target.host} does not resolve "
                     f"({type(e).__name__}: {e}); dns.resolve reports why"
@@ -260,7 +260,7 @@ def _failed_jobs(ctx: CheckContext) -> Iterator[Finding]:
         ctx.unknown("failed_jobs not read: no DB_HOST in SSM and no [database] host", unlock="[database] host")
         return
     try:
-        address = _address(db.host, ctx.config.dns.nameservers)
+        address = connect_address(db.host, ctx.config.dns.nameservers)
         rows = read_failed_jobs(address, db.port, db.username, db.password, db.database, minutes=60)
     except FailedJobsUnavailable as e:
         ctx.unknown(f"failed_jobs not read (vantage host): {e.reason}")
@@ -271,16 +271,6 @@ def _failed_jobs(ctx: CheckContext) -> Iterator[Finding]:
     for row in rows:
         row["first_line"] = ctx.redactor.scrub(row["first_line"])
     yield from _report(ctx, judge_failed_jobs(rows, ctx.config.service_for, db.database))
-
-
-def _address(host: str, nameservers: Sequence[str], timeout: float = 3.0) -> str:
-    """The address to connect to: via ``[dns] nameservers`` when set (CNAMEs followed), else the host itself."""
-    if not nameservers or is_ip(host):
-        return host
-    res = resolve_chain(host, list(nameservers), timeout)
-    if not res.ok or not res.addresses:
-        raise LookupError(res.detail or f"{host}: {res.outcome}")
-    return str(res.addresses[0])
 
 
 def _aws_like(e: Exception) -> bool:
