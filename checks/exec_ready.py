@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
+from doctor.aws import denied_action
 from doctor.checkapi import CheckContext, check, load_meta
 from doctor.facts.network import path_to_service, worker_network
 from doctor.model import Finding
@@ -145,7 +146,6 @@ def _ssmmessages_path(ctx: CheckContext, subnets: list[str]) -> dict[str, Any] |
 
 def _simulate(ctx: CheckContext, role: str, services: list[str], kms_key: str | None) -> Iterator[Finding]:
     """Advisory: SimulatePrincipalPolicy ignores SCPs, permission boundaries' interplay and conditions."""
-    from doctor.aws import denied_action
 
     actions = list(SSM_ACTIONS) + (["kms:Decrypt"] if kms_key else [])
     try:

@@ -17,6 +17,7 @@ from doctor.checkapi import CheckContext, check, load_meta
 from doctor.facts import RedisTarget
 from doctor.model import Finding
 from doctor.net.dns import connect_address
+from doctor.probe import probe_all
 from doctor.queues import (
     Consumer,
     FailedJobsUnavailable,
@@ -131,7 +132,6 @@ def _probe_locations(ctx: CheckContext, consumers: list[Consumer]) -> dict[str, 
     cfg = ctx.config
     if cfg.exec.transport == "off" and cfg.exec.fallback == "off" or not consumers:
         return {}
-    from doctor.probe import probe_all
 
     deadline = min(cfg.exec.timeout + 5, (ctx.meta.timeout or cfg.run.check_timeout) / 3)
     results = probe_all(ctx.facts, [c.service for c in consumers], deadline)

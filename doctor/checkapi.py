@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from doctor.aws import denied_action
 from doctor.model import CheckResult, Finding, Severity
 
 if TYPE_CHECKING:
@@ -274,7 +275,6 @@ class CheckContext:
     def attempt(self, what: str, fn: Callable[[], T]) -> T | None:
         """``fn()``; on an AWS permission error, :meth:`unknown` naming the IAM action and None.
         Any other error propagates (the engine turns it into a result)."""
-        from doctor.aws import denied_action
 
         try:
             return fn()

@@ -23,6 +23,7 @@ from doctor import __version__
 from doctor.aws import AwsSession, WriteRefused, denied_action, is_unreachable
 from doctor.checkapi import CheckContext
 from doctor.config import Config
+from doctor.diagnosis import diagnose
 from doctor.events import CheckFinished, CheckStarted, Event, FindingEmitted, RunFinished, RunStarted
 from doctor.facts import Facts
 from doctor.model import (
@@ -279,7 +280,6 @@ class Engine:
             target=target, checks=results, summary=summarize(results), status=run_status(results),
         )
         if self.options.diagnose:
-            from doctor.diagnosis import diagnose
 
             report.playbooks = [  # next steps carry real names: scrub them like everything else
                 PlaybookResult.model_validate(self.redactor.scrub_obj(p.model_dump(mode="json")))

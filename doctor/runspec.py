@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from doctor.config import Config, load_config
+from doctor.diagnosis import checks_for_playbook
+from doctor.engine import Engine, EngineOptions
 from doctor.errors import UsageError
 from doctor.model import Report
 from doctor.outputs import Output, check_format, parse_outputs
@@ -108,7 +110,6 @@ class RunSpec:
     def engine(self, only: Sequence[str] | None = None, *, diagnose: bool = True, **kwargs: Any) -> Engine:
         """The engine for this run; ``only``: rerun just those checks (no --skip then).
         ``kwargs`` go to ``Engine`` (``aws=``, ``redactor=`` for tests and shared redactors)."""
-        from doctor.engine import Engine, EngineOptions
 
         opts = EngineOptions(only=list(only) if only else list(self.only), skip=[] if only else list(self.skip),
                              priority=list(self.priority), argv=list(self.argv), diagnose=diagnose)
@@ -144,7 +145,6 @@ def build_run_spec(args: Any, argv: Sequence[str], *, output_default: str | None
     symptom = getattr(args, "symptom", None)
     priority: list[str] = []
     if symptom:
-        from doctor.diagnosis import checks_for_playbook
 
         priority = checks_for_playbook(symptom)
     return RunSpec(config=config, checks=tuple(checks), only=tuple(only), skip=tuple(skip),

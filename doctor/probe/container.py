@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from doctor.net.dns import DnsFailure, is_ip, resolve
+
 if TYPE_CHECKING:
     from doctor.facts import Facts
 
@@ -46,7 +48,6 @@ def container_env(facts: Facts, service: str) -> dict[str, str]:
 
 def resolve_overrides(facts: Facts, hosts: list[str | None], timeout: float) -> dict[str, str]:
     """host -> first IPv4 via the configured ``[dns] nameservers`` (like curl --resolve); {} without them."""
-    from doctor.net.dns import DnsFailure, is_ip, resolve
 
     ns = facts.config.dns.nameservers
     out: dict[str, str] = {}

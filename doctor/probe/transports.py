@@ -22,6 +22,7 @@ import shutil
 import time
 from typing import TYPE_CHECKING, Any
 
+from doctor.aws import EXEC_OPERATIONS, AwsSession, denied_action, error_code, is_allowed
 from doctor.probe.container import container_env, resolve_overrides
 from doctor.probe.process import run_bounded
 from doctor.probe.result import ProbeResult, TransportUnavailable, parse_output
@@ -46,7 +47,6 @@ PLUGIN_INSTALL_HINT = (
 def session_for(facts: Facts, transport: str) -> AwsSession:
     """The run's AWS session when its guard already allows ``transport``'s operations, else a sibling
     session guarded for exactly that transport (used when it is the configured ``[exec] fallback``)."""
-    from doctor.aws import EXEC_OPERATIONS, AwsSession, is_allowed
 
     aws = facts.aws
     if all(is_allowed(op, aws.transport) for op in EXEC_OPERATIONS[transport]):
@@ -61,7 +61,6 @@ def session_for(facts: Facts, transport: str) -> AwsSession:
 
 
 def _aws_unavailable(e: Exception, action: str) -> TransportUnavailable:
-    from doctor.aws import denied_action, error_code
 
     denied = denied_action(e)
     if denied:

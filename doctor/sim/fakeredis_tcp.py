@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from doctor.sim.servers import free_port
+
 
 def _teach_fakeredis_role_and_info() -> None:
     """fakeredis implements neither ROLE nor INFO; ElastiCache's primary answers both. Teach the
@@ -46,7 +48,6 @@ class FakeRedisTcp:
     def __init__(self) -> None:
         from fakeredis import TcpFakeServer
 
-        from doctor.sim.servers import free_port
 
         _teach_fakeredis_role_and_info()
 

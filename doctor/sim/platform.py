@@ -23,8 +23,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from doctor.sim.dns import DnsServer
 from doctor.sim.fakeredis_tcp import FakeRedisTcp
-from doctor.sim.servers import Blackhole
+from doctor.sim.servers import Blackhole, MariaDB, RedisServer, ServerUnavailable
 from doctor.sim.world import World, WorldSpec, build_world, pin_ecs_task_status, put_log_lines
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -74,8 +75,6 @@ class SimPlatform:
         return self
 
     def _start(self, progress: Callable[[str], None]) -> None:
-        from doctor.sim.dns import DnsServer
-        from doctor.sim.servers import MariaDB, RedisServer, ServerUnavailable
 
         self._isolate_aws()
         if self.redis is not None:  # servers handed in (tests share them across scenarios)

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from doctor.model import CauseState
 from doctor.sim.platform import OLD_DB_HOST, PREFIX, ScenarioUnavailable, SimPlatform
 
 
@@ -226,7 +227,6 @@ def start(scenario: Scenario, progress: Callable[[str], None] = lambda s: None,
 
 def verdict(scenario: Scenario, report: Any) -> tuple[bool, str]:
     """Did the real checks diagnose the injected fault? (the same bar as the end-to-end tests)"""
-    from doctor.model import CauseState
 
     strong = (CauseState.confirmed, CauseState.likely)
     ranked = sorted(((p, c) for p in report.playbooks for c in p.causes),

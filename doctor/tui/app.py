@@ -20,6 +20,8 @@ from textual.widgets import DataTable, Tree
 
 from doctor.events import Event, RunFinished
 from doctor.model import EXIT_INTERRUPTED, EXIT_OK, Report
+from doctor.outputs import write_file
+from doctor.render import available_formats, render
 from doctor.tui.panes import DoctorPanes
 from doctor.tui.source import EventSource
 from doctor.tui.state import FILTERS, RUNNING
@@ -176,8 +178,6 @@ class DoctorApp(DoctorPanes):
             self.notify("highlight a next-step command ($ …) to copy it", severity="warning")
 
     def action_export(self, fmt: str) -> None:
-        from doctor.outputs import write_file
-        from doctor.render import available_formats, render
 
         report = self.state.report
         if report is None:

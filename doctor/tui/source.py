@@ -14,6 +14,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
+from doctor.diagnosis import diagnose
 from doctor.events import Event, RunFinished, RunStarted
 from doctor.model import Report, exit_code_for, run_status, summarize
 from doctor.runspec import RunSpec
@@ -54,7 +55,6 @@ class LiveSource:
         return self.spec.engine(only)
 
     def merge(self, base: Report, partial: Report) -> Report:
-        from doctor.diagnosis import diagnose
 
         report = merge_reports(base, partial)
         report.playbooks = diagnose(report, self.config)
