@@ -13,17 +13,6 @@ from doctor.util import norm_host
 
 META = load_meta(__file__)
 
-# {set_endpoint}: the exact command when the right endpoint is known and the host comes from SSM, else how to find it.
-DB_SET_WRITER = ("aws ssm put-parameter --name {param} --overwrite --value {writer} (the writer endpoint of "
-                 "{cluster}), then force a new deployment of the worker services")
-DB_FIND_WRITER = ("Set {param} to the cluster writer endpoint (aws rds describe-db-clusters --query "
-                  "'DBClusters[].[DBClusterIdentifier,Endpoint]'), then redeploy the worker services")
-REDIS_SET_PRIMARY = ("aws ssm put-parameter --name {param} --overwrite --value {primary} (the primary endpoint), then "
-                     "force a new deployment of the worker services")
-REDIS_FIND_PRIMARY = ("Set {param} to the replication group's primary endpoint (aws elasticache "
-                      "describe-replication-groups --query 'ReplicationGroups[].NodeGroups[].PrimaryEndpoint'), "
-                      "then redeploy")
-
 AWS_SUFFIX = {"db": ".rds.amazonaws.com", "redis": ".cache.amazonaws.com"}
 
 
@@ -81,8 +70,8 @@ def _db_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
             "writer_endpoints": writers if not cfg_cluster else {cfg_cluster: writers.get(cfg_cluster)}}
     fix_cluster = cfg_cluster or (next(iter(writers)) if len(writers) == 1 else None)
     writer = writers.get(fix_cluster or "", "") if fix_cluster else ""
-    fix = (DB_SET_WRITER.format(param=param, writer=writer, cluster=fix_cluster)
-           if writer and param.startswith("/") else DB_FIND_WRITER.format(param=param))
+    fix = (ctx.text("db_set_writer", param=param, writer=writer, cluster=fix_cluster)
+           if writer and param.startswith("/") else ctx.text("db_find_writer", param=param))
     if is_ip(host):
         yield ctx.finding("db_literal_ip", host, evidence=base, resources=[host, param],
                           signals=["dns.db_host_literal_ip"], host=host, set_endpoint=fix)
@@ -131,8 +120,8 @@ def _redis_identity(ctx: CheckContext, host: str, param: str, res: Resolution,
     primaries = sorted({h for h, (_, role, _) in endpoints.items() if role == "primary"})
     base: dict[str, Any] = {"host": host, "parameter": param, "cname_chain": res.chain,
                             "primary_endpoints": primaries}
-    fix = (REDIS_SET_PRIMARY.format(param=param, primary=primaries[0])
-           if len(primaries) == 1 and param.startswith("/") else REDIS_FIND_PRIMARY.format(param=param))
+    fix = (ctx.text("redis_set_primary", param=param, primary=primaries[0])
+           if len(primaries) == 1 and param.startswith("/") else ctx.text("redis_find_primary", param=param))
     if is_ip(host):
         yield ctx.finding("redis_literal_ip", host, evidence=base, resources=[host, param],
                           signals=["dns.redis_host_literal_ip"], host=host, set_endpoint=fix)

@@ -147,8 +147,7 @@ def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore
     for sgs_key, services in by_sg.items():
         g, svc_sgs, uncovered = bad[services[0]]
         worker = svc_sgs[0] if svc_sgs else "<worker SG>"
-        grant = "; ".join(f"aws ec2 authorize-security-group-ingress --group-id {d} --protocol tcp --port {port} "
-                        f"--source-group {worker}" for d in store.sgs)
+        grant = "; ".join(ctx.text("authorize", group=d, port=port, source=worker) for d in store.sgs)
         ev = {**base_ev, "services": services, "worker_security_groups": list(svc_sgs),
               "rules_on_port": g.rules, "uncovered_subnets": uncovered}
         if g.worker_other_ports:

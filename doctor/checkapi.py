@@ -134,6 +134,8 @@ class CheckMeta(BaseModel):
     needs: tuple[str, ...] = Field(default=(), description="inputs: 'aws', 'redis', 'mysql', 'env-file', 'exec'")
     timeout: float | None = Field(default=None, gt=0, description="overrides [run] check_timeout")
     kinds: dict[str, FindingKind] = Field(default_factory=dict, description="the finding kinds it reports")
+    fragments: dict[str, str] = Field(default_factory=dict, description="named text templates several kinds "
+                                      "share (e.g. a pasteable command), filled with CheckContext.text")
 
     @field_validator("iam_actions")
     @classmethod
@@ -265,6 +267,13 @@ class CheckContext:
             remediation=_fill(fix, values, self.meta.id, kind),
             signals=list(dict.fromkeys([*((declared.signal,) if declared.signal else ()), *extra])),
         )
+
+    def text(self, fragment: str, **values: Any) -> str:
+        """The check's declared text fragment ``fragment`` filled with ``values`` (for a template value
+        that is itself text, e.g. the command a fix pastes)."""
+        if fragment not in self.meta.fragments:
+            raise KeyError(f"check {self.meta.id} declares no text fragment {fragment!r}")
+        return _fill(self.meta.fragments[fragment], values, self.meta.id, f"fragment {fragment}")
 
     def unknown(self, reason: str, unlock: str | None = None) -> None:
         """Part of the check could not run: the check is ``unknown`` unless something failed. Say why,

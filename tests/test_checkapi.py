@@ -44,6 +44,17 @@ def test_undeclared_kind_signal_or_value_is_a_bug_in_the_check() -> None:
         ctx.finding("gone", "x", thing="x")
 
 
+def test_text_fragments_are_declared_templates_too() -> None:
+    meta = CheckMeta(id="syn.frag", title="t", order=1, proves="p", why="w", remediation="r",
+                     fragments={"grant": "aws ec2 authorize --group {group}"})
+    ctx = CheckContext(meta, Config(), None, None, Redactor([]))  # type: ignore[arg-type]
+    assert ctx.text("grant", group="sg-1") == "aws ec2 authorize --group sg-1"
+    with pytest.raises(KeyError, match="no text fragment 'revoke'"):
+        ctx.text("revoke")
+    with pytest.raises(KeyError, match="placeholder {group}"):
+        ctx.text("grant")
+
+
 def test_passing_kind_may_carry_an_empty_remediation() -> None:
     ok = FindingKind(signal="syn.ok", severity=Severity.info, title="fine", why="w", fix="Nothing to fix.",
                      remediation="")
