@@ -1,4 +1,4 @@
-"""Report model: exit codes and run status per DESIGN section 6, deterministic uids, schema round trip."""
+"""Report model: exit codes (0 healthy, 1 findings or strict, 2 usage, 3 cannot run) and run status, deterministic uids, schema round trip."""
 
 from __future__ import annotations
 

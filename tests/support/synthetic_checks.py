@@ -1,4 +1,4 @@
-"""Synthetic checks for CLI/engine tests and the bench, loaded with AME_DOCTOR_CHECK_MODULES=synthetic_checks
+"""Synthetic checks for CLI/engine tests and the bench, loaded with AME_DOCTOR_CHECK_MODULES=support.synthetic_checks
 (tests/ on PYTHONPATH). They need nothing (no AWS), so the CLI runs them without credentials."""
 
 from __future__ import annotations
