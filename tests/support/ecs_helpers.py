@@ -28,7 +28,11 @@ _LOADER: Any = None
 
 
 def fast_session() -> Any:
-    """A boto3 Session sharing one botocore data loader (service models parsed once per test run)."""
+    """A boto3 Session sharing one botocore data loader with every other one made here.
+
+    Each new botocore session re-parses the service JSON models (seconds for EC2); the loader caches
+    them per instance, so sharing it keeps a test's world build and its check run fast.
+    """
     global _LOADER
     import boto3
     import botocore.session

@@ -15,6 +15,8 @@ from doctor.engine import Engine
 from doctor.model import CheckResult
 from doctor.registry import get_check
 
+from support.ecs_helpers import fast_session
+
 
 def run_check(check_id: str, deny: dict[str, list[str]] | None = None, **cfg: Any) -> CheckResult:
     """Run one check with the in-process moto world; ``deny`` = {service: [Operation, ...]} -> AccessDenied."""
@@ -37,27 +39,6 @@ def run_check(check_id: str, deny: dict[str, list[str]] | None = None, **cfg: An
 
 def signals(result: CheckResult) -> set[str]:
     return {s for f in result.findings for s in f.signals}
-
-
-_LOADER: Any = None
-
-
-def fast_session() -> Any:
-    """A boto3 Session sharing one botocore data loader with every other one made here.
-
-    Each new botocore session re-parses the service JSON models (seconds for EC2); the loader caches
-    them per instance, so sharing it keeps a test's world build and its check run fast.
-    """
-    global _LOADER
-    import boto3
-    import botocore.session
-
-    bs = botocore.session.get_session()
-    if _LOADER is None:
-        _LOADER = bs.get_component("data_loader")
-    else:
-        bs.register_component("data_loader", _LOADER)
-    return boto3.Session(botocore_session=bs, region_name="eu-west-1")
 
 
 @pytest.fixture
