@@ -18,10 +18,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Tree
 
+from doctor import render as renderers
 from doctor.events import Event, RunFinished
 from doctor.model import EXIT_INTERRUPTED, EXIT_OK, Report
 from doctor.outputs import write_file
-from doctor.render import available_formats, render
 from doctor.tui.panes import DoctorPanes
 from doctor.tui.source import EventSource
 from doctor.tui.state import FILTERS, RUNNING
@@ -178,19 +178,18 @@ class DoctorApp(DoctorPanes):
             self.notify("highlight a next-step command ($ …) to copy it", severity="warning")
 
     def action_export(self, fmt: str) -> None:
-
         report = self.state.report
         if report is None:
             self.notify("nothing to export yet: the run has not finished", severity="warning")
             return
-        if fmt not in available_formats():
+        if fmt not in renderers.available_formats():
             self.notify(f"{fmt} export is unavailable: its renderer is not installed in this build",
                         severity="error")
             return
         ext = {"json": "json", "markdown": "md"}[fmt]
         path = self.export_dir / f"ame-doctor-{report.run.id}.{ext}"
         try:
-            write_file(path, render(report, fmt))
+            write_file(path, renderers.render(report, fmt))
         except OSError as e:
             self.notify(f"export failed: {e}", severity="error")
             return
