@@ -13,8 +13,8 @@ observed from, read from its evidence), joined with `` + `` when all must hold, 
 ``reach.aurora_timeout@task + dns.db_ok`` (DNS fine and TCP timing out from the task: the path
 is blocked, not DNS).
 
-Check ids are known from the registry (:func:`doctor.registry.check_ids`), which also gives their
-report order.
+Check ids and signals are known from the registry (:func:`doctor.registry.check_ids`, which also gives
+the report order; :func:`doctor.registry.vocabulary`, the signals the checks' finding kinds declare).
 """
 
 from __future__ import annotations
@@ -110,9 +110,10 @@ class Playbook:
 class _Validator:
     """Type and shape checks over the parsed front matter; an error names the file, line and field."""
 
-    def __init__(self, path: str, where: dict[str, int]) -> None:
+    def __init__(self, path: str, where: dict[str, int], signals: frozenset[str]) -> None:
         self.path = path
         self.where = where
+        self.signals = signals  # the vocabulary: every signal a registered check declares
 
     def fail(self, fieldpath: str, msg: str) -> None:
         line = self.where.get(fieldpath)
@@ -160,6 +161,9 @@ class _Validator:
                 if not _SIGNAL.match(signal):
                     self.fail(f"{fieldpath}[{i}]", f"{part!r} is not a signal (expected e.g. 'dns.db_ok', "
                               "'reach.aurora_timeout@task + dns.db_ok')")
+                if signal not in self.signals:
+                    self.fail(f"{fieldpath}[{i}]", f"unknown signal {signal!r}: no check declares it "
+                              "(ame-doctor checks ID lists each check's signals)")
                 if vantage and vantage not in VANTAGES:
                     self.fail(f"{fieldpath}[{i}]", f"vantage @{vantage} must be one of @{', @'.join(VANTAGES)}")
                 terms.append(Term(signal, vantage or None))
@@ -208,7 +212,7 @@ def parse_playbook(path: str | Path, text: str | None = None) -> Playbook:
         except (OSError, UnicodeDecodeError) as e:
             raise PlaybookError(f"{name}: cannot read: {e}") from None
     data, where, body = parse_front_matter(name, text)
-    v = _Validator(name, where)
+    v = _Validator(name, where, registry.vocabulary())
     data = v.mapping(data, "", {"id", "title", "summary", "causes"}, {"checks"})
     pid = v.string(data["id"], "id")
     if pid != p.stem:
