@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -44,6 +43,7 @@ from doctor.model import (
 )
 from doctor.redact import Redactor
 from doctor.registry import RegisteredCheck
+from doctor.threads import in_thread
 
 
 def status_from(findings: list[Finding], unknown: bool) -> CheckStatus:
@@ -176,7 +176,7 @@ class Engine:
             budget = min(5.0, deadline - time.monotonic())
             if budget > 0:
                 try:
-                    account = await asyncio.wait_for(_in_thread(loop, lambda _: self.aws.account_id(), None), budget)
+                    account = await asyncio.wait_for(in_thread(loop, lambda _: self.aws.account_id(), None, "doctor-call"), budget)
                 except TimeoutError:
                     account = None
         self.report = self._build_report(target, interrupted=False, account=account)
@@ -233,7 +233,7 @@ class Engine:
                 for f in (await asyncio.wait_for(rc.func(ctx), timeout)) or ():
                     on_finding(f)
             else:
-                await asyncio.wait_for(_in_thread(loop, rc.func, ctx, on_finding), timeout)
+                await asyncio.wait_for(in_thread(loop, rc.func, ctx, f"check-{rc.id}", on_finding), timeout)
         except TimeoutError:
             status, summary = CheckStatus.error, f"timed out after {timeout:g}s"
         except WriteRefused as e:
@@ -302,43 +302,3 @@ def _default_summary(status: CheckStatus, findings: list[Finding], unknown: str 
     if unknown:
         return unknown
     return "ok"
-
-
-async def _in_thread(
-    loop: asyncio.AbstractEventLoop, func: Callable[[Any], Any], ctx: CheckContext | None,
-    on_finding: Callable[[Finding], None] | None = None,
-) -> Any:
-    """Run a sync check in a daemon thread (a stuck SDK call cannot block exit), streaming findings.
-
-    Without ``on_finding`` the function's return value is the result (plain blocking calls).
-    """
-    fut: asyncio.Future[Any] = loop.create_future()
-
-    def settle(exc: BaseException | None, value: Any = None) -> None:
-        if fut.done():  # timed out or cancelled meanwhile
-            return
-        if exc is not None:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(value)
-
-    def target() -> None:
-        try:
-            out = func(ctx)
-            if on_finding is not None:
-                for f in out or ():
-                    _call_soon(loop, on_finding, f)
-                out = None
-        except BaseException as e:  # delivered to the awaiting coroutine
-            _call_soon(loop, settle, e)
-            return
-        _call_soon(loop, settle, None, out)
-
-    name = f"check-{ctx.meta.id}" if ctx is not None else "doctor-call"
-    threading.Thread(target=target, name=name, daemon=True).start()
-    return await fut
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
-    with contextlib.suppress(RuntimeError):  # the loop is closed (run over, interrupted): nobody waits
-        loop.call_soon_threadsafe(fn, *args)
