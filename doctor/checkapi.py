@@ -14,7 +14,6 @@ This module sits below the registry and the engine: it imports neither.
 
 from __future__ import annotations
 
-import string
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -37,11 +36,6 @@ SIGNAL_PATTERN = r"^[a-z0-9]+\.[a-z0-9_]+$"
 
 class CheckDeclarationError(Exception):
     """A check's metadata or finding kinds are invalid (one line naming the file and the field)."""
-
-
-def placeholders(template: str) -> set[str]:
-    """The ``{named}`` fields of a template (``{{`` and ``}}`` are literal braces)."""
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
 class KindVariant(BaseModel):
@@ -112,9 +106,6 @@ class FindingKind(BaseModel):
         others = tuple(s for v in self.variants for s in self.variant(v).all_signals())
         return tuple(dict.fromkeys(own + others))
 
-    def template_fields(self) -> set[str]:
-        texts = [self.title, self.detail, self.fix if self.remediation is None else self.remediation]
-        return set().union(*(placeholders(t) for t in texts))
 
 
 class CheckMeta(BaseModel):
