@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: diagnosis.root_causes (1 had playbooks only; still readable)
 
 
 class Severity(str, Enum):
@@ -97,6 +97,43 @@ class PlaybookResult(_Model):
     causes: list[CauseResult] = Field(default_factory=list)
 
 
+class Scope(_Model):
+    """Where a cause holds: the ECS services and the queues its evidence is about (both empty: platform-wide)."""
+
+    services: list[str] = Field(default_factory=list)
+    queues: list[str] = Field(default_factory=list)
+
+
+class ExplainedCause(_Model):
+    """A cause whose evidence a root cause explains (a consequence, listed under the root cause)."""
+
+    playbook: str
+    cause: str
+    title: str = ""
+    state: CauseState = CauseState.likely
+    score: float = 0.0
+    scope: Scope = Field(default_factory=Scope)
+
+
+class RootCause(_Model):
+    """A cause not explained by a stronger cause in the same scope, with what it explains."""
+
+    playbook: str
+    cause: str
+    title: str = ""
+    state: CauseState
+    score: float = 0.0
+    scope: Scope = Field(default_factory=Scope)
+    evidence: list[str] = Field(default_factory=list, description="finding uids that support it")
+    explains: list[ExplainedCause] = Field(default_factory=list)
+    next_steps: list[str] = Field(default_factory=list)
+
+
+class Diagnosis(_Model):
+    root_causes: list[RootCause] = Field(
+        default_factory=list, description="rank order, strongest first; empty when nothing is wrong")
+
+
 class ToolInfo(_Model):
     name: str = "ame-doctor"
     version: str
@@ -142,6 +179,7 @@ class Report(_Model):
     exit_code: int = 0
     checks: list[CheckResult] = Field(default_factory=list)
     playbooks: list[PlaybookResult] = Field(default_factory=list)
+    diagnosis: Diagnosis = Field(default_factory=Diagnosis)
     summary: Summary = Field(default_factory=Summary)
 
     def check(self, check_id: str) -> CheckResult | None:

@@ -191,7 +191,7 @@ def test_report_bad_file_exit_2(main: Any, tmp_path: Path, content: str, message
 
 def test_report_bad_file_exit_2_as_a_process(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
-    path.write_text('{"schema_version": 2}')
+    path.write_text('{"schema_version": 99}')
     res = run_cli("report", str(path))
     assert res.returncode == 2
     assert "newer than this ame-doctor supports" in res.stderr and "Traceback" not in res.stderr
