@@ -1,13 +1,18 @@
 """JUnit XML (the Jenkins/Surefire flavour CI dashboards read): one testsuite per run, one testcase
 per check. ``fail`` -> <failure>, ``error`` -> <error>, ``unknown``/``skipped`` -> <skipped>;
-``warn`` and ``pass`` are passing testcases (warnings are listed in <system-out>)."""
+``warn`` and ``pass`` are passing testcases (warnings are listed in <system-out>).
+
+A run with root causes leads with one more testcase, ``ame-doctor.diagnosis`` / ``root-cause``, whose
+<failure> message is the root-cause line(s) and whose text adds what each explains, its evidence and
+next steps (the run's failure message on a CI dashboard); the suite's <system-out> starts with them too."""
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
 
-from doctor.model import CheckResult, CheckStatus, Finding, Report, Severity
+from doctor.model import CheckResult, CheckStatus, Finding, Report, RootCause, Severity
+from doctor.render.rootcause import cause_id, explained_text, first_step, headline
 
 # characters XML 1.0 cannot carry at all (ElementTree would write them and break the document)
 _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -61,13 +66,33 @@ def _testcase(c: CheckResult) -> ET.Element:
     return tc
 
 
+def _root_cause_text(rc: RootCause) -> str:
+    lines = [headline(rc), f"    {cause_id(rc)}, {rc.state.value}, score {rc.score:.2f}"]
+    lines += [f"    explains: {explained_text(rc, e)} ({cause_id(e)}, {e.state.value})" for e in rc.explains]
+    lines += [f"    evidence: {uid}" for uid in rc.evidence]
+    lines += [f"    $ {step}" for step in rc.next_steps]
+    return "\n".join(lines)
+
+
+def _root_cause_testcase(report: Report) -> ET.Element:
+    """The run's failure: every root cause in rank order, one line each with its first next step."""
+    roots = report.diagnosis.root_causes
+    tc = ET.Element("testcase", {"classname": "ame-doctor.diagnosis", "name": "root-cause", "time": "0.000"})
+    message = "\n".join(headline(rc) + (f" — first step: {step}" if (step := first_step(rc)) else "")
+                        for rc in roots)
+    el = ET.SubElement(tc, "failure", {"message": message[:1000], "type": roots[0].state.value})
+    el.text = "\n\n".join(_root_cause_text(rc) for rc in roots)
+    return tc
+
+
 def counts(report: Report) -> dict[str, int]:
     s = {st: 0 for st in CheckStatus}
     for c in report.checks:
         s[c.status] += 1
+    roots = 1 if report.diagnosis.root_causes else 0  # the root-cause testcase
     return {
-        "tests": len(report.checks),
-        "failures": s[CheckStatus.fail],
+        "tests": len(report.checks) + roots,
+        "failures": s[CheckStatus.fail] + roots,
         "errors": s[CheckStatus.error],
         "skipped": s[CheckStatus.unknown] + s[CheckStatus.skipped],
     }
@@ -93,11 +118,18 @@ def render(report: Report, *, color: bool = False) -> str:
                         ("target.account", t.account or ""), ("status", report.status.value),
                         ("exit_code", str(report.exit_code))):
         ET.SubElement(props, "property", {"name": name, "value": value})
+    if report.diagnosis.root_causes:
+        suite.append(_root_cause_testcase(report))
     for c in sorted(report.checks, key=lambda c: c.order):
         suite.append(_testcase(c))
+    sections = []
+    if report.diagnosis.root_causes:
+        sections.append("Root cause\n" + "\n".join(headline(rc) for rc in report.diagnosis.root_causes))
     verdicts = [f"{p.id}: {p.verdict}" for p in report.playbooks]
     if verdicts:
-        ET.SubElement(suite, "system-out").text = "Playbooks\n" + "\n".join(verdicts)
+        sections.append("Playbooks\n" + "\n".join(verdicts))
+    if sections:
+        ET.SubElement(suite, "system-out").text = "\n\n".join(sections)
     _clean(suites)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

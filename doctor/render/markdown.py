@@ -1,4 +1,5 @@
-"""Incident-ready Markdown: target, time and versions, the diagnosis first, then checks, findings and
+"""Incident-ready Markdown: target, time and versions, the root cause(s) first (what each explains, its
+evidence linked to the findings, its next steps as code blocks), the diagnosis, then checks, findings and
 next steps. Safe to paste into a ticket or a GitHub/Jira comment: every value from the target is
 escaped (no stray tables, links, HTML, @mentions or #references), commands sit in code fences longer
 than any backtick run they contain, and secrets were scrubbed by the redactor before rendering."""
@@ -7,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from doctor.model import CauseState, CheckResult, CheckStatus, Report, Severity
+from doctor.model import CauseState, CheckResult, CheckStatus, Report, RootCause, Severity
+from doctor.render.rootcause import cause_id, explained_text, headline
 
 ICON = {
     CheckStatus.passed: "✅ pass", CheckStatus.warn: "⚠️ warn", CheckStatus.fail: "❌ fail",
@@ -43,6 +45,30 @@ def _check_row(c: CheckResult) -> str:
     return f"| {c.order} | {code(c.id)} | {ICON[c.status]} | {esc(c.summary)} | {c.duration_ms} ms |"
 
 
+def finding_anchors(report: Report) -> dict[str, str]:
+    """The anchor of each problem finding in the Findings section (numbered: no target text in the HTML)."""
+    problems = [f for _, f in report.findings() if f.severity != Severity.info]
+    return {f.uid: f"finding-{n}" for n, f in enumerate(problems, 1)}
+
+
+def _evidence_link(uid: str, anchors: dict[str, str]) -> str:
+    return f"[{code(uid)}](#{anchors[uid]})" if uid in anchors else code(uid)
+
+
+def _root_cause(n: int, rc: RootCause, anchors: dict[str, str]) -> list[str]:
+    out = [f"### {n}. {esc(headline(rc))}", "", f"{code(cause_id(rc))}, score {rc.score:.2f}", ""]
+    if rc.explains:
+        out += ["Explains:", ""]
+        out += [f"- {esc(explained_text(rc, e))} ({code(cause_id(e))}, {e.state.value}, score {e.score:.2f})"
+                for e in rc.explains]
+        out.append("")
+    if rc.evidence:
+        out += ["Evidence: " + ", ".join(_evidence_link(u, anchors) for u in rc.evidence), ""]
+    if rc.next_steps:
+        out += ["Next steps:", "", *fenced(rc.next_steps, "sh"), ""]
+    return out
+
+
 def render(report: Report, *, color: bool = False) -> str:
     t, r, s = report.target, report.run, report.summary
     out: list[str] = [f"# ame-doctor: {report.status.value.upper()} on {esc(t.cluster)}", ""]
@@ -61,6 +87,12 @@ def render(report: Report, *, color: bool = False) -> str:
         f"{s.skipped} skipped — exit {report.exit_code} |",
         "",
     ]
+
+    anchors = finding_anchors(report)
+    if report.diagnosis.root_causes:
+        out += ["## Root cause", ""]
+        for n, rc in enumerate(report.diagnosis.root_causes, 1):
+            out += _root_cause(n, rc, anchors)
 
     causes = [(p, c) for p in report.playbooks for c in p.causes]
     causes.sort(key=lambda pc: (STATE_RANK[pc[1].state], -pc[1].score))
@@ -94,7 +126,7 @@ def render(report: Report, *, color: bool = False) -> str:
     if not problems:
         out += ["No warnings or errors.", ""]
     for _c, f in problems:
-        out.append(f"- **{f.severity.value.upper()}** {esc(f.title)} — {code(f.uid)}")
+        out.append(f'- <a id="{anchors[f.uid]}"></a>**{f.severity.value.upper()}** {esc(f.title)} — {code(f.uid)}')
         if f.detail:
             out.append(f"  - {esc(f.detail)}")
         if f.resources:
@@ -106,17 +138,22 @@ def render(report: Report, *, color: bool = False) -> str:
     if problems:
         out.append("")
 
-    steps: list[str] = []
+    steps: dict[str, str] = {}  # command -> its line: each command once, under the first cause naming it
+    for rc in report.diagnosis.root_causes:
+        for step in rc.next_steps:
+            steps.setdefault(step, f"{esc(rc.title or cause_id(rc))}: {code(step)}")
     for _, c in strong:
-        steps += [f"{esc(c.title)}: {code(step)}" for step in c.next_steps]
+        for step in c.next_steps:
+            steps.setdefault(step, f"{esc(c.title)}: {code(step)}")
     for chk in sorted(report.checks, key=lambda x: x.order):
         if chk.status in (CheckStatus.unknown, CheckStatus.skipped) and chk.unlock:
-            steps.append(f"{code(chk.id)} could not run — unlock with {code(chk.unlock)}")
+            line = f"{code(chk.id)} could not run — unlock with {code(chk.unlock)}"
         elif chk.status == CheckStatus.error:
-            steps.append(f"{code(chk.id)} errored — {esc(chk.summary)}")
-    seen: set[str] = set()
+            line = f"{code(chk.id)} errored — {esc(chk.summary)}"
+        else:
+            continue
+        steps.setdefault(line, line)
     out += ["## Next steps", ""]
-    uniq = [x for x in steps if not (x in seen or seen.add(x))]  # type: ignore[func-returns-value]
-    out += [f"{i}. {x}" for i, x in enumerate(uniq, 1)] or ["Nothing to do: no confirmed or likely cause."]
+    out += [f"{i}. {x}" for i, x in enumerate(steps.values(), 1)] or ["Nothing to do: no confirmed or likely cause."]
     out.append("")
     return "\n".join(out) + "\n"

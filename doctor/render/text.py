@@ -6,7 +6,8 @@ import io
 from typing import TextIO
 
 from doctor.events import CheckFinished, CheckStarted, Event, RunStarted
-from doctor.model import CheckResult, CheckStatus, Report, Severity
+from doctor.model import CauseState, CheckResult, CheckStatus, Report, RootCause, Severity
+from doctor.render.rootcause import cause_id, first_step, headline
 
 ICON = {
     CheckStatus.passed: "PASS", CheckStatus.warn: "WARN", CheckStatus.fail: "FAIL",
@@ -35,12 +36,29 @@ def _check_lines(c: CheckResult) -> list[tuple[str, str]]:
     return out
 
 
+def _root_cause_lines(rc: RootCause) -> list[tuple[str, str]]:
+    """The headline, then the cause's id, score and evidence, then its first next step."""
+    out = [("red bold" if rc.state == CauseState.confirmed else "yellow bold", headline(rc))]
+    facts = f"{cause_id(rc)}  score {rc.score:.2f}"
+    if rc.evidence:
+        facts += f"  evidence: {', '.join(rc.evidence)}"
+    out.append(("dim", f"  {facts}"))
+    step = first_step(rc)
+    if step:
+        out.append(("", f"  first step: $ {step}"))
+    return out
+
+
 def render(report: Report, *, color: bool = False) -> str:
     lines: list[tuple[str, str]] = []
     t = report.target
     lines.append(("bold", f"ame-doctor {report.tool.version} — cluster {t.cluster}"
                           f" region {t.region or '?'} account {t.account or '?'}"))
     lines.append(("", ""))
+    for rc in report.diagnosis.root_causes:  # the answer first, strongest first
+        lines.extend(_root_cause_lines(rc))
+    if report.diagnosis.root_causes:
+        lines.append(("", ""))
     if report.playbooks:  # each playbook's verdict, in report order (a --symptom playbook first)
         lines.append(("bold", "Playbooks"))
         for p in report.playbooks:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from doctor.render.github import annotations as gh_annotations
 
-from support.render import check, finding, mixed_report, report
+from support.render import check, diagnosed_report, finding, mixed_report, report, root_cause
 
 
 def test_one_annotation_per_check_needing_attention() -> None:
@@ -49,3 +49,22 @@ def test_cli_emits_annotations_only_under_github_actions(cli, tmp_path) -> None:
     assert on.returncode == off.returncode == 1, on.stderr
     assert "::error title=ame-doctor synth.gh fail::" in on.stdout
     assert "::error" not in off.stdout
+
+
+def test_root_causes_lead_the_annotations() -> None:
+    lines = gh_annotations(diagnosed_report()).splitlines()
+    assert lines[0] == (
+        "::error title=ame-doctor root cause jobs-fail-immediately/missing-redis-ingress::ROOT CAUSE: The Redis SG "
+        "does not admit the worker SG (confirmed) on service propertyfeedtemplate-image, queue image — explains: "
+        "Connections to Redis hang; No worker is consuming the queue on queue image"
+        "%0Afirst step: aws ec2 describe-security-groups --group-ids sg-0redis")
+    assert lines[1].startswith("::error title=ame-doctor root cause jobs-fail-immediately/stale-ssm-values::")
+    assert lines[2].startswith("::error title=ame-doctor sg.ingress fail::")  # then the checks, as before
+    assert lines[2:] == gh_annotations(mixed_report()).splitlines()
+
+
+def test_a_possible_root_cause_is_a_warning_and_cannot_inject() -> None:
+    rc = root_cause("pb", "c", "possible", title="x\n::error title=pwned::y", steps=["a,b:c"])
+    out = gh_annotations(report([check("ssm.values", "pass")], root_causes=[rc]))
+    assert out.count("\n") == 1 and out.startswith("::warning title=ame-doctor root cause pb/c::")
+    assert "x%0A::error title=pwned::y" in out

@@ -8,7 +8,7 @@ import pytest
 
 from doctor.render import render
 
-from support.render import JUNIT_XSD, check, finding, mixed_report, report
+from support.render import JUNIT_XSD, check, diagnosed_report, finding, mixed_report, report
 
 xmlschema = pytest.importorskip("xmlschema", reason="xmlschema is a test extra (pip install -e '.[test]')")
 XSD = JUNIT_XSD
@@ -76,3 +76,38 @@ def test_the_schema_rejects_a_broken_document(schema) -> None:  # type: ignore[n
     """The XSD is not a rubber stamp: a testcase without a name and a negative count are refused."""
     assert not schema.is_valid('<testsuites><testsuite name="x" tests="-1"/></testsuites>')
     assert not schema.is_valid('<testsuites><testsuite name="x" tests="1"><testcase/></testsuite></testsuites>')
+
+
+def test_root_causes_are_the_runs_failure_message(schema) -> None:  # type: ignore[no-untyped-def]
+    xml = render(diagnosed_report(), "junit")
+    schema.validate(xml)
+    suite = ET.fromstring(xml).find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert (cases[0].get("classname"), cases[0].get("name")) == ("ame-doctor.diagnosis", "root-cause")
+    assert [c.get("name") for c in cases[1:]] == ["values", "ingress", "resolve", "redis", "aurora", "access"]
+    # one more test, one more failure, and the counts still agree with the elements
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("7", "2", "1", "2")
+    assert len(suite.findall("testcase/failure")) == 2
+    failure = cases[0].find("failure")
+    assert failure is not None and failure.get("type") == "confirmed"
+    assert (failure.get("message") or "").splitlines() == [
+        "ROOT CAUSE: The Redis SG does not admit the worker SG (confirmed) on service propertyfeedtemplate-image, "
+        "queue image — explains: Connections to Redis hang; No worker is consuming the queue on queue image — "
+        "first step: aws ec2 describe-security-groups --group-ids sg-0redis",
+        "ROOT CAUSE: Tasks run with SSM values older than the current ones (likely) on service "
+        "propertyfeedtemplate-bulk — first step: aws ecs update-service --force-new-deployment ..."]
+    body = failure.text or ""
+    for needle in ("explains: No worker is consuming the queue on queue image "
+                   "(queue-not-draining/workers-not-consuming, confirmed)",
+                   "evidence: sg.ingress:missing:sg-0redis", "$ # then add the 6379 rule from sg-0worker",
+                   "jobs-fail-immediately/stale-ssm-values, likely, score 0.66"):
+        assert needle in body, needle
+    assert body.index("missing-redis-ingress") < body.index("stale-ssm-values")
+    out = suite.findtext("system-out") or ""
+    assert out.startswith("Root cause\nROOT CAUSE: The Redis SG") and "Playbooks\n" in out
+
+
+def test_no_root_cause_testcase_without_root_causes() -> None:
+    xml = render(mixed_report(), "junit")
+    assert "root-cause" not in xml and "ROOT CAUSE" not in xml

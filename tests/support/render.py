@@ -9,11 +9,15 @@ from doctor.model import (
     CauseState,
     CheckResult,
     CheckStatus,
+    Diagnosis,
+    ExplainedCause,
     Finding,
     PlaybookResult,
     QueueTarget,
     Report,
+    RootCause,
     RunInfo,
+    Scope,
     Severity,
     Target,
     ToolInfo,
@@ -43,8 +47,23 @@ def playbook(pid: str, verdict: str, causes: list[CauseResult]) -> PlaybookResul
     return PlaybookResult(id=pid, title=f"{pid} title", verdict=verdict, causes=causes)
 
 
+def explained(pid: str, cid: str, state: str = "likely", score: float = 0.5, *, services: tuple[str, ...] = (),
+              queues: tuple[str, ...] = (), title: str | None = None) -> ExplainedCause:
+    return ExplainedCause(playbook=pid, cause=cid, title=f"{cid} title" if title is None else title,
+                          state=CauseState(state), score=score, scope=Scope(services=list(services), queues=list(queues)))
+
+
+def root_cause(pid: str, cid: str, state: str = "confirmed", score: float = 0.9, *, services: tuple[str, ...] = (),
+               queues: tuple[str, ...] = (), evidence: list[str] | None = None, steps: list[str] | None = None,
+               explains: list[ExplainedCause] | None = None, title: str | None = None) -> RootCause:
+    return RootCause(playbook=pid, cause=cid, title=f"{cid} title" if title is None else title,
+                     state=CauseState(state), score=score, scope=Scope(services=list(services), queues=list(queues)),
+                     evidence=evidence or [], explains=explains or [], next_steps=steps or [])
+
+
 def report(checks: list[CheckResult], playbooks: list[PlaybookResult] | None = None, *,
-           fail_on: str = "error", strict: bool = False, run_id: str = "abc123def456") -> Report:
+           fail_on: str = "error", strict: bool = False, run_id: str = "abc123def456",
+           root_causes: list[RootCause] | None = None) -> Report:
     return Report(
         tool=ToolInfo(version="0.1.0"),
         run=RunInfo(id=run_id, started_at="2026-11-28T02:00:00.123456+00:00",
@@ -54,6 +73,7 @@ def report(checks: list[CheckResult], playbooks: list[PlaybookResult] | None = N
                       queues={"image": QueueTarget(service="propertyfeedtemplate-image")}),
         status=run_status(checks), exit_code=exit_code_for(checks, Severity(fail_on), strict),
         checks=checks, playbooks=playbooks or [], summary=summarize(checks),
+        diagnosis=Diagnosis(root_causes=root_causes or []),
     )
 
 
@@ -84,6 +104,30 @@ def mixed_report() -> Report:
         playbook("timeout-symptoms", "no cause confirmed", [cause("db-path-blocked", "unknown")]),
     ]
     return report(checks, books)
+
+
+IMAGE = ("propertyfeedtemplate-image",)
+BULK = ("propertyfeedtemplate-bulk",)
+
+
+def diagnosed_report() -> Report:
+    """``mixed_report`` with two root causes in rank order: the Redis ingress on the image service
+    (explaining a timeout there and a backlog on its queue) and, independent, stale SSM values on bulk."""
+    base = mixed_report()
+    redis = root_cause(
+        "jobs-fail-immediately", "missing-redis-ingress", "confirmed", 0.97, services=IMAGE, queues=("image",),
+        title="The Redis SG does not admit the worker SG", evidence=["sg.ingress:missing:sg-0redis"],
+        steps=["aws ec2 describe-security-groups --group-ids sg-0redis", "# then add the 6379 rule from sg-0worker"],
+        explains=[
+            explained("timeout-symptoms", "redis-path-unhealthy", "likely", 0.7, services=IMAGE, queues=("image",),
+                      title="Connections to Redis hang"),
+            explained("queue-not-draining", "workers-not-consuming", "confirmed", 0.92, queues=("image",),
+                      title="No worker is consuming the queue"),
+        ])
+    ssm = root_cause("jobs-fail-immediately", "stale-ssm-values", "likely", 0.66, services=BULK,
+                     title="Tasks run with SSM values older than the current ones",
+                     evidence=["dns.resolve:ttl:db"], steps=["aws ecs update-service --force-new-deployment ..."])
+    return base.model_copy(update={"diagnosis": Diagnosis(root_causes=[redis, ssm])})
 
 
 # the JUnit XML schema the junit renderer is validated against (the stdlib has no XSD validator)
