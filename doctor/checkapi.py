@@ -122,6 +122,8 @@ class CheckMeta(BaseModel):
     remediation: str
     iam_actions: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
+    after: tuple[str, ...] = Field(default=(), description="checks this one starts after (when they run); unlike "
+                                   "depends_on, their outcome never skips it (it reads their results if present)")
     needs: tuple[str, ...] = Field(default=(), description="inputs: 'aws', 'redis', 'mysql', 'env-file', 'exec'")
     timeout: float | None = Field(default=None, gt=0, description="overrides [run] check_timeout")
     kinds: dict[str, FindingKind] = Field(default_factory=dict, description="the finding kinds it reports")
@@ -217,6 +219,7 @@ class CheckContext:
         self.summary: str | None = None  # the check's one-line summary, when the default does not fit
         self.unknown_reason: str | None = None
         self.unlock: str | None = None
+        self.skipped_reason: str | None = None
         self._results: Mapping[str, CheckResult] = results if results is not None else {}
 
     def finding(
@@ -270,6 +273,12 @@ class CheckContext:
         """Part of the check could not run: the check is ``unknown`` unless something failed. Say why,
         and the IAM action or flag that would let it run."""
         self.unknown_reason = reason if self.unknown_reason is None else f"{self.unknown_reason}; {reason}"
+        self.unlock = self.unlock or unlock
+
+    def skip(self, reason: str, unlock: str | None = None) -> None:
+        """The check does not apply to this target (an optional integration that is not configured): it ends
+        ``skipped`` with ``reason`` — which does not degrade the run — unless it reported findings."""
+        self.skipped_reason = reason
         self.unlock = self.unlock or unlock
 
     def attempt(self, what: str, fn: Callable[[], T]) -> T | None:

@@ -134,7 +134,7 @@ class Engine:
 
         async def one(rc: RegisteredCheck) -> None:
             try:
-                for dep in rc.meta.depends_on:
+                for dep in (*rc.meta.depends_on, *rc.meta.after):
                     if dep in done:
                         await done[dep].wait()
                 bad = [d for d in rc.meta.depends_on
@@ -252,6 +252,8 @@ class Engine:
             else:
                 status, summary = CheckStatus.error, f"check crashed: {type(e).__name__}: {e}"
         closed = True
+        if status is None and ctx.skipped_reason is not None and not findings:
+            status, summary, unlock = CheckStatus.skipped, ctx.skipped_reason, ctx.unlock
         if status is None:
             status = status_from(findings, ctx.unknown_reason is not None)
             unlock = ctx.unlock

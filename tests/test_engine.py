@@ -120,6 +120,35 @@ def test_crash_becomes_error_and_dependents_are_skipped() -> None:
     assert other_r.status == CheckStatus.passed  # the run continued
 
 
+def test_after_waits_but_a_failed_predecessor_never_skips() -> None:
+    seen: dict[str, Any] = {}
+
+    def boom(ctx: CheckContext) -> Iterator[Finding]:
+        time.sleep(0.2)
+        raise ValueError("kaboom")
+
+    def later(ctx: CheckContext) -> Iterator[Finding]:
+        seen["before"] = ctx.result_of("syn.boom")
+        yield from ok(ctx)
+
+    _, report = run([synth("syn.later", 1, later, after=("syn.boom",)), synth("syn.boom", 2, boom)])
+    assert seen["before"] is not None and seen["before"].status == CheckStatus.error
+    assert report.check("syn.later").status == CheckStatus.passed
+
+
+def test_skip_ends_skipped_without_degrading_the_run() -> None:
+    def optional(ctx: CheckContext) -> Iterator[Finding]:
+        ctx.skip("not configured: set [sentry] organization", unlock="[sentry] organization")
+        return iter(())
+
+    _, report = run([synth("syn.optional", 1, optional), synth("syn.ok", 2, ok)])
+    result = report.check("syn.optional")
+    assert result.status == CheckStatus.skipped
+    assert result.summary == "not configured: set [sentry] organization"
+    assert result.unlock == "[sentry] organization"
+    assert report.status == RunStatus.healthy
+
+
 def test_per_check_timeout_is_error() -> None:
     def hang(ctx: CheckContext) -> Iterator[Finding]:
         time.sleep(3)
