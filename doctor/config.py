@@ -149,6 +149,8 @@ class SentryConfig(_Section):
     queue_tag: str | None = None
     window_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
     token_env: str = Field("SENTRY_AUTH_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    timeout: float = Field(10.0, gt=0, le=120, description="seconds per Sentry API request")
+    max_pages: int = Field(5, ge=1, le=50, description="pages of 100 issues read per query (Link cursors)")
 
     @property
     def configured(self) -> bool:
@@ -161,6 +163,11 @@ class ScalerConfig(_Section):
     kind: Literal["lambda", "application-autoscaling", "none"] = "none"
     function: str | None = None
     rule: str | None = None
+    range_env: str = Field("SCALE_{QUEUE}", pattern=r"^[A-Za-z0-9_{}]+$",
+                           description="the function's environment variable holding a queue's [min, max] "
+                           "({QUEUE}/{queue}: the queue name upper/lower case), e.g. SCALE_IMAGE=0..2")
+    interval_seconds: int | None = Field(None, ge=1, le=86400, description="how often the controller runs; "
+                                         "default: from the trigger's schedule (rate/cron), else 60")
 
 
 class Config(_Section):
