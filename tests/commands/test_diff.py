@@ -1,4 +1,5 @@
-"""ame-doctor diff: appeared / resolved / persisted by uid, status and verdict changes, exit 1 when worse."""
+"""ame-doctor diff: root causes first (appeared / resolved / changed), then findings appeared / resolved /
+persisted by uid, status and verdict changes; exit 1 when worse."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from doctor.diff import diff_reports, render_text
+from doctor.diff import diff_reports, render_text, root_cause_line
+from doctor.model import CauseState
 
-from support.render import cause, check, finding, playbook, report
+from support.render import cause, check, explained, finding, playbook, report, root_cause
+
+IMAGE = ("propertyfeedtemplate-image",)
+REDIS_ROOT = root_cause("jobs-fail-immediately", "missing-redis-ingress", "confirmed", 0.95, services=IMAGE,
+                        title="The Redis SG does not admit the worker SG", evidence=["sg.ingress:missing:sg-r"],
+                        explains=[explained("queue-not-draining", "workers-not-consuming", queues=("image",),
+                                            title="No worker is consuming the queue")])
+SSM_ROOT = root_cause("jobs-fail-immediately", "stale-ssm-values", "confirmed", 0.9, services=IMAGE,
+                      title="Tasks run with stale SSM values")
 
 
 def _old():  # type: ignore[no-untyped-def]
@@ -19,7 +29,7 @@ def _old():  # type: ignore[no-untyped-def]
         check("dns.resolve", "warn", [finding("dns.resolve:ttl:db", "warning", "long TTL")], order=3),
     ], [playbook("jobs-fail-immediately", "missing-redis-ingress (confirmed)",
                  [cause("missing-redis-ingress", "confirmed", ["sg.ingress:missing:sg-r"]),
-                  cause("bad-db-host", "ruled-out")])], run_id="old000000000")
+                  cause("bad-db-host", "ruled-out")])], run_id="old000000000", root_causes=[REDIS_ROOT])
 
 
 def _fixed():  # type: ignore[no-untyped-def]
@@ -41,7 +51,8 @@ def _broken():  # type: ignore[no-untyped-def]
         check("dns.resolve", "fail", [finding("dns.resolve:ttl:db", "error", "long TTL")], order=3),
     ], [playbook("jobs-fail-immediately", "stale-ssm-values (confirmed)",
                  [cause("missing-redis-ingress", "confirmed"), cause("bad-db-host", "ruled-out"),
-                  cause("stale-ssm-values", "confirmed")])], run_id="new111111111")
+                  cause("stale-ssm-values", "confirmed")])], run_id="new111111111",
+        root_causes=[SSM_ROOT, REDIS_ROOT])
 
 
 def test_a_fix_resolves_and_is_not_worse() -> None:
@@ -75,6 +86,72 @@ def test_identical_reports() -> None:
     d = diff_reports(_old(), _old())
     assert not d.appeared and not d.resolved and not d.checks and not d.verdicts and not d.causes
     assert len(d.persisted) == 3 and not d.worse
+    assert [(c.change, c.cause) for c in d.root_causes] == [("unchanged", "missing-redis-ingress")]
+    assert render_text(d).splitlines()[0] == ("root cause unchanged: The Redis SG does not admit the worker SG "
+                                              "(confirmed, score 0.95) on service propertyfeedtemplate-image")
+
+
+def test_a_resolved_root_cause_is_the_first_line() -> None:
+    d = diff_reports(_old(), _fixed())
+    lines = render_text(d).splitlines()
+    assert lines[0] == ("root cause resolved: The Redis SG does not admit the worker SG (was confirmed, score 0.95) "
+                        "on service propertyfeedtemplate-image")
+    assert lines[1] == "" and lines[2].startswith("ame-doctor diff: run old000000000 (failing)")
+    assert not d.worse
+
+
+def test_an_appeared_root_cause_is_the_first_line_and_worse() -> None:
+    d = diff_reports(_fixed(), _broken())
+    assert [(c.change, c.cause) for c in d.root_causes] == [
+        ("appeared", "stale-ssm-values"), ("appeared", "missing-redis-ingress")]  # rank order
+    lines = render_text(d).splitlines()
+    assert lines[0] == ("root cause appeared: Tasks run with stale SSM values (confirmed, score 0.90) on service "
+                        "propertyfeedtemplate-image")
+    assert lines[1] == ("root cause appeared: The Redis SG does not admit the worker SG (confirmed, score 0.95) on "
+                        "service propertyfeedtemplate-image — explains: No worker is consuming the queue on queue image")
+    assert d.worse and "root cause jobs-fail-immediately/stale-ssm-values appeared" in d.worse_reasons
+    # against the old run the Redis root cause persists: only the new one appeared
+    d = diff_reports(_old(), _broken())
+    assert [(c.change, c.cause) for c in d.root_causes] == [
+        ("appeared", "stale-ssm-values"), ("unchanged", "missing-redis-ingress")]
+
+
+def _with_roots(*roots):  # type: ignore[no-untyped-def]
+    return report([check("sg.ingress", "fail", [finding("sg.ingress:missing:sg-r", "critical", "closed")])],
+                  root_causes=list(roots))
+
+
+def test_state_score_and_scope_changes_follow_appearances() -> None:
+    likely = REDIS_ROOT.model_copy(update={"state": CauseState.likely, "score": 0.66})
+    d = diff_reports(_with_roots(likely), _with_roots(REDIS_ROOT))
+    [c] = d.root_causes
+    assert (c.change, c.old_state, c.new_state, c.worse) == ("changed", "likely", "confirmed", True)
+    assert root_cause_line(c) == (
+        "root cause changed: The Redis SG does not admit the worker SG (confirmed, score 0.95) on service "
+        "propertyfeedtemplate-image (was likely, score 0.66) — explains: No worker is consuming the queue on queue "
+        "image  (worse)")
+    assert diff_reports(_with_roots(REDIS_ROOT), _with_roots(likely)).root_causes[0].worse is False  # weaker
+    rescored = REDIS_ROOT.model_copy(update={"score": 0.97})
+    c = diff_reports(_with_roots(REDIS_ROOT), _with_roots(rescored)).root_causes[0]
+    assert (c.change, c.worse) == ("changed", False)  # a score move alone is news, not worse
+    assert diff_reports(_with_roots(REDIS_ROOT), _with_roots(REDIS_ROOT.model_copy(update={"score": 0.951}))
+                        ).root_causes[0].change == "unchanged"  # below what the report shows
+    wider = REDIS_ROOT.model_copy(update={"scope": REDIS_ROOT.scope.model_copy(
+        update={"services": [*IMAGE, "propertyfeedtemplate-bulk"]})})
+    d = diff_reports(_with_roots(REDIS_ROOT), _with_roots(SSM_ROOT, wider))
+    assert [(c.change, c.cause, c.worse) for c in d.root_causes] == [
+        ("appeared", "stale-ssm-values", True), ("changed", "missing-redis-ingress", True)]
+    assert "(was on service propertyfeedtemplate-image)" in root_cause_line(d.root_causes[1])
+
+
+def test_the_same_cause_on_two_scopes_is_matched_by_scope() -> None:
+    bulk = REDIS_ROOT.model_copy(update={"scope": REDIS_ROOT.scope.model_copy(
+        update={"services": ["propertyfeedtemplate-bulk"]})})
+    d = diff_reports(_with_roots(bulk, REDIS_ROOT), _with_roots(REDIS_ROOT))
+    assert [(c.change, c.old_scope, c.new_scope) for c in d.root_causes] == [
+        ("resolved", {"services": ["propertyfeedtemplate-bulk"], "queues": []}, None),
+        ("unchanged", {"services": list(IMAGE), "queues": []}, {"services": list(IMAGE), "queues": []})]
+    assert not d.worse
 
 
 def test_info_only_appearance_is_not_worse() -> None:
@@ -97,11 +174,17 @@ def test_cli_text_and_exit_codes(cli, saved) -> None:  # type: ignore[no-untyped
     old, fixed, broken = saved("old.json", _old()), saved("fixed.json", _fixed()), saved("broken.json", _broken())
     better = cli("diff", old, fixed)
     assert better.returncode == 0, better.stderr
+    assert better.stdout.startswith("root cause resolved: The Redis SG does not admit the worker SG")
     assert "Resolved (1)" in better.stdout and "- [critical] redis SG closed  (sg.ingress:missing:sg-r)" in better.stdout
     worse = cli("diff", old, broken, "--format", "json")
     assert worse.returncode == 1, worse.stderr
     data = json.loads(worse.stdout)
     assert data["worse"] is True and data["appeared"][0]["uid"] == "ssm.values:stale:DB_HOST"
+    assert [(c["change"], c["cause"], c["new_state"]) for c in data["root_causes"]] == [
+        ("appeared", "stale-ssm-values", "confirmed"), ("unchanged", "missing-redis-ingress", "confirmed")]
+    assert data["root_causes"][0]["new_scope"] == {"services": ["propertyfeedtemplate-image"], "queues": []}
+    first = cli("diff", fixed, broken).stdout.splitlines()[0]
+    assert first.startswith("root cause appeared: Tasks run with stale SSM values")
     assert {c["id"] for c in data["checks"]} == {"ssm.values", "dns.resolve"}
 
 
