@@ -96,8 +96,9 @@ class SentryIssue:
         return max(counted, 1)  # last seen inside: at least that event, even when the stats lag
 
     def text(self) -> str:
-        """What classifying the issue reads: title, culprit, exception type and value (one line each)."""
-        return "\n".join(p for p in (self.title, self.culprit, self.error_type, self.error_value) if p)
+        """What classifying the issue reads, one line each: title, culprit, "<exception type>: <value>"."""
+        exception = ": ".join(p for p in (self.error_type, self.error_value) if p)
+        return "\n".join(p for p in (self.title, self.culprit, exception) if p)
 
 
 @dataclass
