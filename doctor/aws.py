@@ -90,25 +90,28 @@ class AwsSession:
     def region_name(self) -> str | None:
         return self.session.region_name
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, region: str | None = None) -> Any:
+        """The guarded client of ``service`` (in ``region`` when given, e.g. us-east-1 for a global service's
+        CloudTrail events; else the session's)."""
         from botocore.config import Config as BotoConfig
 
         session: Any = self.session  # boto3-stubs overloads want a literal service name
+        key = f"{service}@{region}" if region else service
         with self._lock:
-            if service not in self._clients:
+            if key not in self._clients:
                 cfg = BotoConfig(
                     retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
                     connect_timeout=self.connect_timeout,
                     read_timeout=self.read_timeout,
                 )
-                client = session.client(service, config=cfg)
+                client = session.client(service, config=cfg, region_name=region)
                 client.meta.events.register("before-call.*.*", self._guard)
                 endpoint = client.meta.endpoint_url
                 client.meta.events.register("before-call.*.*", lambda **_: self._fail_fast(endpoint))
                 client.meta.events.register("after-call-error.*.*",
                                             lambda exception=None, **_: self._note_error(endpoint, exception))
-                self._clients[service] = client
-            return self._clients[service]
+                self._clients[key] = client
+            return self._clients[key]
 
     def _note_error(self, endpoint: str, exc: BaseException | None) -> None:
         """Remember an endpoint that could not be reached (after botocore's own retries)."""

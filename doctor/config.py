@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from doctor.model import Severity
+from doctor.util import parse_duration
 
 DEFAULT_CLUSTER = "propertyfeedtemplate-production"
 DEFAULT_SSM_PATH = "/propertyfeedtemplate/production/"
@@ -170,6 +171,20 @@ class ScalerConfig(_Section):
                                          "default: from the trigger's schedule (rate/cron), else 60")
 
 
+class TimelineConfig(_Section):
+    """[timeline]: what changed before it broke (doctor.timeline; `ame-doctor timeline`)."""
+
+    enabled: bool = True
+    since: str = Field("24h", description="look-back window: 90s, 30m, 6h, 2d, 1w (`timeline --since`)")
+    max_pages: int = Field(5, ge=1, le=100, description="pages per CloudTrail event name and per log group")
+
+    @field_validator("since")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v.strip()
+
+
 class Config(_Section):
     aws: AwsConfig = Field(default_factory=AwsConfig)
     ecs: EcsConfig = Field(default_factory=EcsConfig)
@@ -183,6 +198,7 @@ class Config(_Section):
     run: RunConfig = Field(default_factory=RunConfig)
     sentry: SentryConfig = Field(default_factory=SentryConfig)
     scaler: ScalerConfig = Field(default_factory=ScalerConfig)
+    timeline: TimelineConfig = Field(default_factory=TimelineConfig)
 
     @model_validator(mode="after")
     def _no_default_queue(self) -> Config:

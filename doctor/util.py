@@ -1,8 +1,9 @@
-"""Small parsers every layer shares: integers from loose input, AWS timestamps, host names."""
+"""Small parsers every layer shares: integers from loose input, AWS timestamps, durations, host names."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
 
@@ -49,3 +50,15 @@ def parse_datetime(value: Any) -> datetime | None:
 def norm_host(host: str | None) -> str:
     """A DNS name for comparison: lower case, no trailing dot, no surrounding blanks."""
     return (host or "").strip().rstrip(".").lower()
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``30m``, ``6h``, ``2d``, ``1w`` as a timedelta; ValueError (saying what is accepted) otherwise."""
+    m = _DURATION.match(text or "")
+    if not m or int(m.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a duration: use a positive number and s, m, h, d or w (e.g. 6h, 30m)")
+    return timedelta(seconds=int(m.group(1)) * _UNIT_SECONDS[m.group(2)])

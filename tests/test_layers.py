@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("checks", ("checks",)),
     ("registry", ("doctor.registry",)),  # discovers the `checks` package
     ("diagnosis", ("doctor.diagnosis",)),
+    ("timeline", ("doctor.timeline",)),  # the engine attaches it to the report
     ("engine", ("doctor.engine", "doctor.events")),  # the engine diagnoses the finished run
     ("reports", ("doctor.render", "doctor.diff", "doctor.iam", "doctor.rollout", "doctor.sim")),
     ("runspec", ("doctor.runspec", "doctor.outputs")),
