@@ -8,13 +8,16 @@ the host cannot reach it, the in-task probe's counts (read under each worker's o
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Generator, Iterable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from doctor.aws import denied_action
 from doctor.checkapi import CheckContext, check, load_meta
 from doctor.facts import RedisTarget
+from doctor.facts.logs import awslogs_config, recent_events, task_stream
 from doctor.model import Finding
 from doctor.net.dns import connect_address
 from doctor.probe import probe_all
@@ -25,6 +28,7 @@ from doctor.queues import (
     Reading,
     RedisPool,
     ToReport,
+    WorkerActivity,
     WorkerSpec,
     command_words,
     inspect_queue,
@@ -40,11 +44,13 @@ from doctor.queues import (
     snapshot_from_probe,
     worker_settings,
 )
-from doctor.util import to_int
+from doctor.util import to_datetime, to_int
 
 META = load_meta(__file__)
 
 SAMPLE_MARGIN = 20.0  # seconds of the check deadline kept free when sampling
+ACTIVE_MINUTES = 15   # job lines this recent make a service a consumer
+ACTIVE_TASKS_READ = 3  # running tasks per service whose log lines are read
 
 
 @check(META)
@@ -150,13 +156,53 @@ def _task_vantage(ctx: CheckContext, readings: dict[str, Any], consumers: list[C
     heavy queue from its own service's task (where its workers pop), ``default`` from any task."""
     by_queue = {c.queue: c for c in consumers}
     any_reading = next(iter(readings.values()))
+    snaps: dict[str, tuple[QueueSnapshot, str]] = {}
     for q in [*ctx.config.queues, "default"]:
         own = readings.get(ctx.config.service_for(q) or "") or any_reading
         snap = snapshot_from_probe(q, own.queues or {}, now=time.time())
-        if snap is None:
-            continue
-        where = Reading(own.vantage, ctx.config.service_for(q), ctx.config.ecs.cluster, stranded=False)
+        if snap is not None:
+            snaps[q] = (snap, own.vantage)
+    _read_activity(ctx, consumers, [s for s, _ in snaps.values()])
+    for q, (snap, vantage) in snaps.items():
+        where = Reading(vantage, ctx.config.service_for(q), ctx.config.ecs.cluster, stranded=False)
         yield from _report(ctx, judge_queue(q, snap, [snap], by_queue.get(q), consumers, where))
+
+
+# --- the consumers' state ----------------------------------------------------------------------
+def _read_activity(ctx: CheckContext, consumers: list[Consumer], snaps: list[QueueSnapshot]) -> None:
+    """Give each service popping a queue with stale entries (expired reservations, overdue delayed jobs) its
+    :class:`WorkerActivity`: its running tasks, steady or not, and the job lines they logged in the last
+    :data:`ACTIVE_MINUTES`. Read only where it decides the judgement."""
+    stale = [s.name for s in snaps if s.expired_reserved or s.overdue_delayed]
+    for c in consumers:
+        if c.activity is None and any(c.pops(q) for q in stale):
+            c.activity = _activity(ctx, c)
+
+
+def _activity(ctx: CheckContext, c: Consumer) -> WorkerActivity:
+    svc = (ctx.facts.services() or {}).get(c.service) or {}
+    desired, running, pending = (int(svc.get(k) or 0) for k in ("desiredCount", "runningCount", "pendingCount"))
+    since = ctx.facts.now - timedelta(minutes=ACTIVE_MINUTES)
+    listed = ctx.attempt(f"{c.service} tasks", functools.partial(ctx.facts.tasks, c.service))
+    tasks = [t for t in listed or [] if t.get("lastStatus") == "RUNNING"]
+    act = WorkerActivity(c.service, running_tasks=len(tasks), steady=desired > 0 and running == desired and not pending,
+                         since=since.timestamp(), problem=None if listed is not None else "ECS tasks unreadable")
+    td = ctx.facts.service_task_definition(c.service)
+    container = ctx.facts.container_name(td) if td else None
+    awslogs = awslogs_config(td, container) if td else None
+    if awslogs is None:
+        act.problem = "the worker container does not log with awslogs"
+        return act
+    group, prefix = awslogs
+    newest = sorted(tasks, key=lambda t: to_datetime(t.get("startedAt") or t.get("createdAt")), reverse=True)
+    for task in newest[:ACTIVE_TASKS_READ]:
+        events = ctx.attempt(f"{c.service} worker logs", functools.partial(
+            recent_events, ctx.facts, group, task_stream(prefix, container, task), since))
+        if events is None:
+            act.problem = "logs:GetLogEvents denied"
+            break
+        act.add(events)
+    return act
 
 
 # --- Redis ------------------------------------------------------------------------------------
@@ -245,6 +291,7 @@ def _redis_findings(ctx: CheckContext, for_db: Any, target: RedisTarget, consume
     splits = judge_key_split(scan, loc, (target.db, target.prefix), settings)
     stranded = {s.resource for s in splits if s.evidence.get("stranded_jobs")}
 
+    _read_activity(ctx, consumers, [readings[q][-1] for q in names])
     for q in names:
         where = Reading("host", cfg.service_for(q), cfg.ecs.cluster, stranded=q in stranded)
         yield from _report(ctx, judge_queue(q, readings[q][-1], readings[q], by_queue.get(q), consumers, where))

@@ -30,8 +30,8 @@ logs.redis_refused logs.redis_timeout net.endpoint_private_dns_disabled net.endp
 net.no_path_ecr net.no_path_logs net.no_path_s3 net.no_path_ssm net.no_path_ssmmessages net.ok
 net.vpc_dns_disabled net.worker_egress_blocked probe.runtime_dir_unwritable queue.attempts_exhausted
 queue.backlog queue.backlog_growing queue.default_in_heavy_path queue.draining queue.failed_jobs_recent
-queue.failing_requeue queue.key_split queue.no_consumer queue.overdue_delayed queue.stale_reservations
-queue.sync_connection_trap queue.timeout_ge_retry_after queue.unrouted reach.aurora_auth_failed
+queue.failing_requeue queue.jobs_outlive_retry_after queue.key_split queue.no_consumer queue.overdue_delayed
+queue.stale_reservations queue.sync_connection_trap queue.timeout_ge_retry_after queue.unrouted reach.aurora_auth_failed
 reach.aurora_dns_failed reach.aurora_ok reach.aurora_reader reach.aurora_refused reach.aurora_timeout
 reach.redis_auth_failed reach.redis_dns_failed reach.redis_evicting reach.redis_ok reach.redis_readonly
 reach.redis_refused reach.redis_timeout s3.access_denied s3.bucket_missing s3.no_network_path s3.ok

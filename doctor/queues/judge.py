@@ -7,11 +7,16 @@ stuck in long jobs, or starvation behind a higher-priority queue. Jobs cycling t
 attempts > 0 are popped, fail or time out and are released: the backlog churns without draining. A job
 popped with attempts >= maxTries (the job's own, else the worker's ``--tries``) fails at once with
 MaxAttemptsExceededException.
+
+Stale entries are judged with the consumers' state: beside running, steady tasks that log finished jobs, an
+expired reservation is a job that outlived ``retry_after`` (popped again mid-run) or whose worker stopped mid-job,
+and an overdue delayed job waits for a busy worker — not a missing consumer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from doctor.queues.report import ToReport
 from doctor.queues.routing import Consumer
@@ -43,9 +48,12 @@ def judge_queue(q: str, snap: QueueSnapshot, readings: list[QueueSnapshot], c: C
         ev["location_source"] = c.location_source
     res = [snap.key] + ([service] if service else [])
     popping = [x for x in consumers if x.pops(q)]
+    consuming = [x for x in popping if x.consuming(q)]
     running = sum(int(x.running or 0) for x in popping)
     routing_known = q == "default" or (c is not None and c.command is not None)
     ev["running_consumers"] = running if q != "default" else None
+    if any(x.activity is not None for x in popping):
+        ev["consumers"] = [x.activity.evidence() for x in popping if x.activity is not None]
 
     signals = ["queue.backlog"] if snap.ready > 0 else []
     if snap.total == 0 and not where.stranded:
@@ -57,7 +65,7 @@ def judge_queue(q: str, snap: QueueSnapshot, readings: list[QueueSnapshot], c: C
 
     stale = snap.expired_reserved > 0 or snap.overdue_delayed > 0
     no_running = q != "default" and routing_known and running == 0
-    if snap.ready > 0 and (stale or no_running):
+    if snap.ready > 0 and (stale or no_running) and not consuming:
         reasons = []
         if no_running:
             reasons.append("no running task of a service that consumes it" if popping else "no service consumes it")
@@ -69,13 +77,17 @@ def judge_queue(q: str, snap: QueueSnapshot, readings: list[QueueSnapshot], c: C
         out.append(ToReport("no_consumer", q, ev, res, {
             "queue": q, "ready": snap.ready, "reasons": "; ".join(reasons), "cluster": where.cluster, "service": service},
             severity="critical" if no_running else None, variant=None if service else "app_hosts"))
-    if snap.expired_reserved:
+    if snap.expired_reserved and consuming:
+        out.append(_expired_while_consuming(q, snap, consuming, ev, res))
+    elif snap.expired_reserved:
         out.append(ToReport("stale_reservations", q, ev, res, {
             "queue": q, "expired": snap.expired_reserved, "oldest_s": snap.oldest_expired_reserved_s}))
     if snap.overdue_delayed:
         out.append(ToReport("overdue_delayed", q, ev, res, {
-            "queue": q, "overdue": snap.overdue_delayed, "oldest_s": snap.oldest_overdue_delayed_s},
-            severity=None if snap.ready or snap.overdue_delayed > 1 else "warning"))
+            "queue": q, "overdue": snap.overdue_delayed, "oldest_s": snap.oldest_overdue_delayed_s,
+            "services": ", ".join(x.service for x in consuming)},
+            severity=None if consuming or snap.ready or snap.overdue_delayed > 1 else "warning",
+            variant="consumers_busy" if consuming else None))
 
     worker_tries = c.command.effective()["tries"] if c is not None and c.command is not None else None
     exhausted = []
@@ -104,6 +116,26 @@ def judge_queue(q: str, snap: QueueSnapshot, readings: list[QueueSnapshot], c: C
         out.append(ToReport("no_consumer", q, {**ev, "sampled_s": round(sampled, 1)}, res,
                             {"queue": q, "sampled_s": sampled}, variant="head_stuck"))
     return out
+
+
+def _expired_while_consuming(q: str, snap: QueueSnapshot, consuming: list[Consumer], ev: dict[str, Any],
+                             res: list[str]) -> ToReport:
+    """Expired reservations beside consumers seen processing jobs: nothing is missing a consumer. When the workers'
+    --timeout reaches retry_after (or a logged job ran that long) the jobs outlive their reservation and are popped
+    again mid-run; otherwise a worker stopped mid-job (``consumers_live``)."""
+    timeout = max(x.command.effective()["timeout"] for x in consuming if x.command is not None)
+    retry_after = min(x.retry_after for x in consuming)
+    runs = [x.activity.longest_run_s for x in consuming if x.activity and x.activity.longest_run_s is not None]
+    longest = max(runs) if runs else None
+    values = {"queue": q, "expired": snap.expired_reserved, "oldest_s": snap.oldest_expired_reserved_s,
+              "services": ", ".join(x.service for x in consuming), "timeout": timeout, "retry_after": retry_after,
+              "tasks": sum(x.activity.running_tasks for x in consuming if x.activity),
+              "longest": f"; the longest logged job ran {longest:g}s" if longest is not None else "",
+              "suggested_retry_after": max(timeout, round(longest or 0)) + 30}
+    evidence = {**ev, "worker_timeout_s": timeout, "retry_after_s": retry_after, "longest_run_s": longest}
+    if timeout == 0 or timeout >= retry_after or (longest is not None and longest >= retry_after):
+        return ToReport("jobs_outlive_retry_after", q, evidence, res, values)
+    return ToReport("stale_reservations", q, evidence, res, values, variant="consumers_live")
 
 
 def judge_trend(q: str, readings: list[QueueSnapshot], capped: bool, where: Reading) -> ToReport:

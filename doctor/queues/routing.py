@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from doctor.facts import laravel_redis_prefix
+from doctor.queues.activity import WorkerActivity
 from doctor.queues.report import ToReport
 from doctor.queues.workers import DEFAULT_RETRY_AFTER, WorkerCommand, parse_worker_command
 from doctor.util import to_int
@@ -42,10 +43,17 @@ class Consumer:
     running: int | None = None
     retry_after: int = DEFAULT_RETRY_AFTER
     location_source: str = "SSM + task definition environment"
+    activity: WorkerActivity | None = None  # its tasks' state and recent job lines (read when it matters)
 
     def pops(self, queue: str) -> bool:
         """Known to pop ``queue`` (its command names it, on a connection other than ``sync``)."""
         return self.command is not None and queue in self.queues and self.connection != "sync"
+
+    def consuming(self, queue: str) -> bool:
+        """Seen popping ``queue`` now: running, steady tasks that processed jobs recently, with ``queue`` first in
+        their --queue list (a lower-priority queue is popped only when the ones before it are empty)."""
+        return (self.pops(queue) and self.queues[0] == queue and self.activity is not None
+                and self.activity.consuming)
 
 
 @dataclass

@@ -17,22 +17,25 @@ import json
 import os
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from doctor.sim.dns import DnsServer
 from doctor.sim.fakeredis_tcp import FakeRedisTcp
-from doctor.sim.servers import Blackhole, MariaDB, RedisServer, ServerUnavailable
-from doctor.sim.world import World, WorldSpec, build_world, pin_ecs_task_status, put_log_lines
-
-ACCOUNT = "123456789012"  # moto's default account
-LARAVEL_DIRS = ("storage/framework/cache/data", "storage/framework/sessions", "storage/framework/views",
-                "storage/logs", "bootstrap/cache")
-PREFIX = "propertyfeedtemplate_database_"  # Laravel: slug(APP_NAME, '_') . '_database_'
-OLD_DB_HOST = "ame-aurora-old.cluster-c0ld0ld0ld.eu-west-1.rds.amazonaws.com"
+from doctor.sim.servers import Blackhole, MariaDB, RedisServer, Relay, ServerUnavailable
+from doctor.sim.world import (
+    World,
+    WorldSpec,
+    bend_ecs_exec,
+    build_world,
+    pin_ecs_task_status,
+    put_log_events,
+    put_log_lines,
+)
 
 ACCOUNT = "123456789012"  # moto's default account
 LARAVEL_DIRS = ("storage/framework/cache/data", "storage/framework/sessions", "storage/framework/views",
@@ -56,6 +59,7 @@ class SimPlatform:
     dns: Any = None
     redis: Any = None
     db: Any = None
+    reader: Any = None     # the read-only MariaDB behind the reader instance (serve_reader)
     env: dict[str, str] = field(default_factory=dict)   # the web tier's production .env
     exec_transport: str = "local"
     skip: list[str] = field(default_factory=list)       # checks the simulation cannot serve
@@ -197,9 +201,8 @@ class SimPlatform:
 
     def _backdate(self) -> None:
         """What real AWS reports and moto does not: tasks started an hour ago, parameters last changed
-        before that, ECS Exec enabled as requested with its managed agent running."""
-        from datetime import UTC, datetime
-
+        two days ago (before the services' deployment), ECS Exec enabled as requested with its managed agent
+        running."""
         from moto.core.utils import utcnow
         from moto.ssm.models import ssm_backends
         started = datetime.now(UTC) - timedelta(hours=1)
@@ -215,7 +218,7 @@ class SimPlatform:
         ssm = ssm_backends[ACCOUNT][self.w.spec.region]
         for name in list(ssm._parameters):
             for version in ssm._parameters[name]:
-                version.last_modified_date = utcnow() - timedelta(hours=2)
+                version.last_modified_date = utcnow() - timedelta(days=2)
 
     def _wire_dns(self) -> None:
         w = self.w
@@ -235,36 +238,119 @@ class SimPlatform:
         self.dns.set(name, "A", alias)
 
     def stop_task(self, arn: str, reason: str, stop_code: str, exit_code: int | None,
-                  ago: timedelta = timedelta(minutes=2)) -> None:
-        """Stop a task through the API, then give it what real ECS reports (moto: no stopCode/exit codes)."""
-        from datetime import UTC, datetime
-
+                  ago: timedelta = timedelta(minutes=2), ran: timedelta = timedelta(seconds=20)) -> None:
+        """Stop a task through the API, then give it what real ECS reports (moto: no stopCode/exit codes):
+        stopped ``ago``, after running for ``ran``."""
         cluster = self.w.spec.cluster
         self.session.client("ecs").stop_task(cluster=cluster, task=arn, reason=reason)
-        t = next(t for t in self.ecs_backend().tasks[cluster].values() if t.task_arn == arn)
+        t = self._backend_task(arn)
         t.stopped_at = datetime.now(UTC) - ago
-        t.started_at = t.stopped_at - timedelta(seconds=20)
+        t.started_at = t.stopped_at - ran
         t.stop_code = stop_code
         for c in t.containers:
             c.last_status = "STOPPED"
             if exit_code is not None:
                 c.exitCode = exit_code
 
-    def start_failing_tasks(self, queue: str, count: int, reason: str, stop_code: str,
-                            exit_code: int | None, log_lines: list[str] | None = None) -> None:
-        """The service keeps starting tasks that stop: ``count`` stopped tasks with ECS's reason."""
-        ecs = self.session.client("ecs")
+    def _backend_task(self, arn: str) -> Any:
+        return next(t for t in self.ecs_backend().tasks[self.w.spec.cluster].values() if t.task_arn == arn)
+
+    def _run_service_task(self, queue: str, started_by: str = "ecs-svc/1234567890") -> str:
         w = self.w
         service = w.services[queue]
         netcfg = {"awsvpcConfiguration": {"subnets": list(w.worker_subnets), "securityGroups": [w.worker_sg]}}
+        return str(self.session.client("ecs").run_task(
+            cluster=w.spec.cluster, taskDefinition=w.task_definitions[service], launchType="FARGATE",
+            group=f"service:{service}", networkConfiguration=netcfg, startedBy=started_by,
+            enableExecuteCommand=True)["tasks"][0]["taskArn"])
+
+    def start_failing_tasks(self, queue: str, count: int, reason: str, stop_code: str,
+                            exit_code: int | None, log_lines: list[str] | None = None,
+                            ago: timedelta = timedelta(minutes=2)) -> None:
+        """The service keeps starting tasks that stop: ``count`` stopped tasks with ECS's reason, the newest
+        ``ago``, then one every 3 minutes before it; each logs ``log_lines`` just before it stops."""
         for i in range(count):
-            arn = ecs.run_task(cluster=w.spec.cluster, taskDefinition=w.task_definitions[service],
-                               launchType="FARGATE", group=f"service:{service}", networkConfiguration=netcfg,
-                               startedBy="ecs-svc/1234567890")["tasks"][0]["taskArn"]
+            arn = self._run_service_task(queue)
+            stopped = ago + timedelta(minutes=3 * i)
             if log_lines:
-                put_log_lines(self.session.client("logs"), w.log_groups[service], f"ecs/app/{arn.rsplit('/', 1)[-1]}",
-                              log_lines)
-            self.stop_task(arn, reason, stop_code, exit_code, ago=timedelta(minutes=2 + 3 * i))
+                self.log(queue, arn, log_lines, ago=stopped + timedelta(seconds=5))
+            self.stop_task(arn, reason, stop_code, exit_code, ago=stopped)
+
+    def log(self, queue: str, arn: str, lines: list[str], ago: timedelta = timedelta(0)) -> None:
+        """``lines`` in the task's awslogs stream (``ecs/app/<task id>``), written ``ago``."""
+        service = self.w.services[queue]
+        put_log_lines(self.session.client("logs"), self.w.log_groups[service], f"ecs/app/{arn.rsplit('/', 1)[-1]}",
+                      lines, at=(datetime.now(UTC) - ago).timestamp())
+
+    def log_events(self, queue: str, arn: str, events: list[tuple[timedelta, str]]) -> None:
+        """``(how long ago, line)`` events in the task's awslogs stream."""
+        now = datetime.now(UTC)
+        put_log_events(self.session.client("logs"), self.w.log_groups[self.w.services[queue]],
+                       f"ecs/app/{arn.rsplit('/', 1)[-1]}", [((now - ago).timestamp(), line) for ago, line in events])
+
+    def redeploy(self, queue: str, ago: timedelta, command: list[str] | None = None, count: int = 1) -> list[str]:
+        """A deployment of ``queue``'s service ``ago``: a new task definition revision (the worker container with
+        ``command``, else unchanged), the running tasks replaced by the scheduler, ``count`` new tasks RUNNING
+        since then. Returns the new tasks' ARNs."""
+        ecs = self.session.client("ecs")
+        w = self.w
+        service = w.services[queue]
+        td = ecs.describe_task_definition(taskDefinition=w.task_definitions[service])["taskDefinition"]
+        container = {**td["containerDefinitions"][0], **({"command": command} if command else {})}
+        keep = ("family", "networkMode", "requiresCompatibilities", "cpu", "memory", "executionRoleArn", "taskRoleArn")
+        w.task_definitions[service] = ecs.register_task_definition(
+            **{k: td[k] for k in keep}, containerDefinitions=[container])["taskDefinition"]["taskDefinitionArn"]
+        ecs.update_service(cluster=w.spec.cluster, service=service, taskDefinition=w.task_definitions[service],
+                           desiredCount=count, forceNewDeployment=True)
+        started = datetime.now(UTC) - ago
+        deployment = next(s for s in self.ecs_backend().services.values() if s.name == service).deployments[0]
+        deployment.update(createdAt=started, updatedAt=started + timedelta(minutes=3), desiredCount=count,
+                          runningCount=count, pendingCount=0, taskDefinition=w.task_definitions[service])
+        for arn in w.tasks[service]:
+            old = self._backend_task(arn)
+            self.stop_task(arn, f"Task stopped by the deployment {deployment['id']}", "ServiceSchedulerInitiated",
+                           143, ago=ago - timedelta(minutes=2),
+                           ran=datetime.now(UTC) - (ago - timedelta(minutes=2)) - old.started_at)
+        w.tasks[service] = [self._run_service_task(queue, started_by=deployment["id"]) for _ in range(count)]
+        bend_ecs_exec(w, ACCOUNT)
+        for arn in w.tasks[service]:
+            self._backend_task(arn).started_at = started + timedelta(seconds=40)
+            self.log(queue, arn, [f"   INFO  Processing jobs from the [{queue}] queue."], ago=ago - timedelta(seconds=45))
+        return w.tasks[service]
+
+    def service_event(self, queue: str, message: str, ago: timedelta) -> None:
+        """An event in the service's event list (``{service}`` in ``message`` names it), as ECS posts them."""
+        service = self.w.services[queue]
+        svc = next(s for s in self.ecs_backend().services.values() if s.name == service)
+        svc.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": datetime.now(UTC) - ago,
+                              "message": message.format(service=service)})
+        svc.events.sort(key=lambda e: e["createdAt"], reverse=True)
+
+    def serve_reader(self, alias: str = "127.0.0.5") -> None:
+        """The cluster's reader instance answers on its own address, as on Aurora: a read-only MariaDB (handed in,
+        else started here) behind ``alias`` on the DB port; the reader endpoint leads there."""
+        if self.db is None:
+            raise ScenarioUnavailable("the reader needs a MariaDB/MySQL server (install mariadb-server)")
+        if self.reader is None:
+            reader = MariaDB(database=self.db.database, user=self.db.user, password=self.db.password)
+            self._closers.append(reader.stop)
+            reader.initialise()
+            reader.read_only = True
+            self.reader = reader.start()
+        relay = Relay(alias, self.db.port, self.reader.port)
+        self._closers.append(relay.close)
+        self.dns.set(sorted(self.w.db_instance_endpoints.items())[-1][1], "A", alias)
+
+    def fail_jobs(self, queue: str, exception: str, ages: list[timedelta]) -> None:
+        """Rows in failed_jobs, as Laravel writes them for jobs of ``queue`` that failed ``ages`` ago."""
+        if self.db is None:
+            return
+        from pymysql.converters import escape_string
+
+        rows = [f"INSERT INTO failed_jobs (uuid, connection, queue, payload, exception, failed_at) VALUES "
+                f"('{uuid.uuid4()}', 'redis', '{escape_string(queue)}', '{{}}', '{escape_string(exception)}', "
+                f"NOW() - INTERVAL {int(age.total_seconds())} SECOND)" for age in ages]
+        self.db.execute_root([f"USE `{self.db.database}`", *rows])
 
     # -- what the doctor is pointed at
     def config(self) -> dict[str, Any]:

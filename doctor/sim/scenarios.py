@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +163,121 @@ def redis_path_unhealthy(p: SimPlatform) -> None:
     p.drop_path(p.w.redis_host, "127.0.0.3", p.redis.port)
 
 
+def _job_line(started: datetime, job: str, run_s: float, status: str = "DONE") -> str:
+    """A ``queue:work`` output line as Laravel 9+ writes it when a job ends (started at ``started``, UTC)."""
+    run = f"{run_s * 1000:.2f}ms" if run_s < 1 else " ".join(
+        f"{n}{unit}" for n, unit in ((int(run_s // 60), "m"), (int(run_s % 60), "s")) if n)
+    return f"  {started:%Y-%m-%d %H:%M:%S} {job} {'.' * max(1, 47 - len(job) - len(run))} {run} {status}"
+
+
+def _error_line(at: datetime, message: str, exception: str) -> str:
+    """An exception as Laravel's stderr channel writes it (LOG_CHANNEL=stderr)."""
+    return (f"[{at:%Y-%m-%d %H:%M:%S}] production.ERROR: {message} {{\"exception\":\"[object] ({exception}(code: 0): "
+            f"{message} at /var/www/html/vendor/laravel/framework/src/Illuminate/Database/Connection.php:829)\"}}")
+
+
+def _failing_jobs(p: SimPlatform, queue: str, run_s: float, message: str, exception: str) -> None:
+    """Every running task of ``queue`` logged jobs failing the same way over the last 20 minutes, and Redis holds
+    them released back with attempts > 0 (Laravel's release on an exception with tries left)."""
+    now = datetime.now(UTC)
+    for arn in p.w.tasks[p.w.services[queue]]:
+        events: list[tuple[timedelta, str]] = []
+        started = now - timedelta(minutes=20)
+        while started + timedelta(seconds=run_s) < now:
+            ended = started + timedelta(seconds=run_s)
+            events += [(now - ended, _error_line(ended, message, exception)),
+                       (now - ended, _job_line(started, "App\\Jobs\\ResizeImage", run_s, "FAIL"))]
+            started = ended + timedelta(seconds=3)
+        p.log_events(queue, arn, events)
+    r = p.redis.client(0)
+    t = time.time()
+    for n in range(6):
+        r.zadd(f"{PREFIX}queues:{queue}:delayed", {_job(queue, 500 + n, attempts=1 + n % 2): t + 20 + 10 * n})
+    for n in range(10):
+        r.rpush(f"{PREFIX}queues:{queue}", _job(queue, 600 + n))
+
+
+def stale_db_host(p: SimPlatform) -> None:
+    """DB_HOST, the same in SSM and the web tier's .env (no drift), still names the Aurora cluster replaced last
+    week; the name still resolves, to an address where nothing answers: every job that touches the database times
+    out and is released to retry."""
+    p.put_param("DB_HOST", OLD_DB_HOST, ago=timedelta(days=7))
+    p.env["DB_HOST"] = OLD_DB_HOST
+    p.drop_path(OLD_DB_HOST, "127.0.0.4", int(p.ssm_values()["DB_PORT"]))
+    _failing_jobs(p, "image", 60, "SQLSTATE[HY000] [2002] Connection timed out (Connection: mysql, SQL: select * "
+                  "from `images` where `id` = 812 limit 1)", "Illuminate\\Database\\QueryException")
+
+
+def db_host_reader(p: SimPlatform) -> None:
+    """DB_HOST in SSM and the web tier's .env is the cluster's reader endpoint: connections work, every write fails
+    with error 1290 (--read-only) and the jobs are released to retry."""
+    reader = p.w.db_reader_endpoint
+    p.put_param("DB_HOST", reader, ago=timedelta(days=2))
+    p.env["DB_HOST"] = reader
+    p.serve_reader()
+    _failing_jobs(p, "image", 0.4, "SQLSTATE[HY000]: General error: 1290 The MySQL server is running with the "
+                  "--read-only option so it cannot execute this statement (Connection: mysql, SQL: update `images` "
+                  "set `resized_at` = now() where `id` = 812)", "Illuminate\\Database\\QueryException")
+
+
+def long_jobs_outlive_retry_after(p: SimPlatform) -> None:
+    """image workers run --timeout=600 while retry_after is 90: both tasks RUNNING and steady and logging 2-5 minute
+    jobs, one reservation expired a minute ago (its job still running), failed_jobs filling with
+    MaxAttemptsExceededException."""
+    p.put_param("REDIS_QUEUE_RETRY_AFTER", "90", ago=timedelta(days=30))
+    p.env["REDIS_QUEUE_RETRY_AFTER"] = "90"
+    command = [w if not w.startswith("--timeout=") else "--timeout=600" for w in p.w.worker_command("image")]
+    arns = p.redeploy("image", ago=timedelta(hours=3), command=command, count=2)
+    now = datetime.now(UTC)
+    runs = (150, 212, 96, 264, 181, 0.02, 133, 243, 118, 0.03, 199, 171)
+    for i, arn in enumerate(arns):
+        events: list[tuple[timedelta, str]] = []
+        started = now - timedelta(minutes=40, seconds=70 * i)
+        for n, run in enumerate(runs * 2):
+            ended = started + timedelta(seconds=run)
+            if ended > now - timedelta(seconds=20):
+                break
+            if run < 1:  # popped again after its reservation expired mid-run: out of tries at once
+                events.append((now - ended, _error_line(
+                    ended, "App\\Jobs\\ResizeImage has been attempted too many times.",
+                    "Illuminate\\Queue\\MaxAttemptsExceededException")))
+            events.append((now - ended, _job_line(started, "App\\Jobs\\ResizeImage", run,
+                                                  "FAIL" if run < 1 else "DONE")))
+            started = ended + timedelta(seconds=2 + n % 3)
+        p.log_events("image", arn, events)
+    r = p.redis.client(0)
+    t = time.time()
+    r.zadd(f"{PREFIX}queues:image:reserved", {_job("image", 700, attempts=1): t + 40,
+                                               _job("image", 701, attempts=2): t - 60})
+    for n in range(14):
+        r.rpush(f"{PREFIX}queues:image", _job("image", 710 + n))
+    p.fail_jobs("image", "Illuminate\\Queue\\MaxAttemptsExceededException: App\\Jobs\\ResizeImage has been "
+                "attempted too many times. in /var/www/html/vendor/laravel/framework/src/Illuminate/Queue/"
+                "MaxAttemptsExceededException.php:24", [timedelta(minutes=4 + 5 * n) for n in range(9)])
+
+
+def resolved_history(p: SimPlatform) -> None:
+    """An incident that is over: the image release shipped without storage/framework, its jobs failed 2-3 hours
+    ago (failed_jobs) and its tasks crash-looped 45-55 minutes ago (stopped tasks, error lines, a service event);
+    the fixed image was deployed 40 minutes ago and its task has been processing jobs since."""
+    p.fail_jobs("image", "ErrorException: file_put_contents(/var/www/html/storage/framework/cache/data/7a/1f/7a1f): "
+                "Failed to open stream: No such file or directory in /var/www/html/vendor/laravel/framework/src/"
+                "Illuminate/Filesystem/Filesystem.php:204", [timedelta(minutes=125 + 7 * n) for n in range(8)])
+    p.start_failing_tasks("image", 4, "Essential container in task exited", "EssentialContainerExited", 1,
+                          log_lines=["In Compiler.php line 67:", "  Please provide a valid cache path."],
+                          ago=timedelta(minutes=45))
+    p.service_event("image", "(service {service}) is unable to consistently start tasks successfully. For more "
+                    "information, see the Troubleshooting section of the Amazon ECS Developer Guide.",
+                    ago=timedelta(minutes=48))
+    arns = p.redeploy("image", ago=timedelta(minutes=40))
+    p.service_event("image", "(service {service}) has reached a steady state.", ago=timedelta(minutes=36))
+    now = datetime.now(UTC)
+    events = [(timedelta(minutes=35 - 3 * n, seconds=-4.2),
+               _job_line(now - timedelta(minutes=35 - 3 * n), "App\\Jobs\\ResizeImage", 4.2)) for n in range(11)]
+    p.log_events("image", arns[0], events)
+    healthy(p)
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -198,6 +313,11 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              peers=("missing-aurora-ingress",), needs_db=True),
     Scenario("redis-path-unhealthy", redis_path_unhealthy, "timeout-symptoms", "redis-path-unhealthy",
              peers=("missing-redis-ingress",)),
+    Scenario("stale-db-host", stale_db_host, "jobs-fail-immediately", "bad-db-host", needs_db=True),
+    Scenario("db-host-reader", db_host_reader, "jobs-fail-immediately", "bad-db-host", needs_db=True),
+    Scenario("long-jobs-outlive-retry-after", long_jobs_outlive_retry_after, "queue-not-draining",
+             "jobs-failing-and-requeueing", needs_db=True),
+    Scenario("resolved-history", resolved_history, needs_db=True),
 ]}
 
 
@@ -208,11 +328,11 @@ def get_scenario(name: str) -> Scenario:
 
 
 def start(scenario: Scenario, progress: Callable[[str], None] = lambda s: None,
-          workdir: Path | None = None, redis: Any = None, db: Any = None) -> SimPlatform:
+          workdir: Path | None = None, redis: Any = None, db: Any = None, reader: Any = None) -> SimPlatform:
     """A running simulated production with ``scenario``'s fault injected (call ``.stop()`` after).
-    ``redis``/``db``: already-running servers to use (not stopped afterwards)."""
+    ``redis``/``db``/``reader`` (a read-only MariaDB): already-running servers to use (not stopped afterwards)."""
     platform = SimPlatform(workdir=workdir) if workdir else SimPlatform()
-    platform.redis, platform.db = redis, db
+    platform.redis, platform.db, platform.reader = redis, db, reader
     platform.start(progress)
     try:
         if scenario.needs_db and platform.db is None:

@@ -1,4 +1,6 @@
-"""Real servers on free loopback ports: redis-server and MariaDB (writer + read-only "reader").
+"""Real servers on free loopback ports: redis-server and MariaDB (writer + read-only "reader"), and the
+network pieces in front of them: a listener that never accepts (dropped packets) and a TCP relay (a second
+address for a server).
 
 Hand-written rather than pytest-redis / pytest-mysql because the demo needs the same servers
 outside pytest, and MariaDB's read-only twin needs a cleanly shut-down copy of the writer's data.
@@ -12,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,6 +215,60 @@ class Blackhole:
         for s in self._fillers:
             s.close()
         self.sock.close()
+
+
+class Relay:
+    """Forwards every TCP connection to ``host:port`` on to ``target_host:target_port``: gives a server a second
+    address (an Aurora reader instance's own address in front of the read-only MariaDB on its free port)."""
+
+    def __init__(self, host: str, port: int, target_port: int, target_host: str = "127.0.0.1") -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.host, self.port = host, int(self.sock.getsockname()[1])
+        self.target = (target_host, target_port)
+        self._stop = threading.Event()
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, name=f"relay-{host}:{self.port}", daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            client.settimeout(None)
+            upstream.settimeout(None)
+            self._open += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()
+        for s in self._open:
+            with contextlib.suppress(OSError):
+                s.close()
 
 
 def refused_port() -> int:

@@ -19,6 +19,7 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 HEAVY = ("sync", "image", "bulk")
@@ -219,6 +220,7 @@ def build_world(session: Any, spec: WorldSpec | None = None) -> World:
                 put_log_lines(logs, group, f"ecs/app/{task_id}",
                               [f"   INFO  Processing jobs from the [{queue}] queue."])
     bend_ecs_exec(w, account)
+    backdate_deployments(w, account)
     return w
 
 
@@ -248,6 +250,24 @@ def bend_ecs_exec(w: World, account: str) -> None:
                 c.managed_agents = [{"name": "ExecuteCommandAgent", "lastStatus": "RUNNING"}]  # type: ignore[attr-defined]
 
 
+def backdate_deployments(w: World, account: str, ago: timedelta = timedelta(days=1)) -> None:
+    """moto dates a service's deployment at its creation, i.e. now, and the tests and the demo then stop tasks
+    minutes in the past: as in production, the deployment the tasks belong to was created before them. A no-op
+    when moto does not run in this process."""
+    try:
+        from moto.ecs.models import ecs_backends
+
+        backend = ecs_backends[account][w.spec.region]
+    except Exception:
+        return
+    created = datetime.now(UTC) - ago
+    names = set(w.services.values())
+    for svc in list(backend.services.values()):
+        if svc.name in names:
+            for d in svc.deployments:
+                d["createdAt"] = d["updatedAt"] = created
+
+
 def pin_ecs_task_status(endpoint_url: str | None = None) -> None:
     """moto advances a task's lastStatus on every describe; keep tasks RUNNING instead.
 
@@ -268,9 +288,15 @@ def pin_ecs_task_status(endpoint_url: str | None = None) -> None:
     urllib.request.urlopen(req, timeout=10).read()
 
 
-def put_log_lines(logs: Any, group: str, stream: str, lines: list[str]) -> None:
+def put_log_lines(logs: Any, group: str, stream: str, lines: list[str], at: float | None = None) -> None:
+    """Append ``lines`` to a stream, written at ``at`` (epoch seconds; default now) one millisecond apart."""
+    start = time.time() if at is None else at
+    put_log_events(logs, group, stream, [(start + i / 1000, line) for i, line in enumerate(lines)])
+
+
+def put_log_events(logs: Any, group: str, stream: str, events: list[tuple[float, str]]) -> None:
+    """Append ``(epoch seconds, message)`` events to a stream (created when missing), oldest first."""
     with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
-    now = int(time.time() * 1000)
     logs.put_log_events(logGroupName=group, logStreamName=stream,
-                        logEvents=[{"timestamp": now + i, "message": line} for i, line in enumerate(lines)])
+                        logEvents=[{"timestamp": int(t * 1000), "message": m} for t, m in sorted(events)])
