@@ -82,6 +82,8 @@ class DoctorApp(DoctorPanes):
             self.set_interval(0.1, self._tick)
         if self.source is not None and self.autostart:
             self.start_run()
+        else:
+            self.open_on_diagnosis()
 
     # --- running ----------------------------------------------------------------------------------------
     def start_run(self, only: Sequence[str] | None = None) -> None:
@@ -89,6 +91,8 @@ class DoctorApp(DoctorPanes):
             self.notify("read-only: this is a saved report; rerun is disabled", severity="warning")
             return
         self.state.begin(only)
+        if not only:
+            self.view_chosen = False
         self.refresh_all()
         self.run_worker(self._consume(list(only) if only else None), exclusive=True, group="run",
                         exit_on_error=False)
@@ -118,6 +122,8 @@ class DoctorApp(DoctorPanes):
                 report = self.source.merge(base, report)
             self.state.finish(report)
             self.refresh_all()
+            if not partial:
+                self.open_on_diagnosis()
             self.notify(f"run finished: {report.status.value} (exit {report.exit_code})")
             return
         if changed is None:
@@ -207,7 +213,8 @@ class DoctorApp(DoctorPanes):
         for flt in FILTERS:
             yield SystemCommand(f"Filter: {flt}", f"Show {flt} checks", lambda f=flt: self.set_filter(f))
         yield SystemCommand("View: checks", "Checks and their findings", lambda: self.set_view("checks"))
-        yield SystemCommand("View: diagnosis", "Playbooks with causes ranked", lambda: self.set_view("diagnosis"))
+        yield SystemCommand("View: diagnosis", "Root causes first, then playbooks with causes ranked",
+                            lambda: self.set_view("diagnosis"))
         yield SystemCommand("Export JSON", "Write the report as JSON", lambda: self.action_export("json"))
         yield SystemCommand("Export Markdown", "Write the report as Markdown", lambda: self.action_export("markdown"))
         yield SystemCommand("Help", "Keys and views", self.action_help)

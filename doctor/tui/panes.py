@@ -23,6 +23,7 @@ from doctor.tui.widgets import (
     detail_text,
     fill_diagnosis,
     fmt_ms,
+    root_cause_banner,
     show_findings,
     status_cell,
     summary,
@@ -39,6 +40,7 @@ class DoctorPanes(App[int]):
         self.state = RunState(clock)
         self.filter = "all"
         self.view = "checks"
+        self.view_chosen = False  # the user picked a view during this run: a finished run does not move it
         self.selected: str | None = None
         self.marked: str | None = None  # finding uid jumped to from the diagnosis
         self.copied: list[str] = []
@@ -70,6 +72,7 @@ class DoctorPanes(App[int]):
 
     def on_resize(self) -> None:
         self.screen.set_class(self.size.width >= 140, "wide")
+        self.refresh_header()  # the root-cause line is clipped to the width
         self.call_after_refresh(self.refresh_table)  # once the new layout has sized the table
 
     # --- rendering --------------------------------------------------------------------------------------
@@ -91,6 +94,10 @@ class DoctorPanes(App[int]):
         text.append("\n")
         text.append(self.state.run_state_text(), style="bold")
         text.append(f"   view: {self.view}   filter: {self.filter}")
+        report = self.state.report  # the checks view names the root cause (the diagnosis view shows it first)
+        if (report is not None and self.view == "checks" and self.state.phase in ("finished", "view")
+                and report.diagnosis.root_causes):
+            text.append("\n").append_text(root_cause_banner(report, max(20, self.size.width - 2)))
         self.query_one("#header", Static).update(text)
 
     def _status_cell(self, row: Row) -> Text:
@@ -158,12 +165,13 @@ class DoctorPanes(App[int]):
             return
         tree.clear()
         report = self.state.report
-        if report is None or not report.playbooks:
+        if report is None or not (report.playbooks or report.diagnosis.root_causes):
             hint.update("The diagnosis appears when the run finishes." if report is None
                         else "No playbooks in this report.")
             return
-        hint.update(DIAGNOSIS_KEYS)
         fill_diagnosis(tree, report, self.state.finding)
+        first = tree.root.children[0].data if tree.root.children else None
+        hint.update((first or {}).get("full") or DIAGNOSIS_KEYS)  # the cursor starts on it
 
     # --- moving between the panes -----------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#checks")
@@ -178,7 +186,9 @@ class DoctorPanes(App[int]):
 
     @on(Tree.NodeHighlighted, "#diagnosis")
     def _node_highlighted(self, event: Tree.NodeHighlighted[Any]) -> None:
-        data = event.node.data or {}
+        data = event.node.data
+        if data is None:
+            return  # a hidden root (highlighted while the tree is refilled): keep what refresh_diagnosis shows
         self.query_one("#diagnosis-detail", Static).update(data.get("full") or DIAGNOSIS_KEYS)
 
     @on(Tree.NodeSelected, "#diagnosis")
@@ -208,7 +218,14 @@ class DoctorPanes(App[int]):
         self.copy_to_clipboard(text)
         self.notify(f"copied: {text}", title="clipboard")
 
-    def set_view(self, view: str) -> None:
+    def open_on_diagnosis(self) -> None:
+        """A report with a root cause opens on the diagnosis view, unless the user picked a view meanwhile."""
+        report = self.state.report
+        if report is not None and report.diagnosis.root_causes and not self.view_chosen:
+            self.set_view("diagnosis", by_user=False)
+
+    def set_view(self, view: str, *, by_user: bool = True) -> None:
+        self.view_chosen = self.view_chosen or by_user
         self.view = view
         self.query_one("#views", ContentSwitcher).current = f"{view}-view"
         target = "#checks" if view == "checks" else "#diagnosis"

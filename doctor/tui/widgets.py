@@ -16,7 +16,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from doctor.model import CauseState, Finding, Report
+from doctor.model import CauseState, Finding, Report, RootCause
+from doctor.render.rootcause import cause_id, cause_name, explained_text, first_step, headline, scope_text
 from doctor.tui.state import RUNNING, SEVERITY_STYLE, STATUS_LABEL, STATUS_STYLE, Row
 
 FindFinding = Callable[[str], "tuple[Row, Finding] | None"]
@@ -34,12 +35,15 @@ ame-doctor — keys
   c       rerun the highlighted check
   f       filter by status: all, problems, fail, warn, error, unknown,
           skipped, pass
-  v       switch view: checks <-> diagnosis (playbooks, causes ranked)
+  v       switch view: checks <-> diagnosis (root causes first, then the
+          playbooks with their causes ranked); a run with a root cause
+          opens on the diagnosis
   j / m   export the report as JSON / Markdown (a notification shows
           the path)
   tab     move focus between the list and the detail pane
-  enter   diagnosis: expand a cause; on an evidence line, jump to the
-          finding; on a "$ ..." next step, copy it to the clipboard
+  enter   diagnosis: expand a root cause (what it explains, its
+          evidence, its next steps) or a cause; on an evidence line, jump
+          to the finding; on a "$ ..." next step, copy it to the clipboard
   y       copy the highlighted next-step command
   ctrl+p  command palette (the same actions by name)
   ?       this help
@@ -150,12 +154,28 @@ def finding_text(f: Any) -> Text:
     return text
 
 
+def root_cause_banner(report: Report, width: int) -> Text:
+    """The header's line for the top root cause, clipped to ``width`` (and how many more there are)."""
+    roots = report.diagnosis.root_causes
+    text = Text()
+    if roots:
+        more = f"  (+{len(roots) - 1} more)" if len(roots) > 1 else ""
+        text.append(clip(headline(roots[0]), width - len(more)), style=CAUSE_STYLE[roots[0].state])
+        text.append(more, style="bold")
+    return text
+
+
 def fill_diagnosis(tree: Tree[Any], report: Report, find: FindFinding) -> None:
-    """The playbooks of ``report`` with their causes ranked: evidence, refuting findings, next steps."""
+    """The root causes of ``report`` first (expanded: what each explains, its evidence, its next steps),
+    then the playbooks with their causes ranked: evidence, refuting findings, next steps. With root
+    causes the playbooks start collapsed."""
+    roots = report.diagnosis.root_causes
+    for rank, root in enumerate(roots, 1):
+        _add_root_cause(tree, rank, root, find)
     for book in report.playbooks:
         node = tree.root.add(Text.assemble((book.title, "bold"), f" — {book.verdict}"),
                              data={"kind": "playbook", "id": book.id, "full": f"{book.title}\nverdict: {book.verdict}"},
-                             expand=True)
+                             expand=not roots)
         for rank, cause in enumerate(book.causes, 1):
             label = Text.assemble(f"{rank}. ", (f"[{cause.state.value.upper()}]", CAUSE_STYLE[cause.state]),
                                   f" {cause.title}")
@@ -169,12 +189,39 @@ def fill_diagnosis(tree: Tree[Any], report: Report, find: FindFinding) -> None:
                                data={"kind": "text", "full": f"why: {cause.reason}"})
             _add_evidence(cnode, "evidence", cause.evidence, find)
             _add_evidence(cnode, "refuting", cause.refuting, find)
-            if cause.next_steps:
-                steps = cnode.add(Text("next steps (enter copies)", style="bold"), data={"kind": "text"},
-                                  expand=True)
-                for step in cause.next_steps:
-                    steps.add_leaf(Text(f"$ {step}"), data={"kind": "cmd", "text": step,
-                                                            "full": f"$ {step}\n(enter or y copies it)"})
+            _add_steps(cnode, cause.next_steps)
+
+
+def _add_root_cause(tree: Tree[Any], rank: int, root: RootCause, find: FindFinding) -> None:
+    label = Text.assemble(("ROOT CAUSE ", "bold"), f"{rank}. ",
+                          (f"[{root.state.value.upper()}]", CAUSE_STYLE[root.state]), f" {cause_name(root)}",
+                          (f"  on {scope_text(root.scope)}", "dim"))
+    if root.score:
+        label.append(f"  score {root.score:.2f}", style="dim")
+    step = first_step(root)
+    full = headline(root) + (f"\nfirst step: $ {step}" if step else "")
+    node = tree.root.add(label, data={"kind": "root", "id": cause_id(root), "full": full}, expand=True)
+    if root.explains:
+        explains = node.add(Text(f"explains ({len(root.explains)})", style="bold"), data={"kind": "text"},
+                            expand=True)
+        for e in root.explains:
+            explains.add_leaf(
+                Text.assemble((f"[{e.state.value.upper()}]", CAUSE_STYLE[e.state]), f" {explained_text(root, e)}",
+                              (f"  {cause_id(e)}", "dim")),
+                data={"kind": "explained", "id": cause_id(e),
+                      "full": f"explained by the root cause: {explained_text(root, e)}\n"
+                              f"{cause_id(e)}: {e.state.value}, score {e.score:.2f}"})
+    _add_evidence(node, "evidence", root.evidence, find)
+    _add_steps(node, root.next_steps)
+
+
+def _add_steps(node: TreeNode[Any], steps: list[str]) -> None:
+    if not steps:
+        return
+    parent = node.add(Text("next steps (enter copies)", style="bold"), data={"kind": "text"}, expand=True)
+    for step in steps:
+        parent.add_leaf(Text(f"$ {step}"), data={"kind": "cmd", "text": step,
+                                                 "full": f"$ {step}\n(enter or y copies it)"})
 
 
 def _add_evidence(cnode: TreeNode[Any], label: str, uids: list[str], find: FindFinding) -> None:

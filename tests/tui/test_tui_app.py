@@ -71,6 +71,15 @@ def test_live_run_streams_statuses_then_finishes(tmp_path: Path) -> None:
             await pilot.pause()
             header = str(app.query_one("#header").render())
             assert "FINISHED: FAILING" in header and "acct 123456789012" in header
+            # the run has a root cause: the app moves to the diagnosis, where it comes first
+            assert app.view == "diagnosis" and "ROOT CAUSE" not in header
+            assert str(app.query_one("#diagnosis", Tree).root.children[0].label).startswith(
+                "ROOT CAUSE 1. [LIKELY] Aurora SG blocks the workers")
+            await pilot.press("v")  # the checks view names it in the header, clipped to the screen
+            header = str(app.query_one("#header").render())
+            banner = header.splitlines()[2]
+            assert banner.startswith("ROOT CAUSE: Aurora SG blocks the workers (likely) on service propertyfeed")
+            assert banner.endswith("…") and len(banner) == SIZE[0] - 2
             assert [cid for _, cid in table_rows(app)] == [m.id for m in META]  # incident-priority order
             await pilot.press("q")
         assert app.exit_code() == 1
@@ -82,7 +91,7 @@ def test_detail_pane_shows_findings_why_and_unlock() -> None:
     async def scenario() -> None:
         app = DoctorApp(None, sample_report(), metas=META, spinner=False)
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("down")
+            await pilot.press("v", "down")  # from the diagnosis it opens on
             await until(pilot, lambda: app.selected == "sg.ingress")
             head = str(app.query_one("#detail-head").render())
             assert "why it matters: A missing ingress rule" in head and "✗ FAIL" in head
@@ -202,7 +211,8 @@ def test_rerun_all_and_rerun_selected_check() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.state.phase == "finished")
             assert source.calls == [None]
-            await pilot.press("down")
+            await until(pilot, lambda: app.view == "diagnosis")
+            await pilot.press("v", "down")
             await until(pilot, lambda: app.selected == "sg.ingress")
             await pilot.press("c")  # the fake engine "fixes" it on rerun
             await until(pilot, lambda: len(source.calls) == 2 and app.state.phase == "finished")
@@ -215,10 +225,13 @@ def test_rerun_all_and_rerun_selected_check() -> None:
             assert report.status.value == "degraded" and report.summary.fail == 0
             rows = dict((cid, st) for st, cid in table_rows(app))
             assert rows["sg.ingress"] == "✓ PASS" and app.selected == "sg.ingress"
+            assert app.view == "checks" and not report.diagnosis.root_causes  # a partial rerun leaves the view
+            assert "ROOT CAUSE" not in str(app.query_one("#header").render())
             await pilot.press("r")
             await until(pilot, lambda: len(source.calls) == 3 and app.state.phase == "finished")
             assert source.calls[2] is None
             assert dict((cid, st) for st, cid in table_rows(app))["sg.ingress"] == "✗ FAIL"
+            assert app.view == "diagnosis"  # a full run with a root cause opens on it again
 
     run(scenario)
 
@@ -252,29 +265,48 @@ def test_engine_failure_is_shown_not_fatal() -> None:
     run(scenario)
 
 
-def test_diagnosis_view_jump_to_finding_and_copy_next_step() -> None:
+def cursor_data(tree: Tree[Any]) -> dict[str, Any]:
+    node = tree.cursor_node
+    assert node is not None and node.data is not None
+    return dict(node.data)
+
+
+def test_a_failing_report_opens_on_its_root_cause_jump_and_copy() -> None:
     async def scenario() -> None:
         app = DoctorApp(None, sample_report(), spinner=False)
         app.copy_to_clipboard = lambda text: None  # type: ignore[method-assign]  # no OSC 52 in tests
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("v")
-            assert app.view == "diagnosis"
             tree = app.query_one("#diagnosis", Tree)
+            await until(pilot, lambda: app.view == "diagnosis" and tree.has_focus)
             labels = [str(n.label) for n in tree.root.children]
-            assert labels[0].startswith("Jobs stay pending — likely")
-            causes = [str(c.label) for c in tree.root.children[0].children]
-            assert causes[0].startswith("1. [LIKELY] Aurora SG") and causes[1].startswith("2. [RULED-OUT]")
-            # the top cause is expanded: why, evidence, next steps
-            await pilot.press("down", "down", "down", "down", "down", "down")  # -> the next-step command
-            node = tree.cursor_node
-            assert node is not None and node.data is not None and node.data["kind"] == "cmd"
+            assert labels == [
+                "ROOT CAUSE 1. [LIKELY] Aurora SG blocks the workers  on service propertyfeedtemplate-image, "
+                "queue image  score 0.60",
+                "Jobs stay pending — likely: Aurora blocked by its security group",
+                "Jobs fail immediately — nothing conclusive"]
+            root = tree.root.children[0]
+            assert root.is_expanded and not tree.root.children[1].is_expanded  # playbooks wait, collapsed
+            assert [str(n.label) for n in root.children] == [
+                "explains (1)", "evidence (enter jumps to the finding)", "next steps (enter copies)"]
+            assert [str(n.label) for n in root.children[0].children] == [
+                "[POSSIBLE] The path to Aurora drops packets  timeout-symptoms/db-path-blocked"]
+            assert cursor_data(tree)["kind"] == "root"  # the cursor starts on the root cause, shown in full below
+            hint = str(app.query_one("#diagnosis-detail").render())
+            assert hint.startswith("ROOT CAUSE: Aurora SG blocks the workers (likely)")
+            assert "first step: $ aws ec2 describe-security-groups --group-ids sg-0aurora" in hint
+            await pilot.press("down", "down")  # explains -> the explained cause
+            assert cursor_data(tree)["id"] == "timeout-symptoms/db-path-blocked"
+            await pilot.press("down", "down", "down", "down")  # evidence, the finding, next steps -> the command
+            assert cursor_data(tree) == {"kind": "cmd", "text": "aws ec2 describe-security-groups --group-ids sg-0aurora",
+                                         "full": "$ aws ec2 describe-security-groups --group-ids sg-0aurora\n"
+                                                 "(enter or y copies it)"}
             await pilot.press("y")
             assert app.copied == ["aws ec2 describe-security-groups --group-ids sg-0aurora"]
-            await pilot.press("enter")
+            await pilot.press("down", "enter")
             await until(pilot, lambda: len(app.copied) == 2)
-            await pilot.press("up", "up")  # -> the evidence line
-            node = tree.cursor_node
-            assert node is not None and node.data is not None and node.data["kind"] == "finding"
+            assert app.copied[1].startswith("aws ec2 authorize-security-group-ingress --group-id sg-0aurora")
+            await pilot.press("up", "up", "up")  # -> the evidence line
+            assert cursor_data(tree)["kind"] == "finding"
             await pilot.press("enter")
             await until(pilot, lambda: app.view == "checks")
             await pilot.pause()
@@ -282,6 +314,49 @@ def test_diagnosis_view_jump_to_finding_and_copy_next_step() -> None:
             assert app.marked == "sg.ingress:missing-ingress:sg-0aurora"
             marked = [w for w in app.shown_findings() if w.has_class("marked")]
             assert len(marked) == 1 and "Aurora SG does not admit" in str(marked[0].render())
+            # back to the diagnosis: a collapsed playbook opens on enter, causes ranked as before
+            await pilot.press("v")
+            await until(pilot, lambda: tree.has_focus)
+            tree.move_cursor(tree.root.children[1])
+            await pilot.press("enter")
+            await until(pilot, lambda: tree.root.children[1].is_expanded)
+            causes = [str(c.label) for c in tree.root.children[1].children]
+            assert causes[0].startswith("1. [LIKELY] Aurora SG") and causes[1].startswith("2. [RULED-OUT]")
+
+    run(scenario)
+
+
+def test_without_a_root_cause_it_opens_on_the_checks_with_playbooks_expanded() -> None:
+    from doctor.model import Diagnosis
+
+    async def scenario() -> None:
+        app = DoctorApp(None, sample_report().model_copy(update={"diagnosis": Diagnosis()}), spinner=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert app.view == "checks" and app.query_one("#checks").has_focus
+            assert "ROOT CAUSE" not in str(app.query_one("#header").render())
+            await pilot.press("v")
+            tree = app.query_one("#diagnosis", Tree)
+            assert [str(n.label).split(" — ")[0] for n in tree.root.children] == [
+                "Jobs stay pending", "Jobs fail immediately"]
+            assert all(n.is_expanded for n in tree.root.children)
+
+    run(scenario)
+
+
+def test_a_view_picked_during_the_run_is_kept_when_it_finishes() -> None:
+    source = FakeSource(gate="reach.redis")
+
+    async def scenario() -> None:
+        app = DoctorApp(source, spinner=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, source.paused.is_set)
+            await pilot.press("v", "v")  # looked at the diagnosis, came back to the checks
+            source.release.set()
+            await until(pilot, lambda: app.state.phase == "finished")
+            await pilot.pause()
+            assert app.view == "checks" and app.state.report is not None and app.state.report.diagnosis.root_causes
+            assert "ROOT CAUSE: Aurora SG blocks the workers" in str(app.query_one("#header").render())
 
     run(scenario)
 
@@ -335,6 +410,7 @@ def test_works_at_80x24_and_scales_up() -> None:
     async def layout(size: tuple[int, int], wide: bool) -> None:
         app = DoctorApp(None, sample_report(), spinner=False)
         async with app.run_test(size=size) as pilot:
+            await pilot.press("v")
             table = app.query_one("#checks", DataTable)
             detail = app.query_one("#detail")
             await until(pilot, lambda: app.screen.has_class("wide") is wide and table.region.height > 0
@@ -351,7 +427,7 @@ def test_works_at_80x24_and_scales_up() -> None:
     run(scenario)
 
 
-def test_all_twelve_checks_fit_in_80x24() -> None:
+def test_every_check_fits_in_80x24() -> None:
     from doctor.model import CheckResult, CheckStatus
     from doctor.registry import check_ids
 
@@ -364,8 +440,8 @@ def test_all_twelve_checks_fit_in_80x24() -> None:
         app = DoctorApp(None, sample_report(checks), spinner=False)
         async with app.run_test(size=SIZE) as pilot:
             table = app.query_one("#checks", DataTable)
-            await until(pilot, lambda: table.region.height > 0 and table.row_count == 12)
-            assert table.region.height == 13  # header + every check, no scrolling
+            await until(pilot, lambda: table.region.height > 0 and table.row_count == len(known))
+            assert table.region.height == len(known) + 1  # header + every check, no scrolling
             assert app.query_one("#detail").region.height >= 6
             text = screen_text(app)
             assert all(cid in text for cid in known)
@@ -382,6 +458,7 @@ def test_no_colour_still_readable(monkeypatch: pytest.MonkeyPatch) -> None:
         app = DoctorApp(None, sample_report(), spinner=False)
         assert app.no_color  # Textual renders monochrome
         async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("v")
             await pilot.pause()
             text = screen_text(app)
             assert "✗ FAIL" in text and "! WARN" in text and "? UNKNOWN" in text
@@ -461,6 +538,7 @@ def test_view_masks_secrets_left_in_a_foreign_report() -> None:
     async def scenario() -> None:
         app = DoctorApp(None, clean, spinner=False)
         async with app.run_test(size=(100, 50)) as pilot:
+            await pilot.press("v")
             await pilot.pause()
             text = screen_text(app)
             assert "leaky" in text and "DB_PASSWORD: ***" in text and SECRET not in text

@@ -11,10 +11,14 @@ from doctor.model import (
     CauseState,
     CheckResult,
     CheckStatus,
+    Diagnosis,
+    ExplainedCause,
     Finding,
     PlaybookResult,
     Report,
+    RootCause,
     RunInfo,
+    Scope,
     Target,
     ToolInfo,
     run_status,
@@ -85,17 +89,31 @@ PLAYBOOKS = [
                                        reason="reach.aurora was unknown")]),
 ]
 
+IMAGE = Scope(services=["propertyfeedtemplate-image"], queues=["image"])
+ROOT_CAUSES = [
+    RootCause(playbook="jobs-pending", cause="aurora-sg", title="Aurora SG blocks the workers", state=CauseState.likely,
+              score=0.6, scope=IMAGE, evidence=[SG_FINDING.uid],
+              explains=[ExplainedCause(playbook="timeout-symptoms", cause="db-path-blocked",
+                                       title="The path to Aurora drops packets", state=CauseState.possible, score=0.3,
+                                       scope=IMAGE)],
+              next_steps=["aws ec2 describe-security-groups --group-ids sg-0aurora",
+                          "aws ec2 authorize-security-group-ingress --group-id sg-0aurora --protocol tcp --port 3306 "
+                          "--source-group sg-0worker"]),
+]
+
 TARGET = Target(account="123456789012", region="eu-west-1", cluster="propertyfeedtemplate-production")
 
 
 def sample_report(checks: list[CheckResult] | None = None, run_id: str = "run000000001") -> Report:
+    """The report of ``checks`` (default: all of them); the Aurora SG is its root cause while sg.ingress fails."""
     checks = results() if checks is None else checks
+    blocked = any(c.id == "sg.ingress" and c.status == CheckStatus.fail for c in checks)
     return Report(
         tool=ToolInfo(version="0.1.0"),
         run=RunInfo(id=run_id, started_at="2026-01-01T00:00:00+00:00", finished_at="2026-01-01T00:00:02+00:00",
                     duration_ms=2000),
         target=TARGET, checks=checks, summary=summarize(checks), status=run_status(checks), exit_code=1,
-        playbooks=PLAYBOOKS,
+        playbooks=PLAYBOOKS, diagnosis=Diagnosis(root_causes=ROOT_CAUSES if blocked else []),
     )
 
 
@@ -132,7 +150,10 @@ class FakeSource:
         yield RunFinished(sample_report(done, run_id=f"run{run:09d}"))
 
     def merge(self, base: Report, partial: Report) -> Report:
-        return merge_reports(base, partial)
+        """Merged, then re-diagnosed as the real source does (here: the sample's root cause or none)."""
+        merged = merge_reports(base, partial)
+        merged.diagnosis = sample_report(merged.checks).diagnosis
+        return merged
 
 
 def test_sample_report_round_trips() -> None:

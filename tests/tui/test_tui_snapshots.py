@@ -42,17 +42,18 @@ def press_and_wait(keys: list[str], cond: Callable[[DoctorApp], bool]) -> Callab
 
 def test_view_checks_80x24(snap_compare: Any) -> None:
     assert snap_compare(view_app(), terminal_size=(80, 24),
-                        run_before=press_and_wait(["down"], lambda app: app.selected == "sg.ingress"))
+                        run_before=press_and_wait(["v", "down"], lambda app: app.selected == "sg.ingress"))
 
 
 def test_view_diagnosis_80x24(snap_compare: Any) -> None:
+    """A failing report opens here: the root cause first, expanded; the playbooks below, collapsed."""
     assert snap_compare(view_app(), terminal_size=(80, 24),
-                        run_before=press_and_wait(["v"], lambda app: app.view == "diagnosis"))
+                        run_before=press_and_wait([], lambda app: app.view == "diagnosis"))
 
 
 def test_view_wide_side_by_side(snap_compare: Any) -> None:
     assert snap_compare(view_app(), terminal_size=(150, 32),
-                        run_before=press_and_wait(["down"], lambda app: app.selected == "sg.ingress"
+                        run_before=press_and_wait(["v", "down"], lambda app: app.selected == "sg.ingress"
                                                   and app.screen.has_class("wide")))
 
 

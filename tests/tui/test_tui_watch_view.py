@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from textual.widgets import Sparkline
+
 from doctor.config import Config
 from doctor.rollout.views import QueueView
 from doctor.tui.watch_view import WatchApp
@@ -25,9 +27,9 @@ def test_watch_view_shows_backlog_and_verdict() -> None:
                 if app.result is not None:
                     break
             assert app.result is not None
-            spark = app.query_one("#spark-image")
+            spark = app.query_one("#spark-image", Sparkline)
             samples = [s.backlog for s in app.result.queues[0].samples]
-            assert len(samples) >= 2 and list(spark.data) == [float(n) for n in samples]
+            assert len(samples) >= 2 and list(spark.data or []) == [float(n or 0) for n in samples]
             line = str(app.query_one("#line-image").render())
             assert f"backlog {samples[-1]}" in line and "STEADY" in line
             verdict = str(app.query_one("#verdict").render())
