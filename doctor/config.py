@@ -6,10 +6,19 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from doctor.inputs import InputError, read_text_bounded
 from doctor.model import Severity
 from doctor.util import parse_duration
 
@@ -28,28 +37,50 @@ class ConfigError(Exception):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # numbers are finite, names non-empty
+
+
+# Values that cannot work are refused when the config loads, not discovered by a crashing check.
+def _shaped(pattern: str, what: str) -> AfterValidator:
+    """A string validator: ``pattern`` (a simple, linear-time regex) must match all of it, else "must be <what>"."""
+    compiled = re.compile(pattern)
+
+    def check(v: str) -> str:
+        if len(v) > 2048 or not compiled.fullmatch(v):
+            raise ValueError(f"must be {what}, got {_shown(v)}")
+        return v
+
+    return AfterValidator(check)
+
+
+Name = Annotated[str, _shaped(r"\S(?:.*\S)?", "a non-empty name without leading or trailing spaces")]
+Host = Annotated[str, _shaped(r"[^\s/]{1,253}", "a host name or IP address")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+EcsName = Annotated[str, _shaped(r"(?:arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:(?:cluster|service)/(?:[A-Za-z0-9_-]+/)?)?"
+                                 r"[A-Za-z0-9_-]{1,255}", "an ECS name (1-255 letters, digits, '-', '_') or its ARN")]
+Region = Annotated[str, _shaped(r"[a-z]{2,}(?:-[a-z0-9]+)+", "an AWS region such as eu-west-1")]
+MAX_TASKS = 5000  # ECS: tasks per service
 
 
 class AwsConfig(_Section):
-    region: str | None = None
-    profile: str | None = None
+    region: Region | None = None
+    profile: Name | None = None
 
 
 class EcsConfig(_Section):
-    cluster: str = DEFAULT_CLUSTER
-    container: str | None = None
+    cluster: EcsName = DEFAULT_CLUSTER
+    container: Name | None = None
 
 
 class QueueConfig(_Section):
-    service: str
+    service: EcsName
     scale: tuple[int, int] = (0, 1)
 
     @field_validator("scale")
     @classmethod
     def _ordered(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if v[0] < 0 or v[0] > v[1]:
-            raise ValueError("scale must be [min, max] with 0 <= min <= max")
+        if v[0] < 0 or v[0] > v[1] or v[1] > MAX_TASKS:
+            raise ValueError(f"scale must be [min, max] with 0 <= min <= max <= {MAX_TASKS}")
         return v
 
 
@@ -63,8 +94,8 @@ def _default_queues() -> dict[str, QueueConfig]:
 
 class SsmConfig(_Section):
     path: str = DEFAULT_SSM_PATH
-    required: list[str] = Field(default_factory=lambda: list(DEFAULT_REQUIRED))
-    secret_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_SECRET_KEYS))
+    required: list[Name] = Field(default_factory=lambda: list(DEFAULT_REQUIRED))
+    secret_keys: list[Name] = Field(default_factory=lambda: list(DEFAULT_SECRET_KEYS))
 
     @field_validator("path")
     @classmethod
@@ -79,18 +110,18 @@ class EnvConfig(_Section):
 
 
 class RedisConfig(_Section):
-    host: str | None = None
-    port: int | None = None
-    db: int | None = None
+    host: Host | None = None
+    port: Port | None = None
+    db: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
     prefix: str | None = None
     tls: bool = False
     password: str | None = None
 
 
 class DatabaseConfig(_Section):
-    cluster: str | None = None
-    host: str | None = None
-    port: int | None = None
+    cluster: Name | None = None
+    host: Host | None = None
+    port: Port | None = None
     database: str | None = None
     username: str | None = None
     password: str | None = None
@@ -104,8 +135,10 @@ class DnsConfig(_Section):
     def _hostport(cls, v: list[str]) -> list[str]:
         for ns in v:
             host, _, port = ns.rpartition(":") if ns.count(":") == 1 else (ns, "", "")
-            if port and not port.isdigit():
-                raise ValueError(f"nameserver {ns!r}: port must be a number")
+            if not host.strip() or any(c.isspace() for c in host):
+                raise ValueError(f"nameserver {ns!r}: not a host or host:port")
+            if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+                raise ValueError(f"nameserver {ns!r}: port must be a number in 1..65535")
         return v
 
 
@@ -114,20 +147,21 @@ Transport = Literal["ecs-exec", "probe-task", "local", "off"]
 
 class ExecConfig(_Section):
     transport: Transport = "ecs-exec"
-    timeout: float = Field(30.0, gt=0)
-    app_root: str | None = None
+    timeout: float = Field(30.0, gt=0, le=3600)
+    app_root: Name | None = None
     fallback: Transport = "off"
 
 
 class RunConfig(_Section):
-    timeout: float = Field(120.0, gt=0)
-    check_timeout: float = Field(60.0, gt=0)
+    timeout: float = Field(120.0, gt=0, le=86400)
+    check_timeout: float = Field(60.0, gt=0, le=86400)
     concurrency: int = Field(8, ge=1, le=64)
     fail_on: Severity = Severity.error
     strict: bool = False
-    window_minutes: int = Field(60, ge=1, description="look-back window for stopped tasks and logs")
-    restart_storm: int = Field(3, ge=1, description="stopped tasks in the window that make a restart storm")
-    soak_minutes: int = Field(15, ge=0)
+    window_minutes: int = Field(60, ge=1, le=7 * 24 * 60, description="look-back window for stopped tasks and logs")
+    restart_storm: int = Field(3, ge=1, le=MAX_TASKS, description="stopped tasks in the window that make a restart "
+                               "storm")
+    soak_minutes: int = Field(15, ge=0, le=24 * 60)
     sample: float = Field(0.0, ge=0, le=3600, description="queue.state: seconds over which to take queue readings "
                           "for the drain rate (--sample); 0 = one reading")
 
@@ -216,88 +250,124 @@ class Config(_Section):
         return {q.service: name for name, q in self.queues.items()}
 
 
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-
-
-def _headers(lines: list[str]) -> list[tuple[int, tuple[str, ...]]]:
-    out = []
-    for i, line in enumerate(lines):
-        m = _HEADER.match(line)
-        if m:
-            out.append((i, tuple(part.strip().strip('"\'') for part in m.group(1).split("."))))
-    return out
+def _header(line: str) -> tuple[str, ...] | None:
+    """The dotted name of a ``[table]`` / ``[[array]]`` header line, else None (string operations only:
+    linear in the line, whatever it holds)."""
+    s = line.strip()
+    if not s.startswith("["):
+        return None
+    double = s.startswith("[[")
+    end = s.find("]")
+    if end < 0:
+        return None
+    name, rest = s[2 if double else 1:end], s[end + 1:]
+    if double:
+        if not rest.startswith("]"):
+            return None
+        rest = rest[1:]
+    rest = rest.strip()
+    if (rest and not rest.startswith("#")) or not name.strip():
+        return None
+    return tuple(part.strip().strip('"\'') for part in name.split("."))
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """Best-effort 1-based line of a key path in TOML text (for error messages)."""
+    """Best-effort 1-based line of a key path in TOML text (for error messages); linear in the text."""
     lines = text.splitlines()
     path = tuple(str(p) for p in loc if not isinstance(p, int))
     if not path:
         return None
-    headers = _headers(lines)
+    headers = [(i, h) for i, line in enumerate(lines) if (h := _header(line)) is not None]
+    ends = [i for i, _ in headers[1:]] + [len(lines)]  # where each header's table stops
     # the deepest table header that is a prefix of the path, then the key inside that table
     for depth in range(len(path), -1, -1):
-        table = path[:depth]
-        rest = path[depth:]
-        starts = [i for i, h in headers if h == table] if table else [-1]
-        for begin in starts:
-            stop = next((i for i, _ in headers if i > begin), len(lines))
-            if not rest:
-                return begin + 1
-            key = re.compile(r"^\s*" + r"\s*\.\s*".join(re.escape(k) for k in rest[:1]) + r"\s*[=.]")
-            for i in range(begin + 1, stop):
-                if key.match(lines[i]):
-                    return i + 1
-            if table:
-                return begin + 1  # the table is there, the key is not (missing field)
-        if table and any(h[:len(table)] == table for _, h in headers):
-            # e.g. [queues.sync] exists but there is no [queues] header
-            return next(i for i, h in headers if h[:len(table)] == table) + 1
+        table, rest = path[:depth], path[depth:]
+        if not table:
+            spans = [(-1, headers[0][0] if headers else len(lines))]
+        else:
+            spans = [(i, ends[n]) for n, (i, h) in enumerate(headers) if h == table]
+        if rest:
+            key = rest[0]
+            for begin, stop in spans:
+                for i in range(begin + 1, stop):
+                    k = lines[i].lstrip()
+                    if k.startswith(key) and k[len(key):].lstrip()[:1] in ("=", "."):
+                        return i + 1
+        if spans and table:
+            return spans[0][0] + 1  # the table is there, the key is not (missing field)
+        if table:
+            prefixed = next((i for i, h in headers if h[:len(table)] == table), None)
+            if prefixed is not None:  # e.g. [queues.sync] exists but there is no [queues] header
+                return prefixed + 1
     return None
 
 
-def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> Config:
-    """Load --config / AME_DOCTOR_CONFIG / ./ame-doctor.toml, then apply CLI overrides (dotted keys)."""
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a few KB; anything larger is not one
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None,
+                flags: dict[str, str] | None = None) -> Config:
+    """Load --config / AME_DOCTOR_CONFIG / ./ame-doctor.toml, then apply CLI overrides (dotted keys).
+
+    ``flags``: the command-line flag of an override's dotted key (``{"run.timeout": "--timeout"}``), named
+    in the error when that value is invalid. Every problem is a ``ConfigError`` (one line, exit 2).
+    """
     explicit = path is not None or bool(os.environ.get("AME_DOCTOR_CONFIG"))
     if path is None:
         env = os.environ.get("AME_DOCTOR_CONFIG")
         path = Path(env) if env else Path("ame-doctor.toml")
     data: dict[str, Any] = {}
     text = ""
-    if path.exists():
+    if explicit or path.exists():
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_text_bounded(path, MAX_CONFIG_BYTES)
+        except InputError as e:
+            if not os.path.lexists(path):
+                raise ConfigError(f"{path}: config file not found") from None
+            raise ConfigError(str(e)) from None
+        try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: invalid TOML: {e}") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{path}: cannot read: {e}") from None
-    elif explicit:
-        raise ConfigError(f"{path}: config file not found")
+        except RecursionError:
+            raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
+        except ValueError as e:  # e.g. an integer of thousands of digits
+            raise ConfigError(f"{path}: invalid TOML: {e}") from None
     if isinstance(data.get("queues"), dict) and "default" in data["queues"]:
         line = _line_of(text, ("queues", "default"))
         raise ConfigError(f"{path}:{line}: queues.default: 'default' stays on the app hosts and cannot be an "
                           "ECS queue (remove the table)")
-    from_cli: set[str] = set()
+    from_cli: dict[str, Any] = {}
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue
-        from_cli.add(dotted)
-        node = data
+        node: Any = data
         *parents, leaf = dotted.split(".")
         for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
+            node = node.setdefault(p, {}) if isinstance(node, dict) else None
+        if isinstance(node, dict):  # else the file's own value for the table is wrong: reported below
+            node[leaf] = value
+            from_cli[dotted] = value
     try:
         return Config.model_validate(data)
     except ValidationError as e:
+    except RecursionError:
+        raise ConfigError(f"{path}: values nested too deeply") from None
         err = e.errors()[0]
         err["msg"] = str(err["msg"]).removeprefix("Value error, ")
         loc = tuple(err["loc"])
         key = ".".join(str(p) for p in loc) or "(root)"
         if key in from_cli:  # a command-line flag, not the file
-            raise ConfigError(f"command line: {key}: {err['msg']} (got {err.get('input')!r})") from None
+            flag = (flags or {}).get(key)
+            where = f"{flag} {_shown(from_cli[key])}" if flag else f"command line: {key}"
+            raise ConfigError(f"{where}: {err['msg']}" + ("" if flag else f" (got {_shown(err.get('input'))})")) from None
         line = _line_of(text, loc) if text else None
         where = f"{path}:{line}: " if line else (f"{path}: " if text else "")
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
         raise ConfigError(f"{where}{key}: {err['msg']}{more}") from None
+
+
+def _shown(value: Any) -> str:
+    """A value for an error line: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

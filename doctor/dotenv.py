@@ -17,6 +17,12 @@ The rules reproduced here (phpdotenv's ``Lines``, ``EntryParser``, ``Lexer`` and
   as written. ``$NAME`` without braces is literal;
 - Laravel's repository is immutable: when a name is defined twice, the FIRST value wins.
 
+Expansion is bounded where phpdotenv is not (there, nested ``${A}${A}`` lines run PHP out of memory): a
+value that would expand beyond ``MAX_VALUE_CHARS``, a file whose values together would beyond
+``MAX_TOTAL_CHARS``, or a chain of more than ``MAX_DEPTH`` nested references raises ``DotenvLimitError``
+naming the line and key. The file is read within ``MAX_FILE_BYTES``; a pipe (``--env-file <(...)``) or
+FIFO is read once and remembered for the run, so a re-run check sees the same text.
+
 Unlike phpdotenv, a malformed line does not abort: it is recorded in ``errors`` with its line
 number (Laravel itself refuses to boot with such a file, which is worth reporting) and parsing
 continues. Error reasons never contain the value (it may be a secret).
@@ -24,10 +30,21 @@ continues. Error reasons never contain the value (it may be a secret).
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+import threading
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from doctor.inputs import InputError, read_text_bounded
+
+MAX_FILE_BYTES = 1 << 20        # a .env is a few KB
+MAX_VALUE_CHARS = 1 << 16       # one value after ${VAR} expansion
+MAX_TOTAL_CHARS = 1 << 22       # all values of the file after expansion
+MAX_DEPTH = 16                  # ${A} whose value holds ${B} whose value holds ${C} ...
 
 _NAME = re.compile(r"\A[a-zA-Z0-9_.]+\Z")
 _VAR = re.compile(r"\$\{([a-zA-Z0-9_.]+)\}")  # used with .match(s, pos): anchored at pos
@@ -63,7 +80,11 @@ class DotenvFile:
 
 
 class DotenvReadError(Exception):
-    """The file itself cannot be read (missing, unreadable, not text)."""
+    """The file itself cannot be read (missing, unreadable, not text, too large)."""
+
+
+class DotenvLimitError(DotenvReadError):
+    """``${VAR}`` expansion beyond the bounds (size or depth): the file is refused, as PHP would fail on it."""
 
 
 # --- lines -------------------------------------------------------------------------------------
@@ -190,12 +211,26 @@ def _parse_value(raw: str) -> tuple[str, list[int], str | None]:
     return "".join(chars), variables, quote
 
 
-def _resolve(chars: str, variables: list[int], lookup: Mapping[str, str]) -> str:
-    for i in reversed(variables):
+def _resolve(chars: str, variables: list[int], lookup: Mapping[str, str]) -> tuple[str, list[str]]:
+    """``chars`` with each known ``${NAME}`` at the ``variables`` positions replaced (linear: the pieces are
+    joined once, their total length checked before), and the names replaced."""
+    pieces: list[str] = []
+    names: list[str] = []
+    at = 0
+    size = len(chars)
+    for i in variables:
         m = _VAR.match(chars, i)
-        if m and m.group(1) in lookup:
-            chars = chars[:i] + lookup[m.group(1)] + chars[m.end():]
-    return chars
+        if i < at or not m or m.group(1) not in lookup:
+            continue
+        value = lookup[m.group(1)]
+        size += len(value) - (m.end() - i)
+        if size > MAX_VALUE_CHARS:
+            raise _EntryError(f"a value expanding beyond {MAX_VALUE_CHARS} characters")
+        pieces += (chars[at:i], value)
+        names.append(m.group(1))
+        at = m.end()
+    pieces.append(chars[at:])
+    return "".join(pieces), names
 
 
 # --- file --------------------------------------------------------------------------------------
@@ -206,6 +241,9 @@ def parse(text: str, environ: Mapping[str, str] | None = None) -> DotenvFile:
         text = text[1:]
     env = dict(environ or {})
     out = DotenvFile()
+    lookup = ChainMap(env, out.values)  # the environment wins, as in Laravel's immutable repository
+    depth: dict[str, int] = {}  # key -> how many nested ${...} its value went through
+    total = 0
     lines, unterminated = _logical_lines(text)
     for no, entry in lines:
         key: str | None = None
@@ -224,13 +262,24 @@ def parse(text: str, environ: Mapping[str, str] | None = None) -> DotenvFile:
             shown = key if key is not None else None
             out.errors.append(DotenvError(no, shown, f"Encountered {e}"))
             continue
-        lookup = {**out.values, **env}
-        value = _resolve(chars, variables, lookup)
+        try:
+            value, names = _resolve(chars, variables, lookup)
+        except _EntryError as e:
+            raise DotenvLimitError(f"line {no}: {key}: ${{...}} expansion refused: {e}") from None
+        level = 1 + max((depth.get(n, 0) for n in names), default=-1)
+        if level > MAX_DEPTH:
+            raise DotenvLimitError(f"line {no}: {key}: ${{...}} expansion refused: more than {MAX_DEPTH} nested "
+                                   "references")
+        total += len(value)
+        if total > MAX_TOTAL_CHARS:
+            raise DotenvLimitError(f"line {no}: {key}: ${{...}} expansion refused: the values expand beyond "
+                                   f"{MAX_TOTAL_CHARS} characters in all")
         out.entries.append(DotenvEntry(key, value, no, quote))
         if key in out.values or key in env:
             out.duplicates.append((key, no))
             continue
         out.values[key] = value
+        depth[key] = level
     if unterminated is not None:
         out.errors.append(DotenvError(unterminated, _guess_key(text, unterminated),
                                       "Encountered a missing closing quote (multiline value never closed; "
@@ -250,18 +299,40 @@ def _guess_key(text: str, line_no: int) -> str | None:
     return None
 
 
-def load(path: str | Path, environ: Mapping[str, str] | None = None) -> DotenvFile:
-    p = Path(path)
+_STREAMS: dict[str, str] = {}  # a pipe or FIFO read once this run: path -> its text
+_STREAMS_LOCK = threading.Lock()
+
+
+def read_env_text(path: str | Path) -> str:
+    """The text of a .env file, within ``MAX_FILE_BYTES``; a pipe, FIFO or device is read once and its text
+    kept for the run (``--env-file <(...)`` can be read again by a re-run check)."""
+    p = str(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DotenvReadError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise DotenvReadError(f"{p}: is a directory") from None
-    except UnicodeDecodeError:
-        raise DotenvReadError(f"{p}: not UTF-8 text") from None
-    except OSError as e:
-        raise DotenvReadError(f"{p}: cannot read: {e.strerror or e}") from None
-    out = parse(text, environ)
-    out.path = str(p)
+        regular = stat.S_ISREG(os.stat(p).st_mode)
+    except OSError:
+        regular = True  # read_text_bounded names the problem
+    if regular:
+        return _read(p)
+    with _STREAMS_LOCK:
+        if p not in _STREAMS:
+            _STREAMS[p] = _read(p)
+        return _STREAMS[p]
+
+
+def _read(path: str) -> str:
+    try:
+        return read_text_bounded(path, MAX_FILE_BYTES)
+    except InputError as e:
+        raise DotenvReadError(str(e)) from None
+
+
+def load(path: str | Path, environ: Mapping[str, str] | None = None) -> DotenvFile:
+    """Parse the .env at ``path``; ``DotenvReadError`` (one line naming the file) when it cannot be read or
+    its expansion goes beyond the bounds."""
+    text = read_env_text(path)
+    try:
+        out = parse(text, environ)
+    except DotenvLimitError as e:
+        raise DotenvLimitError(f"{path}: {e}") from None
+    out.path = str(path)
     return out

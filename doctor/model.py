@@ -276,15 +276,24 @@ def summarize(checks: list[CheckResult]) -> Summary:
     )
 
 
+EVIDENCE = frozenset({CheckStatus.passed, CheckStatus.warn, CheckStatus.fail})  # a check that saw the platform
+
+
+def has_evidence(checks: list[CheckResult]) -> bool:
+    """Whether any check gathered evidence (pass, warn or fail). A run where every check is unknown, error
+    or skipped (or none ran) says nothing about the platform: never healthy, never exit 0."""
+    return any(c.status in EVIDENCE for c in checks)
+
+
 def run_status(checks: list[CheckResult]) -> RunStatus:
+    """failing (a fail), unknown (no evidence at all), degraded (a warn, or a check that could not tell:
+    unknown or error), else healthy."""
     statuses = {c.status for c in checks}
     if CheckStatus.fail in statuses:
         return RunStatus.failing
-    if CheckStatus.warn in statuses or CheckStatus.error in statuses:
-        return RunStatus.degraded
-    if not checks or statuses <= {CheckStatus.unknown, CheckStatus.skipped}:
+    if not has_evidence(checks):
         return RunStatus.unknown
-    if CheckStatus.unknown in statuses:
+    if statuses & {CheckStatus.warn, CheckStatus.error, CheckStatus.unknown}:
         return RunStatus.degraded
     return RunStatus.healthy
 
@@ -300,12 +309,15 @@ EXIT_INTERRUPTED = 130
 
 
 def exit_code_for(checks: list[CheckResult], fail_on: Severity, strict: bool) -> int:
-    """1 when a finding is at or above fail_on, or (strict) any check is unknown or error; else 0."""
-    for c in checks:
-        if any(f.severity.rank >= fail_on.rank for f in c.findings):
-            return EXIT_FINDINGS
-        if strict and c.status in (CheckStatus.unknown, CheckStatus.error):
-            return EXIT_FINDINGS
+    """The run's exit code (the matrix in the README, section Usage), first match wins:
+    1 a finding at or above ``fail_on``; 3 no check gathered evidence (the doctor could not run);
+    1 with ``strict``, any unknown or error check; else 0."""
+    if any(f.severity.rank >= fail_on.rank for c in checks for f in c.findings):
+        return EXIT_FINDINGS
+    if not has_evidence(checks):
+        return EXIT_CANNOT_RUN
+    if strict and any(c.status in (CheckStatus.unknown, CheckStatus.error) for c in checks):
+        return EXIT_FINDINGS
     return EXIT_OK
 
 
@@ -313,32 +325,48 @@ class ReportError(Exception):
     """A saved report that cannot be read: one clear line, exit 2."""
 
 
+MAX_REPORT_BYTES = 64 << 20  # a large incident report is a few MB
+
+
 def load_report(path: str) -> Report:
+    """A saved JSON report, read within bounds (size; a FIFO or device that stays silent is refused) and
+    checked: a supported schema_version, valid fields, unique check ids. Anything else: ``ReportError``."""
     import json
-    from pathlib import Path
 
     from pydantic import ValidationError
 
+    from doctor.inputs import InputError, read_text_bounded
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ReportError(f"{path}: cannot read: {e}") from None
+        data = json.loads(read_text_bounded(path, MAX_REPORT_BYTES))
+    except InputError as e:
+        raise ReportError(str(e)) from None
     except json.JSONDecodeError as e:
         raise ReportError(f"{path}: not JSON (line {e.lineno}: {e.msg})") from None
+    except RecursionError:
+        raise ReportError(f"{path}: not a report (JSON nested too deeply)") from None
+    except ValueError as e:  # e.g. an integer of thousands of digits
+        raise ReportError(f"{path}: not a report ({e})") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ReportError(f"{path}: not an ame-doctor report (no schema_version)")
     version = data["schema_version"]
-    if not isinstance(version, int):
-        raise ReportError(f"{path}: schema_version must be an integer")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ReportError(f"{path}: schema_version must be a positive integer, got {json.dumps(version)[:40]}")
     if version > SCHEMA_VERSION:
         raise ReportError(
             f"{path}: report schema_version {version} is newer than this ame-doctor supports ({SCHEMA_VERSION}); upgrade ame-doctor"
         )
     try:
-        return Report.model_validate(data)
+        report = Report.model_validate(data)
+    except RecursionError:
+        raise ReportError(f"{path}: invalid report (values nested too deeply)") from None
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         raise ReportError(f"{path}: invalid report at {loc}: {err['msg']}") from None
+    seen: set[str] = set()
+    for c in report.checks:
+        if c.id in seen:
+            raise ReportError(f"{path}: invalid report: check {c.id!r} appears twice")
+        seen.add(c.id)
+    return report

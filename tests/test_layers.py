@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SYN_ENV = {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}", "AME_DOCTOR_CHECK_MODULES": "support.synthetic_checks"}
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("doctor.__init__", "doctor.util", "doctor.model", "doctor.errors", "doctor.threads")),
+    ("base", ("doctor.__init__", "doctor.util", "doctor.model", "doctor.errors", "doctor.threads", "doctor.inputs")),
     ("config", ("doctor.config",)),
     ("services", ("doctor.aws", "doctor.redact", "doctor.dotenv", "doctor.signatures", "doctor.sentry")),
     ("net", ("doctor.net",)),

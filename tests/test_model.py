@@ -34,11 +34,19 @@ def result(status: str, *severities: str) -> CheckResult:
     ([result("fail", "error")], "error", False, 1),
     ([result("fail", "error")], "critical", False, 0),
     ([result("fail", "critical")], "critical", False, 1),
-    ([result("unknown")], "error", False, 0),
-    ([result("unknown")], "error", True, 1),
-    ([result("error")], "error", True, 1),
-    ([result("skipped")], "error", True, 0),
-    ([], "error", True, 0),
+    # no check gathered evidence (nothing pass/warn/fail): the doctor could not run, never 0
+    ([result("unknown")], "error", False, 3),
+    ([result("unknown")], "error", True, 3),
+    ([result("error")], "error", False, 3),
+    ([result("skipped")], "error", True, 3),
+    ([result("unknown"), result("error"), result("skipped")], "error", False, 3),
+    ([], "error", False, 3),
+    ([result("unknown", "warning")], "warning", False, 1),  # a finding at fail-on still says 1
+    # some evidence: unknown/error checks fail only --strict
+    ([result("pass"), result("unknown")], "error", False, 0),
+    ([result("pass"), result("unknown")], "error", True, 1),
+    ([result("warn", "warning"), result("error")], "error", True, 1),
+    ([result("pass"), result("skipped")], "error", True, 0),
 ])
 def test_exit_code_table(checks: list[CheckResult], fail_on: str, strict: bool, code: int) -> None:
     assert exit_code_for(checks, Severity(fail_on), strict) == code
@@ -51,6 +59,9 @@ def test_exit_code_table(checks: list[CheckResult], fail_on: str, strict: bool, 
     (["pass", "unknown"], RunStatus.degraded),
     (["pass", "fail", "warn"], RunStatus.failing),
     (["unknown", "skipped"], RunStatus.unknown),
+    (["error", "unknown"], RunStatus.unknown),  # no evidence at all: never degraded-but-passing
+    (["error"], RunStatus.unknown),
+    (["pass", "skipped"], RunStatus.healthy),
     ([], RunStatus.unknown),
 ])
 def test_run_status(statuses: list[str], expected: RunStatus) -> None:

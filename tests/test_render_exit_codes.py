@@ -78,6 +78,14 @@ def run(ctx):
         ctx.unknown("cannot see it", unlock="ec2:DescribeThings")
         return
     yield ctx.finding("k", "res", severity=os.environ.get("SYNTH_SEVERITY", "warning"))
+
+
+@check(CheckMeta(id="synth.ok", title="synthetic evidence", order=100, proves="p", why="w", remediation="r",
+                 kinds={"k": KIND}))
+def ok(ctx):
+    if os.environ.get("SYNTH_NO_EVIDENCE"):
+        ctx.unknown("cannot see it either", unlock="ec2:DescribeOtherThings")
+    yield from ()
 '''
 
 
@@ -95,18 +103,20 @@ def synth_env(tmp_path: Path) -> dict[str, str]:
     (["--fail-on", "critical"], {"SYNTH_SEVERITY": "error"}, "", 0),
     ([], {}, '[run]\nfail_on = "warning"\n', 1),                   # config key
     (["--fail-on", "error"], {}, '[run]\nfail_on = "warning"\n', 0),  # the flag wins over the file
-    ([], {"SYNTH_UNKNOWN": "1"}, "", 0),
+    ([], {"SYNTH_UNKNOWN": "1"}, "", 0),                           # unknown beside evidence: lenient
     (["--strict"], {"SYNTH_UNKNOWN": "1"}, "", 1),
     ([], {"SYNTH_UNKNOWN": "1"}, "[run]\nstrict = true\n", 1),
+    ([], {"SYNTH_UNKNOWN": "1", "SYNTH_NO_EVIDENCE": "1"}, "", 3),  # no evidence at all: never 0
+    (["--strict"], {"SYNTH_UNKNOWN": "1", "SYNTH_NO_EVIDENCE": "1"}, "", 3),
     (["--fail-on", "loud"], {}, "", 2),                            # usage error
     ([], {}, "[run]\nfail_on = 3\n", 2),                           # config error
 ], ids=["default", "flag-warning", "default-error", "flag-critical", "config-warning", "flag-over-config",
-        "unknown-lenient", "strict-flag", "strict-config", "bad-flag", "bad-config"])
+        "unknown-lenient", "strict-flag", "strict-config", "no-evidence", "no-evidence-strict", "bad-flag", "bad-config"])
 def test_cli_exit_codes(cli, synth_env: dict[str, str], tmp_path: Path, args: list[str],  # type: ignore[no-untyped-def]
                         extra: dict[str, str], toml: str, want: int) -> None:
     cfg = tmp_path / "ame-doctor.toml"
     cfg.write_text(toml, encoding="utf-8")
-    res = cli("run", "--config", str(cfg), "--only", "synth.cli", "--format", "json", *args,
+    res = cli("run", "--config", str(cfg), "--only", "synth.cli,synth.ok", "--format", "json", *args,
               env={**synth_env, **extra})
     assert res.returncode == want, res.stderr
     if want == 2:
