@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from doctor.redact import clip
+
 
 @dataclass(frozen=True)
 class Signature:
@@ -94,9 +96,7 @@ def scan(lines: Iterable[str], max_sample: int = 300) -> dict[str, LogHit]:
         for sig in match_line(line):
             hit = hits.get(sig.signal)
             if hit is None:
-                sample = line.strip()
-                if len(sample) > max_sample:
-                    sample = sample[:max_sample] + "..."
+                sample = clip(line.strip(), max_sample, marker="...")
                 hit = hits[sig.signal] = LogHit(sig.signal, sig.title, 0, sample, i)
             hit.count += 1
     return hits

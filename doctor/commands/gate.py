@@ -104,8 +104,8 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
     spec = build_run_spec(args, argv, output_default="json", validate_inputs=False)
     decision, engine = decide(spec, build_request(args, spec))
     fmt = spec.fmt if spec.fmt in DECISION_FORMATS else "text"
-    sys.stdout.write(engine.redactor.scrub(render_decision(decision, fmt)))
+    sys.stdout.write(engine.redactor.scrub_output(render_decision(decision, fmt), fmt))
     for out_fmt, path in spec.outputs:
-        write_file(path, engine.redactor.scrub(render_decision(decision, out_fmt)))
+        write_file(path, engine.redactor.scrub_output(render_decision(decision, out_fmt), out_fmt))
         print(f"ame-doctor: wrote {out_fmt} decision to {path}", file=sys.stderr)
     return EXIT_OK if decision.allowed else EXIT_FINDINGS

@@ -50,10 +50,10 @@ def run_headless(spec: RunSpec) -> int:
         report = engine.report
     spec.symptom_first(report)
     color = spec.fmt == "text" and sys.stdout.isatty() and not spec.no_color and "NO_COLOR" not in os.environ
-    sys.stdout.write(engine.redactor.scrub(render(report, spec.fmt, color=color)))
+    sys.stdout.write(engine.redactor.scrub_output(render(report, spec.fmt, color=color), spec.fmt))
     for fmt, path in spec.outputs:
         try:
-            write_file(path, engine.redactor.scrub(render(report, fmt)))
+            write_file(path, engine.redactor.scrub_output(render(report, fmt), fmt))
         except OSError as e:
             print(f"ame-doctor: cannot write {fmt} report to {path}: {e.strerror or e}", file=sys.stderr)
             return EXIT_CANNOT_RUN
@@ -64,7 +64,7 @@ def run_headless(spec: RunSpec) -> int:
         except ImportError:
             pass
         else:
-            sys.stdout.write(engine.redactor.scrub(annotations(report)))
+            sys.stdout.write(engine.redactor.scrub_output(annotations(report), "text"))
     if interrupted:
         print("ame-doctor: interrupted; partial report written (unfinished checks are 'skipped')", file=sys.stderr)
         return EXIT_INTERRUPTED

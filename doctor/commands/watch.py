@@ -80,11 +80,11 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
             result = run_watch_tui(sampler, config, args.interval, args.duration)
     if result is None:
         def printer(t: float, views: dict[str, QueueView], soaks: dict[str, QueueSoak]) -> None:
-            print(redactor.scrub(tick_line(t, views, soaks)), flush=True)
+            print(redactor.scrub_output(tick_line(t, views, soaks), "text"), flush=True)
 
         result = watch(sampler, config.ecs.cluster, args.interval, args.duration, config.run.restart_storm, printer)
-    sys.stdout.write(redactor.scrub(render_soak(result, spec.fmt)))
+    sys.stdout.write(redactor.scrub_output(render_soak(result, spec.fmt), spec.fmt))
     for _, path in spec.outputs:
-        write_file(path, redactor.scrub(render_soak(result, "json")))
+        write_file(path, redactor.scrub_output(render_soak(result, "json"), "json"))
         print(f"ame-doctor: wrote soak result to {path}", file=sys.stderr)
     return EXIT_OK if result.healthy else EXIT_FINDINGS

@@ -17,6 +17,7 @@ from typing import Any
 
 from doctor.net.dns import DnsFailure, resolve
 from doctor.net.targets import DbTarget, RedisTarget
+from doctor.redact import clip
 
 
 @dataclass
@@ -249,4 +250,4 @@ def _s(v: Any) -> str:
 
 
 def _first(e: BaseException) -> str:
-    return str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+    return clip(str(e).splitlines()[0], 300) if str(e) else type(e).__name__
