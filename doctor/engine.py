@@ -44,6 +44,7 @@ from doctor.model import (
 from doctor.redact import Redactor
 from doctor.registry import RegisteredCheck
 from doctor.threads import in_thread
+from doctor.timeline.runner import TimelineJob
 
 
 def status_from(findings: list[Finding], unknown: bool) -> CheckStatus:
@@ -64,6 +65,7 @@ class EngineOptions:
     priority: list[str] = field(default_factory=list)  # started first (e.g. a --symptom playbook's checks)
     argv: list[str] = field(default_factory=list)
     diagnose: bool = True
+    timeline: bool = False  # read what changed alongside the checks; attached after the diagnosis
 
 
 class Engine:
@@ -156,6 +158,8 @@ class Engine:
         ordered = sorted(self.checks, key=lambda c: (rank.get(c.id, len(rank)), c.meta.order))
         tasks = [asyncio.create_task(one(c)) for c in ordered]
         deadline = time.monotonic() + self.config.run.timeout
+        timeline = (TimelineJob(self.config, self.facts, self.redactor, deadline).start(loop)
+                    if self.options.timeline else None)
         try:
             await asyncio.wait_for(asyncio.gather(*tasks), timeout=self.config.run.timeout)
         except TimeoutError:
@@ -180,6 +184,8 @@ class Engine:
                 except TimeoutError:
                     account = None
         self.report = self._build_report(target, interrupted=False, account=account)
+        if timeline is not None:
+            await timeline.attach(self.report)
         self._emit(RunFinished(self.report))
         return self.report
 

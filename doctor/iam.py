@@ -15,6 +15,10 @@ from typing import Any
 
 # Calls the engine itself makes, outside any check.
 ENGINE_ACTIONS = ("sts:GetCallerIdentity",)
+# Calls the timeline makes (doctor.timeline: what changed before it broke), read-only like the rest.
+TIMELINE_ACTIONS = ("cloudtrail:LookupEvents", "ec2:DescribeNetworkAcls", "ecs:DescribeServices",
+                    "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks", "logs:FilterLogEvents",
+                    "ssm:GetParameterHistory", "ssm:GetParametersByPath")
 TRANSPORT_ACTIONS: dict[str, tuple[str, ...]] = {
     "ecs-exec": ("ecs:ExecuteCommand",),
     "probe-task": ("ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "iam:PassRole", "logs:GetLogEvents"),
@@ -32,7 +36,7 @@ def actions_by_check(checks: Iterable[Any]) -> dict[str, list[str]]:
 
 def policy(checks: Iterable[Any], transports: Iterable[str] = ()) -> dict[str, Any]:
     """An IAM policy document: one read-only statement, and one per exec transport asked for."""
-    read = set(ENGINE_ACTIONS)
+    read = set(ENGINE_ACTIONS) | set(TIMELINE_ACTIONS)
     for c in checks:
         read.update(a for a in c.meta.iam_actions if a not in ACTING)
     statements: list[dict[str, Any]] = [

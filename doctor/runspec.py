@@ -112,7 +112,8 @@ class RunSpec:
         ``kwargs`` go to ``Engine`` (``aws=``, ``redactor=`` for tests and shared redactors)."""
 
         opts = EngineOptions(only=list(only) if only else list(self.only), skip=[] if only else list(self.skip),
-                             priority=list(self.priority), argv=list(self.argv), diagnose=diagnose)
+                             priority=list(self.priority), argv=list(self.argv), diagnose=diagnose,
+                             timeline=diagnose and not only and self.config.timeline.enabled)
         engine = Engine(self.config, list(self.checks), opts, **kwargs)
         _ACTIVE[:] = [engine.redactor]
         return engine

@@ -30,7 +30,7 @@ import importlib
 from types import ModuleType
 
 COMMANDS = ("run", "tui", "checks", "schema", "report", "version", "playbooks", "diff", "demo", "gate", "watch",
-            "iam-policy", "view")
+            "iam-policy", "view", "timeline")
 
 
 def module_name(command: str) -> str:

@@ -23,7 +23,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
     import sys
 
     from doctor.errors import UsageError
-    from doctor.iam import ACTING, ENGINE_ACTIONS, TRANSPORT_ACTIONS, actions_by_check, policy
+    from doctor.iam import ACTING, ENGINE_ACTIONS, TIMELINE_ACTIONS, TRANSPORT_ACTIONS, actions_by_check, policy
     from doctor.model import EXIT_OK
     from doctor.registry import all_checks
     from doctor.runspec import split_ids
@@ -48,6 +48,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
         shown = [a + ("*" if a in ACTING else "") for a in actions]
         lines.append(f"  {cid:<14} {', '.join(shown) or '(no AWS calls)'}")
     lines.append(f"  {'(engine)':<14} {', '.join(ENGINE_ACTIONS)}")
+    lines.append(f"  {'(timeline)':<14} {', '.join(TIMELINE_ACTIONS)}")
     for t in transports:
         lines.append(f"probe transport {t}: {', '.join(TRANSPORT_ACTIONS[t]) or '(no AWS calls)'}")
     sys.stdout.write("\n".join(lines) + "\n")

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from doctor.queues.report import ToReport
 
 FAILED_JOBS_SQL = (
-    "SELECT queue, SUBSTRING_INDEX(exception, '\\n', 1) AS head, COUNT(*) AS n, MAX(failed_at) AS last "
+    "SELECT queue, SUBSTRING_INDEX(exception, '\\n', 1) AS head, COUNT(*) AS n, MAX(failed_at) AS last, "
+    "UNIX_TIMESTAMP(MIN(failed_at)) AS first "
     "FROM failed_jobs WHERE failed_at >= NOW() - INTERVAL %s MINUTE "
     "GROUP BY queue, head ORDER BY n DESC LIMIT 50"
 )
@@ -37,7 +39,8 @@ def read_failed_jobs(host: str, port: int, user: str | None, password: str | Non
                      minutes: int = 60, timeout: float = 5.0) -> list[dict[str, Any]]:
     """Failures in the last ``minutes``, grouped by queue and first exception line. Read-only session.
 
-    Rows: ``{"queue", "exception", "first_line", "count", "last_failed_at"}``, most frequent first."""
+    Rows: ``{"queue", "exception", "first_line", "count", "last_failed_at", "first_failed_at"}`` (the first as
+    ISO 8601 UTC: UNIX_TIMESTAMP reads a TIMESTAMP column whatever the session's time zone), most frequent first."""
     import pymysql
 
     try:
@@ -59,10 +62,11 @@ def read_failed_jobs(host: str, port: int, user: str | None, password: str | Non
     finally:
         conn.close()
     out = []
-    for queue, head, n, last in rows:
+    for queue, head, n, last, first in rows:
         head = (head or "").strip()
         out.append({"queue": str(queue), "exception": exception_class(head), "first_line": head[:300],
-                    "count": int(n), "last_failed_at": str(last)})
+                    "count": int(n), "last_failed_at": str(last),
+                    "first_failed_at": datetime.fromtimestamp(float(first), UTC).isoformat() if first else None})
     return out
 
 

@@ -100,7 +100,8 @@ class QueueSnapshot:
         return {"queue": self.name, "key": self.key, "db": self.db, "ready": self.ready, "reserved": self.reserved,
                 "delayed": self.delayed, "size": self.total, "expired_reservations": self.expired_reserved,
                 "overdue_delayed": self.overdue_delayed, "oldest_ready_age_s": self.oldest_age_s,
-                "age_source": self.age_source}
+                "age_source": self.age_source, "oldest_expired_reservation_s": self.oldest_expired_reserved_s,
+                "oldest_overdue_delayed_s": self.oldest_overdue_delayed_s}
 
     def heads(self) -> list[dict[str, Any]]:
         return [{k: v for k, v in asdict(h).items() if k != "created_at"} for h in self.head]

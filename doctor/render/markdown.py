@@ -10,6 +10,7 @@ import re
 
 from doctor.model import CauseState, CheckResult, CheckStatus, Report, RootCause, Severity
 from doctor.render.rootcause import cause_id, explained_text, headline
+from doctor.render.timeline import markdown_section
 
 ICON = {
     CheckStatus.passed: "✅ pass", CheckStatus.warn: "⚠️ warn", CheckStatus.fail: "❌ fail",
@@ -94,6 +95,7 @@ def render(report: Report, *, color: bool = False) -> str:
         for n, rc in enumerate(report.diagnosis.root_causes, 1):
             out += _root_cause(n, rc, anchors)
 
+    out += markdown_section(report, esc, code, lambda uid: _evidence_link(uid, anchors))
     causes = [(p, c) for p in report.playbooks for c in p.causes]
     causes.sort(key=lambda pc: (STATE_RANK[pc[1].state], -pc[1].score))
     strong = [(p, c) for p, c in causes if c.state in (CauseState.confirmed, CauseState.likely)]

@@ -8,6 +8,7 @@ from typing import TextIO
 from doctor.events import CheckFinished, CheckStarted, Event, RunStarted
 from doctor.model import CauseState, CheckResult, CheckStatus, Report, RootCause, Severity
 from doctor.render.rootcause import cause_id, first_step, headline
+from doctor.render.timeline import what_changed
 
 ICON = {
     CheckStatus.passed: "PASS", CheckStatus.warn: "WARN", CheckStatus.fail: "FAIL",
@@ -57,6 +58,7 @@ def render(report: Report, *, color: bool = False) -> str:
     lines.append(("", ""))
     for rc in report.diagnosis.root_causes:  # the answer first, strongest first
         lines.extend(_root_cause_lines(rc))
+        lines.extend(("", line) for line in what_changed(report.timeline, rc))
     if report.diagnosis.root_causes:
         lines.append(("", ""))
     if report.playbooks:  # each playbook's verdict, in report order (a --symptom playbook first)

@@ -18,12 +18,13 @@ import os
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from doctor.sim.cloudtrail import CloudTrailStandIn, Recorder
 from doctor.sim.dns import DnsServer
 from doctor.sim.fakeredis_tcp import FakeRedisTcp
 from doctor.sim.servers import Blackhole, MariaDB, RedisServer, Relay, ServerUnavailable
@@ -36,6 +37,7 @@ from doctor.sim.world import (
     put_log_events,
     put_log_lines,
 )
+from doctor.timeline.catalogue import CATALOGUE
 
 ACCOUNT = "123456789012"  # moto's default account
 LARAVEL_DIRS = ("storage/framework/cache/data", "storage/framework/sessions", "storage/framework/views",
@@ -68,6 +70,8 @@ class SimPlatform:
     _dropping: dict[tuple[str, int], Blackhole] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _saved_env: dict[str, str | None] = field(default_factory=dict)
+    trail: CloudTrailStandIn | None = None  # the account's CloudTrail (LookupEvents), see _start_trail
+    recorder: Recorder | None = None        # records the writes made through `session` into it
 
     # -- lifecycle
     def start(self, progress: Callable[[str], None] = lambda s: None) -> SimPlatform:
@@ -130,6 +134,7 @@ class SimPlatform:
         self.world = build_world(self.session, WorldSpec(
             redis_port=self.redis.port, db_port=self.db.port if self.db else 3306))
         self._backdate()
+        self._start_trail()
         self._wire_dns()
         app = self.workdir / "app"
         for d in LARAVEL_DIRS:
@@ -185,8 +190,11 @@ class SimPlatform:
 
     def put_param(self, key: str, value: str, secure: bool = False, ago: timedelta | None = None) -> None:
         """Set a parameter now, or (``ago``) as it was set that long ago (before the tasks started)."""
-        self.session.client("ssm").put_parameter(Name=self.w.param(key), Value=value, Overwrite=True,
-                                                 Type="SecureString" if secure else "String")
+        if ago is None and self.recorder is not None:
+            ago = self.recorder.ago  # the scenario's change time
+        with self.changes_at(ago):
+            self.session.client("ssm").put_parameter(Name=self.w.param(key), Value=value, Overwrite=True,
+                                                     Type="SecureString" if secure else "String")
         if ago is not None:
             from moto.core.utils import utcnow
             from moto.ssm.models import ssm_backends
@@ -298,10 +306,11 @@ class SimPlatform:
         td = ecs.describe_task_definition(taskDefinition=w.task_definitions[service])["taskDefinition"]
         container = {**td["containerDefinitions"][0], **({"command": command} if command else {})}
         keep = ("family", "networkMode", "requiresCompatibilities", "cpu", "memory", "executionRoleArn", "taskRoleArn")
-        w.task_definitions[service] = ecs.register_task_definition(
-            **{k: td[k] for k in keep}, containerDefinitions=[container])["taskDefinition"]["taskDefinitionArn"]
-        ecs.update_service(cluster=w.spec.cluster, service=service, taskDefinition=w.task_definitions[service],
-                           desiredCount=count, forceNewDeployment=True)
+        with self.changes_at(ago):  # CloudTrail records the release when it was made
+            w.task_definitions[service] = ecs.register_task_definition(
+                **{k: td[k] for k in keep}, containerDefinitions=[container])["taskDefinition"]["taskDefinitionArn"]
+            ecs.update_service(cluster=w.spec.cluster, service=service, taskDefinition=w.task_definitions[service],
+                               desiredCount=count, forceNewDeployment=True)
         started = datetime.now(UTC) - ago
         deployment = next(s for s in self.ecs_backend().services.values() if s.name == service).deployments[0]
         deployment.update(createdAt=started, updatedAt=started + timedelta(minutes=3), desiredCount=count,
@@ -351,6 +360,43 @@ class SimPlatform:
                 f"('{uuid.uuid4()}', 'redis', '{escape_string(queue)}', '{{}}', '{escape_string(exception)}', "
                 f"NOW() - INTERVAL {int(age.total_seconds())} SECOND)" for age in ages]
         self.db.execute_root([f"USE `{self.db.database}`", *rows])
+
+    # -- CloudTrail: the changes the scenarios make, as AWS would have recorded them
+    def _start_trail(self) -> None:
+        """A LookupEvents stand-in the doctor reaches through AWS_ENDPOINT_URL_CLOUDTRAIL; from now on every
+        catalogued write made through ``session`` is recorded in it (the world built before is not)."""
+        self.trail = CloudTrailStandIn().start()
+        self._closers.append(self.trail.stop)
+        self._saved_env.setdefault("AWS_ENDPOINT_URL_CLOUDTRAIL", os.environ.get("AWS_ENDPOINT_URL_CLOUDTRAIL"))
+        os.environ["AWS_ENDPOINT_URL_CLOUDTRAIL"] = self.trail.url
+        self.recorder = Recorder(self.trail, frozenset(k.name for k in CATALOGUE))
+        self.recorder.attach(self.session)
+
+    @contextlib.contextmanager
+    def changes_at(self, ago: timedelta | None) -> Iterator[None]:
+        """Writes made inside are recorded in CloudTrail as made ``ago`` before now (None: when they are made)."""
+        if self.recorder is None:
+            yield
+            return
+        with self.recorder.at(ago):
+            yield
+
+    def record_change(self, name: str, service: str, request: dict[str, Any], ago: timedelta | None = None) -> None:
+        """A change the simulation expresses otherwise (a deleted cluster, an IAM policy, a deployment), recorded
+        in CloudTrail as the API call that made it (``request``: CloudTrail's camelCase requestParameters)."""
+        if self.recorder is not None:
+            self.recorder.record(name, service, request, ago=ago)
+
+    def record_deploy(self, queue: str, image: str, ago: timedelta | None = None) -> None:
+        """A release of ``image`` to ``queue``'s service as CloudTrail shows it: a new revision, then the update."""
+        w = self.w
+        service = w.services[queue]
+        family = w.task_definitions[service].rsplit("/", 1)[-1].split(":", 1)[0]
+        revision = int(w.task_definitions[service].rsplit(":", 1)[-1]) + 1
+        self.record_change("RegisterTaskDefinition", "ecs", {"family": family, "containerDefinitions": [
+            {"name": "app", "image": image, "essential": True}]}, ago=ago)
+        self.record_change("UpdateService", "ecs", {"cluster": w.spec.cluster, "service": service,
+                                                    "taskDefinition": f"{family}:{revision}"}, ago=ago)
 
     # -- what the doctor is pointed at
     def config(self) -> dict[str, Any]:

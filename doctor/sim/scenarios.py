@@ -26,6 +26,19 @@ def _job(queue: str, n: int, attempts: int = 0, max_tries: int | None = 3) -> st
                        "id": f"job{n}", "attempts": attempts, "queue": queue})
 
 
+Inject = Callable[[SimPlatform], None]
+CHANGED: dict[Inject, timedelta] = {}  # inject -> when its change was made (what CloudTrail records)
+
+
+def changed(**ago: float) -> Callable[[Inject], Inject]:
+    """The fault's change was made this long ago (``minutes=41``): the scenario's writes (and records) carry
+    that time in CloudTrail, so the timeline sees the change before the symptoms, as on call."""
+    def mark(inject: Inject) -> Inject:
+        CHANGED[inject] = timedelta(**ago)
+        return inject
+    return mark
+
+
 def healthy(p: SimPlatform) -> None:
     """No fault: a few jobs in flight, consumed normally."""
     r = p.redis.client(0)
@@ -33,10 +46,13 @@ def healthy(p: SimPlatform) -> None:
         r.rpush(f"{PREFIX}queues:image", _job("image", n))
 
 
+@changed(minutes=55)
 def bad_db_host(p: SimPlatform) -> None:
     """DB_HOST (SSM and the web tier's .env) names a cluster that was deleted; its name no longer resolves."""
     p.put_param("DB_HOST", OLD_DB_HOST, ago=timedelta(days=3))
     p.env["DB_HOST"] = OLD_DB_HOST
+    p.record_change("DeleteDBCluster", "rds", {"dBClusterIdentifier": OLD_DB_HOST.split(".", 1)[0],
+                                               "skipFinalSnapshot": False})
 
 
 def _revoke_worker_rule(ec2: Any, group: str, worker_sg: str) -> None:
@@ -49,6 +65,7 @@ def _revoke_worker_rule(ec2: Any, group: str, worker_sg: str) -> None:
     ec2.revoke_security_group_ingress(GroupId=group, SecurityGroupRuleIds=ids)
 
 
+@changed(minutes=35)
 def missing_aurora_ingress(p: SimPlatform) -> None:
     """The Aurora SG lost its 3306 rule from the worker SG (replaced by old worker /32s); the VPC drops the packets."""
     ec2 = p.session.client("ec2")
@@ -61,6 +78,7 @@ def missing_aurora_ingress(p: SimPlatform) -> None:
         p.drop_path(endpoint, "127.0.0.2", p.db.port)
 
 
+@changed(minutes=41)
 def missing_redis_ingress(p: SimPlatform) -> None:
     """The Redis SG admits only the old worker hosts' /32s, not the worker SG; the VPC drops the packets."""
     ec2 = p.session.client("ec2")
@@ -73,6 +91,7 @@ def missing_redis_ingress(p: SimPlatform) -> None:
     p.drop_path(w.redis_host, "127.0.0.3", p.redis.port)
 
 
+@changed(minutes=10)
 def stale_ssm_values(p: SimPlatform) -> None:
     """DB_PASSWORD was rotated (SSM and the database) ten minutes ago; the workers started an hour ago."""
     new = "r0tated-db-password-2026"
@@ -84,24 +103,30 @@ def stale_ssm_values(p: SimPlatform) -> None:
         p.db.password = new
 
 
+@changed(minutes=15)
 def bad_container_image(p: SimPlatform) -> None:
     """The image service was deployed with a tag that does not exist: every task fails to pull it."""
     image = p.w.spec.image.replace(":prod", ":prod-2026-11-27")
+    p.record_deploy("image", image)
     p.start_failing_tasks("image", 3, f"CannotPullContainerError: pull image manifest has been retried 5 time(s): "
                           f"failed to resolve ref {image}: {image}: not found", "TaskFailedToStart", None)
 
 
+@changed(minutes=15)
 def missing_runtime_dirs(p: SimPlatform) -> None:
     """The worker image ships without storage/framework/views: Laravel cannot compile views at boot."""
     import shutil
 
     shutil.rmtree(p.workdir / "app" / "storage" / "framework" / "views")
+    p.record_deploy("image", p.w.spec.image.replace(":prod", ":prod-2026-11-28"))
     p.start_failing_tasks("image", 3, "Essential container in task exited", "EssentialContainerExited", 1,
                           log_lines=["In Compiler.php line 67:", "  Please provide a valid cache path."])
 
 
+@changed(minutes=15)
 def bad_bootstrap(p: SimPlatform) -> None:
     """bulk tasks cannot start: the execution role lost ssm:GetParameters, so the secrets cannot be injected."""
+    p.record_change("DeleteRolePolicy", "iam", {"roleName": "ame-ecs-execution", "policyName": "ssm-parameters-read"})
     p.start_failing_tasks("bulk", 3, "ResourceInitializationError: unable to pull secrets or registry auth: execution "
                           "resource retrieval failed: unable to retrieve secrets from ssm: service call has been "
                           "retried 1 time(s): AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/"
@@ -109,6 +134,7 @@ def bad_bootstrap(p: SimPlatform) -> None:
                           "TaskFailedToStart", None)
 
 
+@changed(minutes=65)
 def workers_not_consuming(p: SimPlatform) -> None:
     """bulk was scaled to zero during an incident and never scaled back: reservations expired, backlog waits."""
     r = p.redis.client(0)
@@ -124,8 +150,10 @@ def workers_not_consuming(p: SimPlatform) -> None:
         p.stop_task(arn, "Scaling activity initiated by (deployment ecs-svc/1)", "ServiceSchedulerInitiated", 0)
 
 
+@changed(minutes=45)
 def jobs_failing_and_requeueing(p: SimPlatform) -> None:
     """image jobs throw on every attempt and are released back with a delay; failures pile up in failed_jobs."""
+    p.record_deploy("image", p.w.spec.image.replace(":prod", ":prod-2026-11-29"))
     r = p.redis.client(0)
     now = time.time()
     for n in range(8):
@@ -146,20 +174,29 @@ def jobs_failing_and_requeueing(p: SimPlatform) -> None:
 
 def wrong_redis(p: SimPlatform) -> None:
     """The workers were given REDIS_PREFIX=ame_workers_: the web tier pushes under the default prefix."""
-    p.put_param("REDIS_PREFIX", "ame_workers_", ago=timedelta(days=3))
+    p.put_param("REDIS_PREFIX", "ame_workers_", ago=timedelta(hours=3))
     r = p.redis.client(0)
     for n in range(25):
         r.rpush(f"{PREFIX}queues:image", _job("image", 400 + n))
 
 
+@changed(minutes=20)
 def db_path_blocked(p: SimPlatform) -> None:
     """DB_HOST resolves and the SG is right, but a NACL change drops 3306 between the workers and Aurora."""
+    ec2 = p.session.client("ec2")
+    acl = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": p.w.worker_subnets}])
+    data = ec2.describe_subnets(SubnetIds=[p.w.data_subnet])["Subnets"][0]["CidrBlock"]
+    ec2.create_network_acl_entry(NetworkAclId=acl["NetworkAcls"][0]["NetworkAclId"], RuleNumber=90, Protocol="6",
+                                 RuleAction="deny", Egress=True, CidrBlock=data, PortRange={"From": 3306, "To": 3306})
     for endpoint in p.w.db_instance_endpoints.values():
         p.drop_path(endpoint, "127.0.0.2", p.db.port)
 
 
+@changed(minutes=20)
 def redis_path_unhealthy(p: SimPlatform) -> None:
     """REDIS_HOST resolves and the SG is right, but connections to the primary hang (node failing over)."""
+    p.record_change("ModifyReplicationGroup", "elasticache", {"replicationGroupId": p.w.redis_group,
+                                                              "cacheNodeType": "cache.r6g.large", "applyImmediately": True})
     p.drop_path(p.w.redis_host, "127.0.0.3", p.redis.port)
 
 
@@ -197,12 +234,15 @@ def _failing_jobs(p: SimPlatform, queue: str, run_s: float, message: str, except
         r.rpush(f"{PREFIX}queues:{queue}", _job(queue, 600 + n))
 
 
+@changed(minutes=25)
 def stale_db_host(p: SimPlatform) -> None:
     """DB_HOST, the same in SSM and the web tier's .env (no drift), still names the Aurora cluster replaced last
     week; the name still resolves, to an address where nothing answers: every job that touches the database times
     out and is released to retry."""
     p.put_param("DB_HOST", OLD_DB_HOST, ago=timedelta(days=7))
     p.env["DB_HOST"] = OLD_DB_HOST
+    p.record_change("DeleteDBCluster", "rds", {"dBClusterIdentifier": OLD_DB_HOST.split(".", 1)[0],
+                                               "skipFinalSnapshot": False})
     p.drop_path(OLD_DB_HOST, "127.0.0.4", int(p.ssm_values()["DB_PORT"]))
     _failing_jobs(p, "image", 60, "SQLSTATE[HY000] [2002] Connection timed out (Connection: mysql, SQL: select * "
                   "from `images` where `id` = 812 limit 1)", "Illuminate\\Database\\QueryException")
@@ -212,7 +252,7 @@ def db_host_reader(p: SimPlatform) -> None:
     """DB_HOST in SSM and the web tier's .env is the cluster's reader endpoint: connections work, every write fails
     with error 1290 (--read-only) and the jobs are released to retry."""
     reader = p.w.db_reader_endpoint
-    p.put_param("DB_HOST", reader, ago=timedelta(days=2))
+    p.put_param("DB_HOST", reader, ago=timedelta(minutes=90))
     p.env["DB_HOST"] = reader
     p.serve_reader()
     _failing_jobs(p, "image", 0.4, "SQLSTATE[HY000]: General error: 1290 The MySQL server is running with the "
@@ -338,7 +378,8 @@ def start(scenario: Scenario, progress: Callable[[str], None] = lambda s: None,
         if scenario.needs_db and platform.db is None:
             raise ScenarioUnavailable(f"scenario {scenario.name} needs a MariaDB/MySQL server (install mariadb-server)")
         progress(f"injecting the fault: {scenario.name}")
-        scenario.inject(platform)
+        with platform.changes_at(CHANGED.get(scenario.inject)):
+            scenario.inject(platform)
     except BaseException:
         platform.stop()
         raise

@@ -15,9 +15,11 @@ from doctor.config import Config
 from doctor.model import Report, RootCause, TimelineEvent, TimelineKind, TimelineLink
 from doctor.timeline.context import ServiceContext
 from doctor.timeline.observed import seen_by_the_doctor
-from doctor.timeline.scope import Scope, scope_of
+from doctor.timeline.scope import Scope, evidence_tokens, scope_of, services_named
 from doctor.timeline.sources import when
 from doctor.timeline.tokens import token
+
+SYMPTOM_CHECKS = ("reach.", "ecs.startup", "ecs.service", "queue.", "sentry.")
 
 
 @dataclass
@@ -42,7 +44,8 @@ def correlate(events: list[TimelineEvent], causes: list[RootCause], report: Repo
         scope = scope_of(rc, report, contexts, config)
         own = [s for s in symptoms if _belongs(s, rc, scope)]
         if not own:  # nothing timed earlier: the doctor's own sighting of its evidence is the first symptom
-            seen = next((o for uid in rc.evidence if (o := seen_by_the_doctor(report, uid)) is not None), None)
+            seen = next((o for uid in sorted(rc.evidence, key=_symptom_first)
+                         if (o := seen_by_the_doctor(report, uid)) is not None), None)
             if seen is not None and (t := when(seen.at)) is not None:
                 at[seen.id] = t
                 observations.append(seen)
@@ -54,6 +57,8 @@ def correlate(events: list[TimelineEvent], causes: list[RootCause], report: Repo
         mine = [c for c in changes if at[c.id] <= horizon and scope.tokens.intersection(c.resources)]
         mine.sort(key=lambda c: horizon - at[c.id])
         for c in mine:
+            if c.finding is None:
+                c.finding = _finding_naming(c, rc, report, config)
             gap_s = int((horizon - at[c.id]).total_seconds())
             links.append(TimelineLink(
                 playbook=rc.playbook, cause=rc.cause, change=c.id, symptom=first.id if first else None, gap_s=gap_s,
@@ -66,6 +71,25 @@ def correlate(events: list[TimelineEvent], causes: list[RootCause], report: Repo
             explained.add(s.id)
     unexplained = [s.id for s in symptoms + observations if s.id not in explained]
     return Correlation(links, [c.id for c in changes if c.id not in linked], unexplained, observations)
+
+
+def _finding_naming(change: TimelineEvent, rc: RootCause, report: Report, config: Config) -> str | None:
+    """The root cause's evidence finding that names the changed resource (the TUI jumps there), else its first."""
+    found = {f.uid: f for _, f in report.findings()}
+    for uid in rc.evidence:
+        f = found.get(uid)
+        if f is None:
+            continue
+        named = evidence_tokens(f, config.ssm.path) | {token("service", s) for s in services_named(f, set(config.services))}
+        if named.intersection(change.resources):
+            return uid
+    return next((uid for uid in rc.evidence if uid in found), None)
+
+
+def _symptom_first(uid: str) -> int:
+    """Evidence that is what on-call sees (a timeout from a task, a crash, a stuck queue) before evidence that
+    is the cause itself (an SG rule, a parameter): the doctor's sighting of the former is the symptom."""
+    return next((n for n, prefix in enumerate(SYMPTOM_CHECKS) if uid.startswith(prefix)), len(SYMPTOM_CHECKS))
 
 
 def _belongs(s: TimelineEvent, rc: RootCause, scope: Scope) -> bool:

@@ -42,9 +42,8 @@ def _status(out: SourceRead, check: CheckResult | None) -> None:
     if check is None or check.status.value == "skipped":
         out.status = SourceStatus.off
         out.note = "not run" if check is None else check.summary
-    elif check.status.value in ("unknown", "error") and not out.events:
-        out.status = SourceStatus.missing if check.unlock else SourceStatus.error
-        out.unlock, out.note = check.unlock, check.summary
+    elif check.status.value in ("unknown", "error") and not out.events:  # the check's own trouble, not a permission
+        out.status, out.note = SourceStatus.partial, f"{check.id} could not read everything: {check.summary}"
 
 
 def _queue(f: Finding, run_at: datetime) -> list[TimelineEvent]:
@@ -101,7 +100,7 @@ def seen_by_the_doctor(report: Report, uid: str) -> TimelineEvent | None:
     return TimelineEvent(
         id=f"doctor:{uid}", at=iso(at), kind=TimelineKind.symptom, source="doctor",
         title=f"{check.id}: {f.title}", signals=list(f.signals), finding=uid,
-        detail={"phrase": {"symptom": f"the doctor saw it ({check.id}: {f.title})"}})
+        detail={"phrase": {"symptom": f"the doctor saw '{_clip(f.title, 90)}' ({check.id})"}})
 
 
 def _ago(seconds: float) -> str:
@@ -111,3 +110,7 @@ def _ago(seconds: float) -> str:
     if minutes < 120:
         return f"{minutes} min"
     return f"{minutes // 60} h {minutes % 60} min"
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"

@@ -25,6 +25,7 @@ from doctor.outputs import write_file
 from doctor.tui.panes import DoctorPanes
 from doctor.tui.source import EventSource
 from doctor.tui.state import FILTERS, RUNNING
+from doctor.tui.timeline_pane import open_timeline
 from doctor.tui.widgets import HelpScreen
 
 VIEWS = ("checks", "diagnosis")
@@ -44,6 +45,7 @@ class DoctorApp(DoctorPanes):
         Binding("j", "export('json')", "JSON"),
         Binding("m", "export('markdown')", "MD"),
         Binding("y", "copy_step", "Copy", show=False),
+        Binding("t", "timeline", "Timeline", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -202,6 +204,9 @@ class DoctorApp(DoctorPanes):
         self.exported.append(path)
         self.notify(f"wrote {fmt} report to {path}", title="exported")
 
+    def action_timeline(self) -> None:
+        open_timeline(self)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -217,6 +222,7 @@ class DoctorApp(DoctorPanes):
                             lambda: self.set_view("diagnosis"))
         yield SystemCommand("Export JSON", "Write the report as JSON", lambda: self.action_export("json"))
         yield SystemCommand("Export Markdown", "Write the report as Markdown", lambda: self.action_export("markdown"))
+        yield SystemCommand("Timeline", "What changed before it broke", self.action_timeline)
         yield SystemCommand("Help", "Keys and views", self.action_help)
 
     # --- outcome ----------------------------------------------------------------------------------------
