@@ -21,17 +21,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from doctor.probe import ProbeSpec, php_payload, sh_payload  # noqa: E402
+from doctor.probe import ProbeSpec, payload  # noqa: E402
 from doctor.sim.servers import Blackhole, RedisServer  # noqa: E402
 
 
 def main() -> None:
-    spec = ProbeSpec(key_hex="00" * 32, timeout=3, app_root="/var/www/html",
-                     resolve={"master.ame-redis.abcdef.euw1.cache.amazonaws.com": "10.20.10.11"})
+    spec = ProbeSpec(timeout=3, app_root="/var/www/html", root_source="workdir", run_as="www-data",
+                     queues=["propertyfeedtemplate-sync", "propertyfeedtemplate-image", "propertyfeedtemplate-bulk",
+                             "default"])
     overrides = {"containerOverrides": [{"name": "app", "command": spec.task_command()}]}
-    print(f"php payload (deflate+base64): {len(php_payload())} chars")
-    print(f"sh payload (gzip+base64):     {len(sh_payload())} chars")
-    print(f"ExecuteCommand command:       {len(spec.exec_command())} chars")
+    print(f"payload, full (gzip+base64):  {len(payload('full'))} chars (local transport)")
+    print(f"payload, short (gzip+base64): {len(payload('short'))} chars (without the no-php network probe)")
+    print(f"ExecuteCommand command:       {len(spec.exec_command())} chars (budget 7600)")
     print(f"RunTask overrides JSON:       {len(json.dumps(overrides, separators=(',', ':')))} chars (limit 8192)")
 
     from support.probe import path_without_php
@@ -43,7 +44,7 @@ def main() -> None:
             runs = []
             for _ in range(5):
                 t0 = time.perf_counter()
-                subprocess.run(["sh", "-c", ProbeSpec(key_hex="00" * 32, timeout=1).shell_script()],
+                subprocess.run(["sh", "-c", ProbeSpec(timeout=1, run_as="self").shell_script()],
                                env={"PATH": path, **env}, capture_output=True, check=True)
                 runs.append(time.perf_counter() - t0)
             print(f"one probe, {label}: median {sorted(runs)[2] * 1000:.0f} ms")

@@ -150,6 +150,7 @@ class ExecConfig(_Section):
     timeout: float = Field(30.0, gt=0, le=3600)
     app_root: Name | None = None
     fallback: Transport = "off"
+    max_tasks_per_service: int = Field(3, ge=1, le=100, description="ecs-exec: RUNNING tasks probed per service")
 
 
 class RunConfig(_Section):

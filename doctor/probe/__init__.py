@@ -18,9 +18,10 @@ public names; no submodule imports it.
 
 from __future__ import annotations
 
+from doctor.probe.keys import KeyExchange
 from doctor.probe.result import EXIT_SENTINEL, MARK, ProbeResult, TransportUnavailable, parse_output
 from doctor.probe.runner import probe_all, probe_results, probe_spec
-from doctor.probe.script import MAX_COMMAND_CHARS, ProbeSpec, php_payload, script_text, sh_payload
+from doctor.probe.script import MAX_COMMAND_CHARS, ProbeSpec, payload, probe_source, script_text
 from doctor.probe.transports import PLUGIN_INSTALL_HINT
 
 __all__ = [
@@ -31,11 +32,12 @@ __all__ = [
     "ProbeResult",
     "ProbeSpec",
     "TransportUnavailable",
+    "KeyExchange",
     "parse_output",
-    "php_payload",
+    "payload",
     "probe_all",
     "probe_results",
     "probe_spec",
+    "probe_source",
     "script_text",
-    "sh_payload",
 ]

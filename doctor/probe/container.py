@@ -39,7 +39,8 @@ def container_env(facts: Facts, service: str) -> dict[str, str]:
                     env[sec["name"]] = params[pname].get("Value", "")
     r, d = facts.redis_target(), facts.db_target()
     fill = {"REDIS_HOST": r.host, "REDIS_PORT": str(r.port), "REDIS_PASSWORD": r.password,
-            "DB_HOST": d.host, "DB_PORT": str(d.port)}
+            "DB_HOST": d.host, "DB_PORT": str(d.port), "DB_DATABASE": d.database, "DB_USERNAME": d.username,
+            "DB_PASSWORD": d.password}
     for k, v in fill.items():
         if v and not env.get(k):
             env[k] = v

@@ -1,17 +1,29 @@
 <?php
-// ame-doctor in-task probe (php part). Reads everything from the environment; prints one
-// "AMEPROBE {json}" line per target. Secrets never leave: only keyed HMAC fingerprints.
-// Inputs: REDIS_HOST/PORT/PASSWORD/SCHEME, DB_HOST/PORT (the container's own values),
-// AME_PROBE_KEY (hex HMAC key), AME_PROBE_TIMEOUT (s), AME_PROBE_ROOT (app root),
-// AME_PROBE_RESOLVE ("host=ip,host=ip", like curl --resolve), AME_PROBE_QUEUES ("sync,image,..."):
-// LLEN/ZCARD/ZCOUNT of those Laravel queues under the worker's own prefix/DB (O(1)/O(log n) only).
+// ame-doctor in-task probe (php part), run by probe.sh when the image has php. Connects the way Laravel
+// does: the cached config (bootstrap/cache/config.php) when present, else the environment. One
+// "AMEPROBE {json}" line per target. Secrets never leave: values only as keyed fingerprints.
+// Inputs: AME_PROBE_DH (the doctor's Diffie-Hellman public value, base64), AME_PROBE_TIMEOUT (s),
+// AME_PROBE_ROOT (the app root probe.sh found), AME_PROBE_RESOLVE ("host=ip,..." like curl --resolve),
+// AME_PROBE_QUEUES ("sync,image,..."): LLEN/ZCARD/ZCOUNT of those Laravel queues (O(1)/O(log n) only).
 error_reporting(0);
 $T = max(0.2, (float)(getenv('AME_PROBE_TIMEOUT') ?: 3));
-$ROOT = getenv('AME_PROBE_ROOT') ?: getcwd();
-$KEY = hex2bin((string)getenv('AME_PROBE_KEY')) ?: '';
+$ROOT = getenv('AME_PROBE_ROOT') ?: null;
 function out($a) { echo 'AMEPROBE ', json_encode($a, JSON_UNESCAPED_SLASHES), "\n"; }
 function ev($k) { $v = getenv($k); return $v === false ? null : $v; }
 function ms($t0) { return (int)round((hrtime(true) - $t0) / 1e6); }
+// --- the fingerprint key: ephemeral ECDH (P-256, openssl) with the doctor's public key (keys.py) ------
+function agree() {
+    $a = base64_decode((string)getenv('AME_PROBE_DH'), true);
+    if (!$a) return [null, null, 'no key exchange requested'];
+    if (!function_exists('openssl_pkey_derive')) return [null, null, 'php lacks openssl_pkey_derive (openssl, PHP >= 7.3)'];
+    $k = openssl_pkey_new(['private_key_type' => OPENSSL_KEYTYPE_EC, 'curve_name' => 'prime256v1']);
+    $z = $k ? openssl_pkey_derive("-----BEGIN PUBLIC KEY-----\n" . chunk_split(base64_encode($a), 64, "\n") . "-----END PUBLIC KEY-----\n", $k) : false;
+    if (!$z) return [null, null, 'key exchange failed'];
+    return [hash('sha256', "ame-doctor probe fingerprint v1\0" . ltrim($z, "\0"), true),
+            preg_replace('/-----[^-]+-----|\s/', '', openssl_pkey_get_details($k)['key']), null];
+}
+[$KEY, $PUB, $NOFP] = agree();
+function fp($v) { global $KEY; return ($v === null || $KEY === null) ? null : 'hmac:' . substr(hash_hmac('sha256', (string)$v, $KEY), 0, 32); }
 function resolve($h) {
     foreach (explode(',', (string)getenv('AME_PROBE_RESOLVE')) as $p) {
         $kv = explode('=', $p, 2);
@@ -56,17 +68,44 @@ function reply($s) {
     if ($l[0] == '$') { $n = (int)substr($l, 1); if ($n < 0) return ''; $d = ''; while (strlen($d) < $n + 2 && !feof($s)) { $c = fread($s, $n + 2 - strlen($d)); if ($c === false || $c === '') break; $d .= $c; } return substr($d, 0, $n); }
     return $l;
 }
-function redis_probe() {
-    $h = ev('REDIS_HOST');
-    $r = ['t' => 'redis', 'host' => $h, 'port' => (int)(ev('REDIS_PORT') ?: 6379), 'rt' => 'php'];
+function slug($t) {
+    $t = preg_replace('![-]+!', '_', $t);
+    $t = str_replace('@', '_at_', $t);
+    $t = preg_replace('![^_\w\s]+!u', '', strtolower($t));
+    $t = preg_replace('![_\s]+!u', '_', $t);
+    return trim($t, '_');
+}
+function cached() {
+    global $ROOT;
+    static $c = false;
+    if ($c === false) { $c = null; $f = rtrim((string)$ROOT, '/') . '/bootstrap/cache/config.php'; if ($ROOT && is_file($f)) { $x = @include $f; if (is_array($x)) $c = $x; } }
+    return $c;
+}
+// What Laravel connects with, by env name: the cached config when present (Laravel then ignores the
+// environment), else the environment.
+function conf() {
+    $e = getenv();
+    $c = cached();
+    if ($c === null) return ['src' => 'env', 'REDIS_PREFIX' => $e['REDIS_PREFIX'] ?? slug($e['APP_NAME'] ?? 'laravel') . '_database_'] + $e;
+    $r = $c['database']['redis'] ?? [];
+    $d = $r['default'] ?? [];
+    $m = $c['database']['connections'][$c['database']['default'] ?? 'mysql'] ?? [];
+    $k = [];
+    foreach (['HOST' => 'host', 'PORT' => 'port', 'PASSWORD' => 'password', 'USERNAME' => 'username'] as $n => $f) { $k["REDIS_$n"] = $d[$f] ?? null; $k["DB_$n"] = $m[$f] ?? null; }
+    return $k + ['src' => 'config_cache', 'REDIS_PREFIX' => $r['options']['prefix'] ?? '', 'REDIS_DB' => $d['database'] ?? 0,
+        'REDIS_SCHEME' => $d['scheme'] ?? null, 'DB_DATABASE' => $m['database'] ?? null, 'APP_KEY' => $c['app']['key'] ?? null] + $e;
+}
+function redis_probe($k) {
+    $h = ($k['REDIS_HOST'] ?? null);
+    $r = ['t' => 'redis', 'host' => $h, 'port' => (int)(($k['REDIS_PORT'] ?? 0) ?: 6379), 'rt' => 'php'];
     if (!$h) { $r['tcp'] = 'unset'; return out($r); }
-    $tls = strtolower((string)ev('REDIS_SCHEME')) === 'tls';
+    $tls = strtolower((string)($k['REDIS_SCHEME'] ?? '')) === 'tls';
     $r['tls'] = $tls;
     $s = tcp($h, $r['port'], $tls, $r);
     if (!$s) return out($r);
-    $pw = ev('REDIS_PASSWORD');
+    $pw = ($k['REDIS_PASSWORD'] ?? null);
     if ($pw !== null && $pw !== '' && $pw !== 'null') {
-        $u = ev('REDIS_USERNAME');
+        $u = ($k['REDIS_USERNAME'] ?? null);
         cmd($s, $u ? ['AUTH', $u, $pw] : ['AUTH', $pw]);
         $a = reply($s);
         if ($a === '+OK') $r['auth'] = 'ok';
@@ -85,14 +124,45 @@ function redis_probe() {
         cmd($s, ['ROLE']);
         $role = reply($s);
         $r['role'] = is_array($role) && isset($role[0]) ? $role[0] : null;
-        queues($s);
+        queues($s, $k);
     }
     fclose($s);
     out($r);
 }
-function mysql_probe() {
-    $h = ev('DB_HOST');
-    $r = ['t' => 'mysql', 'host' => $h, 'port' => (int)(ev('DB_PORT') ?: 3306), 'rt' => 'php'];
+// Log in as the worker would (pdo_mysql, else mysqli) and read whether the server accepts writes.
+function login($ip, $port, $k, &$r) {
+    global $T;
+    $u = $k['DB_USERNAME'] ?? null;
+    if ($u === null || $u === '') { $r['login'] = 'skipped'; return; }
+    $pw = (string)($k['DB_PASSWORD'] ?? ''); $db = (string)($k['DB_DATABASE'] ?? ''); $q = 'SELECT @@innodb_read_only, @@read_only';
+    try {
+        if (extension_loaded('pdo_mysql')) {
+            $r['driver'] = 'pdo_mysql';
+            $c = new PDO("mysql:host=$ip;port=$port" . ($db !== '' ? ";dbname=$db" : ''), $u, $pw,
+                [PDO::ATTR_TIMEOUT => (int)ceil($T), PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION]);
+            $row = $c->query($q)->fetch(PDO::FETCH_NUM);
+        } elseif (class_exists('mysqli')) {
+            $r['driver'] = 'mysqli';
+            mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT);
+            $c = mysqli_init();
+            $c->options(MYSQLI_OPT_CONNECT_TIMEOUT, (int)ceil($T));
+            $c->real_connect($ip, $u, $pw, $db !== '' ? $db : null, $port);
+            $row = $c->query($q)->fetch_row();
+        } else { $r['login'] = 'no_driver'; return; }
+        $r['login'] = 'ok';
+        $r['innodb_read_only'] = (int)$row[0];
+        $r['read_only'] = (int)$row[1];
+    } catch (Exception $e) {
+        $m = $e->getMessage();
+        $n = preg_match('/\[(\d{4})\]/', $m, $x) ? (int)$x[1] : (int)$e->getCode();
+        $r['login'] = in_array($n, [1044, 1045, 1049, 1698]) ? 'failed' : 'error';
+        $r['login_code'] = $n;
+        $r['login_error'] = substr($m, 0, 200);
+    }
+}
+function mysql_probe($k) {
+    $h = ($k['DB_HOST'] ?? null);
+    $r = ['t' => 'mysql', 'host' => $h, 'port' => (int)(($k['DB_PORT'] ?? 0) ?: 3306), 'rt' => 'php'];
     if (!$h) { $r['tcp'] = 'unset'; return out($r); }
     $s = tcp($h, $r['port'], false, $r);
     if (!$s) return out($r);
@@ -107,76 +177,32 @@ function mysql_probe() {
     $r['greeting'] = 'ok';
     $r['protocol'] = ord($p[0]);
     $r['version'] = substr($p, 1, strcspn($p, "\0", 1));
+    login($r['addrs'][0], $r['port'], $k, $r);
     out($r);
 }
-function dirs() {
-    global $ROOT;
-    $d = [];
-    foreach (['storage/framework/cache', 'storage/framework/sessions', 'storage/framework/views', 'storage/logs', 'bootstrap/cache'] as $p) {
-        $f = rtrim($ROOT, '/') . '/' . $p;
-        $d[$p] = !is_dir($f) ? 'missing' : (is_writable($f) ? 'ok' : 'unwritable');
-    }
-    out(['t' => 'dirs', 'root' => $ROOT, 'dirs' => $d]);
-}
-function slug($t) {
-    $t = preg_replace('![-]+!', '_', $t);
-    $t = str_replace('@', '_at_', $t);
-    $t = preg_replace('![^_\w\s]+!u', '', strtolower($t));
-    $t = preg_replace('![_\s]+!u', '_', $t);
-    return trim($t, '_');
-}
-function fp($v) { global $KEY; return ($v === null || $KEY === '') ? null : 'hmac:' . substr(hash_hmac('sha256', (string)$v, $KEY), 0, 16); }
-function cached() {
-    global $ROOT;
-    static $c = false;
-    if ($c === false) { $c = null; $f = rtrim($ROOT, '/') . '/bootstrap/cache/config.php'; if (is_file($f)) { $x = @include $f; if (is_array($x)) $c = $x; } }
-    return $c;
-}
-function where() {
-    $c = cached();
-    if ($c !== null) { $rd = $c['database']['redis'] ?? []; return [$rd['options']['prefix'] ?? '', isset($rd['default']['database']) ? (int)$rd['default']['database'] : 0]; }
-    return [ev('REDIS_PREFIX') ?? (slug(ev('APP_NAME') ?? 'laravel') . '_database_'), (int)(ev('REDIS_DB') ?? 0)];
-}
-function queues($s) {
+function queues($s, $k) {
     $names = array_filter(explode(',', (string)ev('AME_PROBE_QUEUES')));
     if (!$names) return;
-    [$px, $db] = where();
+    $px = $k['REDIS_PREFIX']; $db = (int)($k['REDIS_DB'] ?? 0);
     $q = ['t' => 'queues', 'prefix' => $px, 'db' => $db, 'queues' => []];
     if ($db) { cmd($s, ['SELECT', (string)$db]); reply($s); }
     $now = time(); $old = (string)($now - 30);
     foreach ($names as $n) {
-        $k = $px . 'queues:' . $n;
-        foreach ([['LLEN', $k], ['ZCARD', "$k:reserved"], ['ZCARD', "$k:delayed"], ['ZCOUNT', "$k:reserved", '-inf', $old], ['ZCOUNT', "$k:delayed", '-inf', $old], ['ZRANGE', "$k:reserved", '0', '0', 'WITHSCORES'], ['ZRANGE', "$k:delayed", '0', '0', 'WITHSCORES']] as $a) cmd($s, $a);
-        $v = []; for ($i = 0; $i < 7; $i++) { $x = reply($s); $v[] = is_array($x) ? ($x[1] ?? null) : (is_string($x) && $x !== '' && $x[0] == ':' ? (int)substr($x, 1) : null); }
+        $x = $px . 'queues:' . $n;
+        foreach ([['LLEN', $x], ['ZCARD', "$x:reserved"], ['ZCARD', "$x:delayed"], ['ZCOUNT', "$x:reserved", '-inf', $old], ['ZCOUNT', "$x:delayed", '-inf', $old], ['ZRANGE', "$x:reserved", '0', '0', 'WITHSCORES'], ['ZRANGE', "$x:delayed", '0', '0', 'WITHSCORES']] as $a) cmd($s, $a);
+        $v = []; for ($i = 0; $i < 7; $i++) { $y = reply($s); $v[] = is_array($y) ? ($y[1] ?? null) : (is_string($y) && $y !== '' && $y[0] == ':' ? (int)substr($y, 1) : null); }
         $q['queues'][$n] = ['ready' => $v[0], 'reserved' => $v[1], 'delayed' => $v[2], 'expired_reserved' => $v[3], 'overdue_delayed' => $v[4], 'oldest_reserved_score' => $v[5] === null ? null : (float)$v[5], 'oldest_delayed_score' => $v[6] === null ? null : (float)$v[6]];
     }
     $q['at'] = $now;
     out($q);
 }
-function envinfo() {
-    $c = cached();
-    $r = ['t' => 'env', 'config_cache' => $c !== null];
-    if ($c !== null) {
-        $rd = $c['database']['redis'] ?? [];
-        $m = $c['database']['connections'][$c['database']['default'] ?? 'mysql'] ?? [];
-        $r['redis_prefix'] = $rd['options']['prefix'] ?? null;
-        $r['redis_db'] = isset($rd['default']['database']) ? (int)$rd['default']['database'] : null;
-        $vals = ['DB_HOST' => $m['host'] ?? null, 'REDIS_HOST' => $rd['default']['host'] ?? null,
-                 'APP_KEY' => $c['app']['key'] ?? null, 'DB_PASSWORD' => $m['password'] ?? null];
-        $r['source'] = 'config_cache';
-    } else {
-        $r['redis_prefix'] = ev('REDIS_PREFIX') ?? (slug(ev('APP_NAME') ?? 'laravel') . '_database_');
-        $r['redis_db'] = (int)(ev('REDIS_DB') ?? 0);
-        $vals = ['DB_HOST' => ev('DB_HOST'), 'REDIS_HOST' => ev('REDIS_HOST'), 'APP_KEY' => ev('APP_KEY'), 'DB_PASSWORD' => ev('DB_PASSWORD')];
-        $r['source'] = 'env';
-    }
-    $r['app_name'] = ev('APP_NAME');
-    $r['fp'] = array_map('fp', $vals);
-    out($r);
-}
-out(['t' => 'start', 'rt' => 'php', 'php' => PHP_VERSION, 'root' => $ROOT]);
-redis_probe();
-mysql_probe();
-dirs();
-envinfo();
+$K = conf();
+out(['t' => 'start', 'rt' => 'php', 'php' => PHP_VERSION, 'root' => $ROOT, 'dh' => $PUB]);
+redis_probe($K);
+mysql_probe($K);
+$e = ['t' => 'env', 'config_cache' => $K['src'] === 'config_cache', 'source' => $K['src'], 'redis_prefix' => $K['REDIS_PREFIX'],
+    'redis_db' => (int)($K['REDIS_DB'] ?? 0), 'app_name' => ev('APP_NAME'), 'fp' => []];
+foreach (['DB_HOST', 'REDIS_HOST', 'APP_KEY', 'DB_PASSWORD'] as $n) $e['fp'][$n] = fp($K[$n] ?? null);
+if ($NOFP) $e['fp_note'] = $NOFP;
+out($e);
 out(['t' => 'end', 'rt' => 'php']);

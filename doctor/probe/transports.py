@@ -1,9 +1,13 @@
 """Exec transports: how the probe gets to where the worker runs.
 
 - ``ecs-exec``: ``ecs.execute_command(interactive=True)`` then ``session-manager-plugin`` with the session,
-  exactly as the AWS CLI drives it; the exit status comes back through a sentinel line.
+  exactly as the AWS CLI drives it; the exit status comes back through a sentinel line. Up to
+  ``[exec] max_tasks_per_service`` RUNNING tasks per service, concurrently, picked so that every task
+  definition revision and subnet in use is among them. The session runs as root wherever ECS Exec starts
+  it, so the probe is told the app root (``[exec] app_root``, else the container's ``workingDirectory``)
+  and the worker's user (the container's ``user``, else the worker process's owner).
 - ``probe-task``: a one-off ``RunTask`` of the service's own task definition and network configuration
-  with a command override, tagged ``ame-doctor=probe``, ``startedBy=ame-doctor``; bounded poll; exit code
+  with a command override (so it runs as the worker's own user), tagged ``ame-doctor=probe``, ``startedBy=ame-doctor``; bounded poll; exit code
   from the task, output from its awslogs stream; the task is always stopped.
 - ``local``: the same command on this host (tests, demo, on-call inside the VPC).
 - ``off``.
@@ -19,6 +23,7 @@ import dataclasses
 import json
 import os
 import shutil
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -69,11 +74,57 @@ def _aws_unavailable(e: Exception, action: str) -> TransportUnavailable:
     return TransportUnavailable(f"{action} failed: {error_code(e) or type(e).__name__}: {e}")
 
 
+def container_spec(spec: ProbeSpec, cdef: dict[str, Any], run_as: str | None) -> ProbeSpec:
+    """``spec`` for one container: the app root from its ``workingDirectory`` unless configured, and who
+    the worker runs as."""
+    root, source = spec.app_root, spec.root_source
+    if not root and cdef.get("workingDirectory"):
+        root, source = str(cdef["workingDirectory"]), "workdir"
+    return dataclasses.replace(spec, app_root=root, root_source=source, run_as=run_as)
+
+
+def _subnet(task: dict[str, Any]) -> str | None:
+    for att in task.get("attachments") or []:
+        for d in att.get("details") or []:
+            if d.get("name") == "subnetId":
+                return str(d.get("value"))
+    return None
+
+
+def describe_task(res: ProbeResult, task: dict[str, Any], current_td: str | None) -> ProbeResult:
+    """Fill what tells ``task`` from its siblings: its revision and the service's, subnet and availability zone."""
+    td = task.get("taskDefinitionArn") or ""
+    res.revision = td.rsplit("/", 1)[-1] or None
+    res.service_revision = current_td.rsplit("/", 1)[-1] if current_td else None
+    res.subnet = _subnet(task)
+    res.az = task.get("availabilityZone")
+    return res
+
+
+def pick_tasks(tasks: list[dict[str, Any]], limit: int, current_td: str | None) -> list[dict[str, Any]]:
+    """At most ``limit`` tasks: one of each (revision, subnet) first, older revisions before the current
+    one, so that a task on an old revision or in another subnet is among those probed."""
+    ordered = sorted(tasks, key=lambda t: (t.get("taskDefinitionArn") == current_td, t.get("taskDefinitionArn", ""),
+                                           _subnet(t) or "", str(t.get("startedAt") or ""), t.get("taskArn", "")))
+    first: list[dict[str, Any]] = []
+    rest: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for t in ordered:
+        kind = (t.get("taskDefinitionArn", ""), _subnet(t) or "")
+        (rest if kind in seen else first).append(t)
+        seen.add(kind)
+    return (first + rest)[:limit]
+
+
 class Transport:
     name = "off"
 
     def run(self, facts: Facts, service: str, spec: ProbeSpec) -> ProbeResult:
         raise NotImplementedError
+
+    def run_all(self, facts: Facts, service: str, spec: ProbeSpec) -> list[ProbeResult]:
+        """The probes of ``service`` this transport makes (one, unless it probes several tasks)."""
+        return [self.run(facts, service, spec)]
 
 
 class OffTransport(Transport):
@@ -106,7 +157,7 @@ class LocalTransport(Transport):
         cwd = root if os.path.isdir(root) else None
         rc, out, timed_out = run_bounded([sh, "-c", spec.shell_script()], env=env, cwd=cwd,
                                          timeout=facts.config.exec.timeout)
-        parse_output(out, res)
+        parse_output(out, res, spec.exchange)
         if timed_out:
             res.reason = f"the local probe did not finish within {facts.config.exec.timeout:g}s"
             res.ok = False
@@ -117,22 +168,62 @@ class LocalTransport(Transport):
 
 # --- ecs-exec -------------------------------------------------------------------------------
 class EcsExecTransport(Transport):
-    """``ecs.execute_command`` + ``session-manager-plugin``, as ``aws ecs execute-command`` does it."""
+    """``ecs.execute_command`` + ``session-manager-plugin``, as ``aws ecs execute-command`` does it, in up to
+    ``[exec] max_tasks_per_service`` RUNNING tasks of the service at once."""
 
     name = "ecs-exec"
 
     def run(self, facts: Facts, service: str, spec: ProbeSpec) -> ProbeResult:
+        return self.run_all(facts, service, spec)[0]
+
+    def run_all(self, facts: Facts, service: str, spec: ProbeSpec) -> list[ProbeResult]:
         plugin = shutil.which(PLUGIN)
         if not plugin:
             raise TransportUnavailable(f"{PLUGIN} is not on PATH", kind="plugin_missing",
                                        signals=("exec.unavailable", "exec.plugin_missing"),
                                        remediation=PLUGIN_INSTALL_HINT)
-        cluster = facts.config.ecs.cluster
-        tasks = [t for t in facts.tasks(service, "RUNNING") if t.get("lastStatus") == "RUNNING"]
-        if not tasks:
+        running = [t for t in facts.tasks(service, "RUNNING") if t.get("lastStatus") == "RUNNING"]
+        if not running:
             raise TransportUnavailable(f"no RUNNING task of {service} to exec into", kind="no_task",
                                        remediation="Scale the service up, or use --exec probe-task.")
-        task = tasks[0]
+        svc = facts.services().get(service) or {}
+        chosen = pick_tasks(running, facts.config.exec.max_tasks_per_service, svc.get("taskDefinition"))
+        outcomes: list[ProbeResult | TransportUnavailable | None] = [None] * len(chosen)
+
+        def one(i: int, task: dict[str, Any]) -> None:
+            try:
+                res = self._run_task(facts, service, task, spec, plugin)
+            except TransportUnavailable as e:
+                outcomes[i] = e
+                return
+            except Exception as e:  # an AWS error in one task is that task's result, not every task's
+                res = ProbeResult(service=service, transport=self.name, task=task.get("taskArn"),
+                                  reason=f"{type(e).__name__}: {e}")
+                res.error = e
+            outcomes[i] = describe_task(res, task, svc.get("taskDefinition"))
+
+        threads = [threading.Thread(target=one, args=(i, t), name=f"exec-{service}-{i}", daemon=True)
+                   for i, t in enumerate(chosen)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if all(isinstance(o, TransportUnavailable) for o in outcomes):
+            raise next(o for o in outcomes if isinstance(o, TransportUnavailable))  # every task: try the fallback
+        results: list[ProbeResult] = []
+        for task, o in zip(chosen, outcomes, strict=True):
+            if isinstance(o, ProbeResult):
+                results.append(o)
+                continue
+            failed = ProbeResult(service=service, transport=self.name, task=task.get("taskArn"),
+                                 reason=o.reason if o else "the probe did not finish", problems=[o] if o else [])
+            results.append(describe_task(failed, task, svc.get("taskDefinition")))
+        for r in results:
+            r.running_tasks = len(running)
+        return results
+
+    def _run_task(self, facts: Facts, service: str, task: dict[str, Any], spec: ProbeSpec, plugin: str) -> ProbeResult:
+        cluster = facts.config.ecs.cluster
         if task.get("enableExecuteCommand") is False:
             raise TransportUnavailable(
                 f"ECS Exec is not enabled on task {task['taskArn'].rsplit('/', 1)[-1]}", kind="exec_disabled",
@@ -147,6 +238,9 @@ class EcsExecTransport(Transport):
         if not container or not runtime_id:
             raise TransportUnavailable(f"container {name!r} of the task has no runtimeId yet (not started?)",
                                        kind="no_runtime_id")
+        cdef: dict[str, Any] = next((c for c in td.get("containerDefinitions", []) if c.get("name") == container["name"]), {})
+        # ECS Exec runs as root wherever the agent starts: the probe judges the directories as the worker
+        spec = container_spec(spec, cdef, run_as=cdef.get("user") or None)
         aws = session_for(facts, "ecs-exec")
         ecs = aws.client("ecs")
         try:
@@ -166,7 +260,7 @@ class EcsExecTransport(Transport):
                 json.dumps(target), ecs.meta.endpoint_url]
         res = ProbeResult(service=service, transport=self.name, task=task["taskArn"])
         rc, out, timed_out = run_bounded(argv, timeout=facts.config.exec.timeout, use_pty=True)
-        parse_output(out, res)
+        parse_output(out, res, spec.exchange)
         if timed_out:
             res.ok = False
             res.reason = f"the ECS Exec session did not finish within {facts.config.exec.timeout:g}s (killed)"
@@ -192,6 +286,8 @@ class ProbeTaskTransport(Transport):
         if not container:
             raise TransportUnavailable(f"no container to override in {svc.get('taskDefinition')}")
         cluster = facts.config.ecs.cluster
+        cdef: dict[str, Any] = next((c for c in td.get("containerDefinitions", []) if c.get("name") == container), {})
+        spec = container_spec(spec, cdef, run_as="self")  # the one-off task runs as the worker's own user
         overrides = {"containerOverrides": [{"name": container, "command": spec.task_command()}]}
         size = len(json.dumps(overrides, separators=(",", ":")))
         if size > MAX_OVERRIDES_CHARS:
@@ -230,7 +326,8 @@ class ProbeTaskTransport(Transport):
                     break
                 time.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
             text = self._log_text(facts, td, container, arn)
-            parse_output(text, res)
+            parse_output(text, res, spec.exchange)
+            describe_task(res, stopped or resp["tasks"][0], svc.get("taskDefinition"))
             if stopped is None:
                 res.ok = False
                 res.reason = f"the probe task did not stop within {facts.config.exec.timeout:g}s"

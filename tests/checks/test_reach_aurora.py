@@ -19,7 +19,7 @@ def _signals(check):
 
 
 def _direct(tmp_path, db, host: str = "127.0.0.1", port: int | None = None) -> Config:
-    return Config(aws={"region": "eu-west-1"}, redis={"host": "", "port": 1},
+    return Config(aws={"region": "eu-west-1"},
                   database={"host": host, "port": port or db.port, "database": db.database, "username": db.user,
                             "password": db.password},
                   exec={"transport": "local", "timeout": 6, "app_root": str(laravel_root(tmp_path))})

@@ -18,7 +18,7 @@ def test_probe_reads_laravel_queue_counts_under_the_worker_prefix(redis_clean: A
     r.zadd("ame_workers_queues:image:reserved", {"x": now - 600, "y": now + 60})
     r.zadd("ame_workers_queues:image:delayed", {"d1": now - 900, "d2": now + 900, "d3": now + 901})
     redis_clean.client(0).rpush("propertyfeedtemplate_database_queues:image", "elsewhere")
-    spec = ProbeSpec(key_hex="11" * 32, timeout=3, app_root=str(laravel_root(tmp_path)), queues=["image", "bulk"])
+    spec = ProbeSpec(timeout=3, app_root=str(laravel_root(tmp_path)), queues=["image", "bulk"])
     env = {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_clean.port), "REDIS_PREFIX": "ame_workers_",
            "REDIS_DB": "3", "APP_NAME": "propertyfeedtemplate"}
     res = run_probe(spec, env)
@@ -34,6 +34,6 @@ def test_probe_reads_laravel_queue_counts_under_the_worker_prefix(redis_clean: A
 
 
 def test_probe_reads_no_counts_when_not_asked(redis_clean: Any, tmp_path: Path) -> None:
-    spec = ProbeSpec(key_hex="11" * 32, timeout=3, app_root=str(laravel_root(tmp_path)))
+    spec = ProbeSpec(timeout=3, app_root=str(laravel_root(tmp_path)))
     res = run_probe(spec, {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_clean.port)})
     assert res.ok and res.queues is None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import shutil
@@ -17,12 +15,8 @@ from doctor.probe import (
     ProbeSpec,
     parse_output,
 )
-from doctor.redact import Redactor
 
 from support.probe import laravel_root, path_without_php, run_probe
-
-KEY = bytes(range(32))
-SPEC = ProbeSpec(key_hex=KEY.hex(), timeout=1)
 
 
 @pytest.fixture(params=["php", "sh"])
@@ -36,7 +30,7 @@ def runtime(request, tmp_path):
 
 
 def _spec(tmp_path, **kw):
-    return ProbeSpec(key_hex=KEY.hex(), timeout=1, app_root=str(laravel_root(tmp_path)), **kw)
+    return ProbeSpec(timeout=1, app_root=str(laravel_root(tmp_path)), run_as="self", **kw)
 
 
 def expected_rt(runtime):
@@ -44,7 +38,8 @@ def expected_rt(runtime):
 
 
 def test_command_fits_the_api_limits_and_needs_no_quoting() -> None:
-    spec = ProbeSpec(key_hex=KEY.hex(), timeout=3, app_root="/var/www/html",
+    spec = ProbeSpec(timeout=3, app_root="/var/www/html", root_source="workdir", run_as="www-data:www-data",
+                     queues=["propertyfeedtemplate-sync", "propertyfeedtemplate-image", "default"],
                      resolve={"master.redis.example": "10.0.0.5", "db.example": "10.0.1.9"})
     cmd = spec.exec_command()
     assert cmd.startswith('sh -c "') and cmd.endswith('"')
@@ -58,7 +53,7 @@ def test_command_fits_the_api_limits_and_needs_no_quoting() -> None:
 
 def test_unsafe_probe_input_is_refused() -> None:
     with pytest.raises(ValueError):
-        ProbeSpec(key_hex=KEY.hex(), app_root="/var/www/$(reboot)").shell_script()
+        ProbeSpec(app_root="/var/www/$(reboot)").shell_script()
 
 
 def test_parse_output_tolerates_pty_and_log_prefixes() -> None:
@@ -116,25 +111,45 @@ def test_resolve_overrides_like_curl_resolve(runtime, tmp_path, redis_server) ->
 
 def test_runtime_dirs_missing(runtime, tmp_path) -> None:
     root = laravel_root(tmp_path, dirs=("storage/logs",))
-    r = run_probe(ProbeSpec(key_hex=KEY.hex(), timeout=1, app_root=str(root)), {}, path=runtime)
+    r = run_probe(ProbeSpec(timeout=1, app_root=str(root), run_as="self"), {}, path=runtime)
     assert r.dirs["root"] == str(root)
     assert r.dirs["dirs"]["storage/logs"] == "ok"
     assert r.dirs["dirs"]["bootstrap/cache"] == "missing"
     assert r.dirs["dirs"]["storage/framework/cache"] == "missing"
 
 
-def test_fingerprints_match_redactor_and_never_leak(runtime, tmp_path) -> None:
+def test_fingerprints_are_made_with_the_agreed_key_and_never_leak(tmp_path) -> None:
+    if not shutil.which("php"):
+        pytest.skip("php-cli not installed")
     values = {"DB_HOST": "db.example.internal", "REDIS_HOST": "redis.example.internal",
               "APP_KEY": "base64:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "DB_PASSWORD": "p@ss w0rd$!"}
-    r = run_probe(_spec(tmp_path), {**values, "APP_NAME": "Property Feed-Template", "REDIS_DB": "3"}, path=runtime)
-    red = Redactor(key=KEY)
-    assert r.env["fp"] == {k: red.fingerprint(v) for k, v in values.items()}
-    assert r.env["fp"]["DB_PASSWORD"] == "hmac:" + hmac.new(KEY, values["DB_PASSWORD"].encode(),
-                                                             hashlib.sha256).hexdigest()[:16]
+    r = run_probe(_spec(tmp_path), {**values, "APP_NAME": "Property Feed-Template", "REDIS_DB": "3"})
+    assert r.fingerprint_key is not None and r.fingerprint_note is None
+    assert r.env["fp"] == {k: r.fingerprint(v) for k, v in values.items()}
+    assert all(len(fp) == len("hmac:") + 32 for fp in r.env["fp"].values())  # 128 bits
+    assert all(r.matches(k, v) for k, v in values.items())
+    assert r.matches("DB_PASSWORD", "p@ss w0rd$?") is False
     out = r.raw_output  # type: ignore[attr-defined]
     assert values["DB_PASSWORD"] not in out and "MDEyMzQ1" not in out
     assert r.env["redis_prefix"] == "property_feed_template_database_"
     assert r.env["redis_db"] == 3 and r.env["source"] == "env"
+
+
+def test_the_same_value_fingerprints_differently_in_every_probe_run(tmp_path) -> None:
+    if not shutil.which("php"):
+        pytest.skip("php-cli not installed")
+    env = {"DB_PASSWORD": "same-password"}
+    a, b = run_probe(_spec(tmp_path), env), run_probe(_spec(tmp_path), env)
+    assert a.env["fp"]["DB_PASSWORD"] != b.env["fp"]["DB_PASSWORD"]
+    assert a.matches("DB_PASSWORD", "same-password") and b.matches("DB_PASSWORD", "same-password")
+
+
+def test_without_php_there_are_no_fingerprints_and_the_probe_says_so(tmp_path) -> None:
+    r = run_probe(_spec(tmp_path), {"DB_PASSWORD": "pw", "DB_HOST": "db"}, path=path_without_php(tmp_path))
+    assert r.ok and r.runtime == "bash"
+    assert r.env["fp"] == {"DB_HOST": None, "REDIS_HOST": None, "APP_KEY": None, "DB_PASSWORD": None}
+    assert "no php" in r.env["fp_note"] and r.fingerprint_key is None
+    assert r.matches("DB_PASSWORD", "pw") is None
 
 
 def test_unset_values_have_no_fingerprint(runtime, tmp_path) -> None:
@@ -143,21 +158,22 @@ def test_unset_values_have_no_fingerprint(runtime, tmp_path) -> None:
     assert r.env["redis_prefix"] == "custom:"
 
 
-def test_cached_config_wins_over_env_under_php(tmp_path) -> None:
+def test_cached_config_wins_over_env_under_php(tmp_path, redis_server) -> None:
     if not shutil.which("php"):
         pytest.skip("php-cli not installed")
     root = laravel_root(tmp_path)
     (root / "bootstrap/cache/config.php").write_text(
         "<?php return array('app' => array('key' => 'base64:cached'), 'database' => array('default' => 'mysql', "
         "'connections' => array('mysql' => array('host' => 'cached-db', 'password' => 'pw')), 'redis' => array("
-        "'options' => array('prefix' => 'cached_prefix_'), 'default' => array('host' => 'cached-redis', "
-        "'database' => '5'))));")
-    r = run_probe(ProbeSpec(key_hex=KEY.hex(), timeout=1, app_root=str(root)),
-                  {"REDIS_PREFIX": "env_prefix_", "DB_HOST": "env-db"})
-    red = Redactor(key=KEY)
+        "'options' => array('prefix' => 'cached_prefix_'), 'default' => array('host' => '127.0.0.1', "
+        f"'port' => {redis_server.port}, 'database' => '5'))));")
+    r = run_probe(ProbeSpec(timeout=1, app_root=str(root), run_as="self"),
+                  {"REDIS_PREFIX": "env_prefix_", "DB_HOST": "env-db", "REDIS_HOST": "env-redis"})
     assert r.env["source"] == "config_cache" and r.env["config_cache"] is True
     assert r.env["redis_prefix"] == "cached_prefix_" and r.env["redis_db"] == 5
-    assert r.env["fp"]["DB_HOST"] == red.fingerprint("cached-db")
+    assert r.matches("DB_HOST", "cached-db") and r.matches("REDIS_HOST", "127.0.0.1")
+    # Laravel connects with the cached config, so the probe does too
+    assert r.redis["host"] == "127.0.0.1" and r.redis["reply"] == "PONG" and r.mysql["host"] == "cached-db"
 
 
 def test_without_bash_or_php_falls_back_to_nc(tmp_path, redis_server, refused_port) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -194,7 +195,8 @@ def test_guard_allows_exec_operations_only_for_their_transport(world, tmp_path) 
         sibling.client("ecs").execute_command(cluster="c", task="t", command="x", interactive=True)
 
 
-def _probe_task_world(facts: Facts, redis_port: int, exit_code: int = 0, stop: bool = True) -> list[str]:
+def _probe_task_world(facts: Facts, redis_port: int, exit_code: int = 0, stop: bool = True,
+                      env: dict[str, str] | None = None) -> list[str]:
     """Bend moto: when RunTask returns, put the probe's real output in the task's awslogs stream and
     stop the task with ``exit_code`` (moto runs nothing and never stops a task by itself)."""
     import boto3
@@ -206,15 +208,17 @@ def _probe_task_world(facts: Facts, redis_port: int, exit_code: int = 0, stop: b
         for t in parsed.get("tasks", []):
             arn = t["taskArn"]
             started.append(arn)
-            r = run_probe(probe_spec(facts, "probe-task"), {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_port)})
+            bt = _backend_task(arn)
+            command = bt.overrides["containerOverrides"][0]["command"]  # what the container would run
+            out = subprocess.run(command, env={"PATH": os.environ["PATH"], "REDIS_HOST": "127.0.0.1",
+                                               "REDIS_PORT": str(redis_port), **(env or {})},
+                                 capture_output=True, text=True, timeout=60).stdout
             stream = f"ecs/app/{arn.rsplit('/', 1)[-1]}"
             logs.create_log_stream(logGroupName=f"/ecs/{SVC}", logStreamName=stream)
             now = int(time.time() * 1000)
             logs.put_log_events(logGroupName=f"/ecs/{SVC}", logStreamName=stream, logEvents=[
-                {"timestamp": now + i, "message": line} for i, line in
-                enumerate(r.raw_output.splitlines()) if line.strip()])  # type: ignore[attr-defined]
+                {"timestamp": now + i, "message": line} for i, line in enumerate(out.splitlines()) if line.strip()])
             if stop:
-                bt = _backend_task(arn)
                 bt.last_status = "STOPPED"
                 bt.stopped_reason = "Essential container in task exited"
                 bt.containers[0].exitCode = exit_code
@@ -236,7 +240,7 @@ def test_probe_task_runs_tags_reads_logs_and_always_stops(world, redis_server, t
     assert bt.task_definition_arn == world.task_definitions[SVC]
     assert bt.network_configuration["awsvpcConfiguration"]["securityGroups"] == [world.worker_sg]
     cmd = bt.overrides["containerOverrides"][0]["command"]
-    assert cmd[:2] == ["sh", "-c"] and "AME_PROBE_KEY=" in cmd[2]
+    assert cmd[:2] == ["sh", "-c"] and "AME_PROBE_DH=" in cmd[2] and "AME_PROBE_KEY" not in cmd[2]
     assert ("ecs", "StopTask") in facts.aws.calls or ("ecs", "StopTask") in session_for(facts, "probe-task").calls
     assert bt.desired_status == "STOPPED"
 

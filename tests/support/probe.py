@@ -45,12 +45,13 @@ def path_without_php(tmp: Path | None = None, drop: tuple[str, ...] = ("php",)) 
     return str(bin_dir)
 
 
-def run_probe(spec: ProbeSpec, env: dict[str, str], path: str | None = None, timeout: float = 60) -> ProbeResult:
+def run_probe(spec: ProbeSpec, env: dict[str, str], path: str | None = None, timeout: float = 60,
+              variant: str = "full", cwd: str | None = None) -> ProbeResult:
     """Run the exact shell command the transports send, with ``env`` as the container environment."""
     full = {"PATH": path or os.environ["PATH"], **env}
-    proc = subprocess.run(["sh", "-c", spec.shell_script()], env=full, capture_output=True, text=True,
-                          timeout=timeout, cwd=spec.app_root or None)
-    res = parse_output(proc.stdout, ProbeResult(service="test", transport="test"))
+    proc = subprocess.run(["sh", "-c", spec.shell_script(variant)], env=full, capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd or spec.app_root or None)
+    res = parse_output(proc.stdout, ProbeResult(service="test", transport="test"), spec.exchange)
     res.raw_output = proc.stdout + proc.stderr  # type: ignore[attr-defined]
     return res
 
