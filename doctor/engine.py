@@ -22,13 +22,14 @@ from doctor import __version__
 from doctor.aws import AwsSession, WriteRefused, denied_action, is_unreachable
 from doctor.checkapi import CheckContext
 from doctor.config import Config
-from doctor.diagnosis import diagnose
+from doctor.diagnosis import diagnose, root_causes
 from doctor.events import CheckFinished, CheckStarted, Event, FindingEmitted, RunFinished, RunStarted
 from doctor.facts import Facts
 from doctor.model import (
     EXIT_CANNOT_RUN,
     CheckResult,
     CheckStatus,
+    Diagnosis,
     Finding,
     PlaybookResult,
     QueueTarget,
@@ -288,11 +289,12 @@ class Engine:
             target=target, checks=results, summary=summarize(results), status=run_status(results),
         )
         if self.options.diagnose:
-
             report.playbooks = [  # next steps carry real names: scrub them like everything else
                 PlaybookResult.model_validate(self.redactor.scrub_obj(p.model_dump(mode="json")))
                 for p in diagnose(report, self.config)
             ]
+            report.diagnosis = Diagnosis.model_validate(self.redactor.scrub_obj(
+                root_causes(report.playbooks, report, self.config).model_dump(mode="json")))
         report.exit_code = exit_code_for(results, self.config.run.fail_on, self.config.run.strict)
         if self.unreachable and all(r.id in self.unreachable or r.status == CheckStatus.skipped for r in results):
             report.exit_code = EXIT_CANNOT_RUN  # AWS could not be reached at all: the doctor could not run

@@ -7,7 +7,8 @@ One idea per module, dependencies pointing down the list:
 - :mod:`~doctor.diagnosis.playbook`: ``Term``/``Expr``/``Cause``/``Playbook``, the validator, loading;
 - :mod:`~doctor.diagnosis.matching`: findings indexed by signal and scope, a cause's state and score;
 - :mod:`~doctor.diagnosis.nextsteps`: a supported cause's next steps filled from the run;
-- :mod:`~doctor.diagnosis.ranking`: ``diagnose``, ranking, verdicts.
+- :mod:`~doctor.diagnosis.ranking`: ``diagnose``, ranking by strength, verdicts;
+- :mod:`~doctor.diagnosis.causal`: which causes explain which, per scope; ``root_causes``.
 
 The package needs only :mod:`doctor.model`, :mod:`doctor.config` and :mod:`doctor.registry` (the
 known check ids and their order); the engine, CLI and renderers call into it, never the reverse.
@@ -15,6 +16,7 @@ known check ids and their order); the engine, CLI and renderers call into it, ne
 
 from __future__ import annotations
 
+from doctor.diagnosis.causal import root_causes
 from doctor.diagnosis.frontmatter import PlaybookError, parse_front_matter, split_front_matter
 from doctor.diagnosis.matching import (
     COMPLETED,
@@ -37,6 +39,7 @@ from doctor.diagnosis.playbook import (
     Playbook,
     Term,
     checks_for_playbook,
+    explanations,
     get_playbook,
     load_playbooks,
     parse_playbook,
@@ -44,18 +47,20 @@ from doctor.diagnosis.playbook import (
 )
 from doctor.diagnosis.ranking import (
     STATE_RANK,
+    STRONG,
     diagnose,
     diagnose_playbook,
     invalid_result,
+    strength,
     top_causes,
     verdict,
 )
 from doctor.diagnosis.templates import PLACEHOLDERS, fill
 
 __all__ = [
-    "COMPLETED", "DOWNGRADE", "PLACEHOLDERS", "PLAYBOOK_DIR_ENV", "STATE_RANK", "TIERS", "TIER_SCORE",
+    "COMPLETED", "DOWNGRADE", "PLACEHOLDERS", "PLAYBOOK_DIR_ENV", "STATE_RANK", "STRONG", "TIERS", "TIER_SCORE",
     "TIER_STATE", "VANTAGES", "Assessed", "Cause", "Expr", "Index", "Playbook", "PlaybookError", "Term",
-    "assess", "assess_all", "checks_for_playbook", "diagnose", "diagnose_playbook", "fill", "get_playbook",
-    "invalid_result", "load_playbooks", "next_steps", "parse_front_matter", "parse_playbook", "playbook_dir",
-    "split_front_matter", "top_causes", "vantage_of", "verdict",
+    "assess", "assess_all", "checks_for_playbook", "diagnose", "diagnose_playbook", "explanations", "fill",
+    "get_playbook", "invalid_result", "load_playbooks", "next_steps", "parse_front_matter", "parse_playbook",
+    "playbook_dir", "root_causes", "split_front_matter", "strength", "top_causes", "vantage_of", "verdict",
 ]

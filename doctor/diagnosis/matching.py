@@ -11,12 +11,13 @@ A cause's state:
 
 Findings have a scope: the queue they are about (a service counts as its queue), or none when they
 are about the whole platform. An expression holds within one scope (platform-wide findings combine
-with any queue), and evidence about one queue never refutes a problem on another. A generic cause
-steps back one tier when a more specific cause it ``yields_to`` is confirmed and covers its scopes.
+with any queue), and evidence about one queue never refutes a problem on another. Each cause is
+assessed on its own; which causes explain which is :mod:`doctor.diagnosis.causal`'s business.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -72,6 +73,25 @@ class Index:
 
     def scope(self, f: Finding) -> str | None:
         return self.scopes.get(f.uid)
+
+    def queues(self, f: Finding) -> frozenset[str]:
+        """Every queue the finding is about: its scope, else the services it names in ``resources``
+        (``service`` or ``service/container/...``) or in an evidence ``services`` list; empty: platform-wide."""
+        one = self.scope(f)
+        if one is not None:
+            return frozenset({one})
+        names = list(f.resources)
+        listed = f.evidence.get("services")
+        if isinstance(listed, list):
+            names.extend(str(x) for x in listed)
+        return frozenset(self.queue_of[n.split("/", 1)[0]] for n in names if n.split("/", 1)[0] in self.queue_of)
+
+    def restricted(self, queues: frozenset[str]) -> Index:
+        """The same index holding only the findings about those queues and the platform-wide ones."""
+        out = copy.copy(self)
+        out.by_signal = {sig: [f for f in found if self.scope(f) is None or self.scope(f) in queues]
+                         for sig, found in self.by_signal.items()}
+        return out
 
     def term(self, t: Term) -> list[Finding]:
         found = self.by_signal.get(t.signal, [])
@@ -173,24 +193,6 @@ class Assessed:
     reason: str
 
 
-def _explained(a: Assessed, by: Assessed, idx: Index) -> bool:
-    """``by`` (confirmed) explains ``a``'s evidence: it covers every queue/service ``a`` is about."""
-    mine = {idx.scope(f) for f in a.support} - {None}
-    theirs = {idx.scope(f) for f in by.support} - {None}
-    return not theirs or mine <= theirs
-
-
 def assess_all(books: list[Playbook], idx: Index) -> dict[str, Assessed]:
-    """Every cause of the playbooks by id; a generic cause steps back when a specific confirmed one explains it."""
-    out = {c.id: Assessed(c, *assess(c, idx)) for b in books for c in b.causes}
-    for a in out.values():
-        if a.state not in (CauseState.confirmed, CauseState.likely):
-            continue
-        for other in a.cause.yields_to:
-            by = out.get(other)
-            if by is not None and by.state == CauseState.confirmed and _explained(a, by, idx):
-                a.state = DOWNGRADE[a.state]
-                a.score = round(max(a.score - 0.2, 0.05), 3)
-                a.reason += f"; explained by {other} (confirmed)"
-                break
-    return out
+    """Every cause of the playbooks by id, each assessed on its own."""
+    return {c.id: Assessed(c, *assess(c, idx)) for b in books for c in b.causes}

@@ -4,8 +4,9 @@ The playbooks live in ``playbooks/*.md`` (or ``$AME_DOCTOR_PLAYBOOKS``): Markdow
 (see :mod:`doctor.diagnosis.frontmatter`) has an ``id`` equal to the file name, a ``title``, a
 ``summary``, optional extra ``checks``, and ``causes``. Each cause lists the signal expressions that
 confirm it, make it likely or possible, or rule it out; the checks that can show it; the causes it
-``yields_to`` (more specific ones that explain its evidence); and next steps written as templates
-(see :mod:`doctor.diagnosis.templates`). Playbook and cause ids are a public contract: reports,
+``explains`` (its consequences: ``playbook/cause`` or a bare cause id; ``yields_to`` is the same
+relation written on the consequence); and next steps written as templates (see
+:mod:`doctor.diagnosis.templates`). Playbook and cause ids are a public contract: reports,
 ``--symptom`` and on-call runbooks name them.
 
 Signal expressions: ``sig`` or ``sig@task`` / ``sig@host`` (the vantage point the finding was
@@ -35,6 +36,7 @@ TIERS = ("confirm", "likely", "possible")  # the supporting tiers, strongest fir
 VANTAGES = ("task", "host")
 _SIGNAL = re.compile(r"^[a-z0-9]+\.[a-z0-9_]+$")
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_REF = re.compile(r"^([a-z0-9]+(-[a-z0-9]+)*/)?[a-z0-9]+(-[a-z0-9]+)*$")  # a cause: `playbook/cause` or `cause`
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ class Cause:
     rule_out: list[Expr] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
     summary: str = ""
-    yields_to: list[str] = field(default_factory=list)  # more specific causes that explain this one's evidence
+    explains: list[str] = field(default_factory=list)   # its consequences (cause refs, as written)
+    yields_to: list[str] = field(default_factory=list)  # the causes that explain this one (cause refs, as written)
 
     def tier(self, name: str) -> list[Expr]:
         return list(getattr(self, name))
@@ -83,6 +86,7 @@ class Playbook:
     body: str
     path: str
     extra_checks: list[str] = field(default_factory=list)
+    where: dict[str, int] = field(default_factory=dict)  # field path -> line, for load-time errors
 
     @property
     def checks(self) -> list[str]:
@@ -101,7 +105,7 @@ class Playbook:
                 "id": c.id, "title": c.title, "summary": c.summary, "checks": c.checks,
                 "confirm": [str(e) for e in c.confirm], "likely": [str(e) for e in c.likely],
                 "possible": [str(e) for e in c.possible], "rule_out": [str(e) for e in c.rule_out],
-                "next_steps": c.next_steps, "yields_to": c.yields_to,
+                "next_steps": c.next_steps, "explains": c.explains, "yields_to": c.yields_to,
             } for c in self.causes],
             "body": self.body,
         }
@@ -170,9 +174,9 @@ class _Validator:
             out.append(Expr(tuple(terms)))
         return out
 
-    def cause(self, raw: Any, fp: str, known: tuple[str, ...], earlier: list[Cause]) -> Cause:
+    def cause(self, raw: Any, fp: str, pid: str, known: tuple[str, ...], earlier: list[Cause]) -> Cause:
         raw = self.mapping(raw, fp, {"id", "title", "checks", "next_steps"},
-                           {"summary", "confirm", "likely", "possible", "rule_out", "yields_to"})
+                           {"summary", "confirm", "likely", "possible", "rule_out", "explains", "yields_to"})
         cid = self.string(raw["id"], f"{fp}.id")
         if not _ID.match(cid):
             self.fail(f"{fp}.id", f"{cid!r} must be lower-case words joined by '-'")
@@ -187,11 +191,14 @@ class _Validator:
             rule_out=self.exprs(raw.get("rule_out"), f"{fp}.rule_out"),
             next_steps=self.strings(raw["next_steps"], f"{fp}.next_steps"),
             summary=self.string(raw["summary"], f"{fp}.summary") if raw.get("summary") is not None else "",
+            explains=self.strings(raw.get("explains"), f"{fp}.explains"),
             yields_to=self.strings(raw.get("yields_to"), f"{fp}.yields_to"),
         )
-        for i, other in enumerate(cause.yields_to):
-            if not _ID.match(other) or other == cid:
-                self.fail(f"{fp}.yields_to[{i}]", f"{other!r} must be another cause id")
+        for key in ("explains", "yields_to"):
+            for i, ref in enumerate(getattr(cause, key)):
+                itself = ref in (cid, f"{pid}/{cid}")
+                if itself or not _REF.match(ref):
+                    self.fail(f"{fp}.{key}[{i}]", f"{ref!r} must be another cause ('playbook/cause' or a cause id)")
         if not (cause.confirm or cause.likely):
             self.fail(f"{fp}.confirm", "a cause needs at least one 'confirm' or 'likely' signal")
         for i, step in enumerate(cause.next_steps):
@@ -225,9 +232,9 @@ def parse_playbook(path: str | Path, text: str | None = None) -> Playbook:
         v.fail("causes", "must be a list of causes ('- id: ...')")
     causes: list[Cause] = []
     for n, raw in enumerate(data["causes"]):
-        causes.append(v.cause(raw, f"causes[{n}]", known, causes))
+        causes.append(v.cause(raw, f"causes[{n}]", pid, known, causes))
     return Playbook(id=pid, title=v.string(data["title"], "title"), summary=v.string(data["summary"], "summary"),
-                    causes=causes, body=body, path=name, extra_checks=extra)
+                    causes=causes, body=body, path=name, extra_checks=extra, where=where)
 
 
 def playbook_dir() -> Path:
@@ -239,7 +246,7 @@ def playbook_dir() -> Path:
 
 
 def load_playbooks(directory: Path | None = None) -> list[Playbook]:
-    """All playbooks in the directory, in file-name order (the shipped four sort in incident order)."""
+    """All playbooks in the directory, in file-name order; their cause relations resolve and form no cycle."""
     d = directory or playbook_dir()
     if not d.is_dir():
         raise PlaybookError(f"{d}: playbook directory not found")
@@ -247,13 +254,70 @@ def load_playbooks(directory: Path | None = None) -> list[Playbook]:
     if not files:
         raise PlaybookError(f"{d}: no playbook files (*.md)")
     books = [parse_playbook(f) for f in files]
-    ids = {c.id for b in books for c in b.causes}
+    explanations(books)
+    return books
+
+
+def explanations(books: list[Playbook]) -> dict[str, list[str]]:
+    """The causal relation of the playbooks: ``playbook/cause`` -> the ``playbook/cause`` ids it explains
+    (from ``explains`` and the inverse ``yields_to``), in declaration order. PlaybookError (file:line: field)
+    for a reference to no cause, an ambiguous bare cause id, or a cycle."""
+    owners: dict[str, list[str]] = {}
+    for b in books:
+        for c in b.causes:
+            owners.setdefault(c.id, []).append(f"{b.id}/{c.id}")
+    out: dict[str, list[str]] = {f"{b.id}/{c.id}": [] for b in books for c in b.causes}
+    declared_at: dict[tuple[str, str], str] = {}  # (explainer, consequence) -> where, for the cycle message
+
+    def resolve(b: Playbook, fp: str, ref: str) -> str:
+        line = b.where.get(fp)
+        loc = f"{b.path}:{line}" if line else b.path
+        if "/" in ref:
+            if ref not in out:
+                raise PlaybookError(f"{loc}: {fp}: no playbook has a cause {ref!r}")
+            return ref
+        found = owners.get(ref, [])
+        if len(found) != 1:
+            why = "no playbook has a cause" if not found else f"ambiguous ({', '.join(found)}): write 'playbook/cause' for"
+            raise PlaybookError(f"{loc}: {fp}: {why} {ref!r}")
+        return found[0]
+
     for b in books:
         for n, c in enumerate(b.causes):
-            for i, other in enumerate(c.yields_to):
-                if other not in ids:
-                    raise PlaybookError(f"{b.path}: causes[{n}].yields_to[{i}]: no playbook has a cause {other!r}")
-    return books
+            me = f"{b.id}/{c.id}"
+            pairs = [(me, resolve(b, f"causes[{n}].explains[{i}]", r), f"causes[{n}].explains[{i}]")
+                     for i, r in enumerate(c.explains)]
+            pairs += [(resolve(b, f"causes[{n}].yields_to[{i}]", r), me, f"causes[{n}].yields_to[{i}]")
+                      for i, r in enumerate(c.yields_to)]
+            for explainer, consequence, fp in pairs:
+                if consequence not in out[explainer]:
+                    out[explainer].append(consequence)
+                line = b.where.get(fp)
+                declared_at.setdefault((explainer, consequence), f"{b.path}:{line}: {fp}" if line else f"{b.path}: {fp}")
+    cycle = _cycle(out)
+    if cycle:
+        raise PlaybookError(f"{declared_at[(cycle[-2], cycle[-1])]}: {' explains '.join(cycle)}: "
+                            "a cause cannot explain itself, even through others")
+    return out
+
+
+def _cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A cycle in the relation as [a, b, ..., a], or None when it is acyclic."""
+    done: set[str] = set()
+
+    def visit(path: list[str]) -> list[str] | None:
+        for nxt in graph.get(path[-1], []):
+            if nxt in path:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in done and (found := visit([*path, nxt])):
+                return found
+        done.add(path[-1])
+        return None
+
+    for node in graph:
+        if node not in done and (found := visit([node])):
+            return found
+    return None
 
 
 def get_playbook(playbook_id: str, directory: Path | None = None) -> Playbook:

@@ -1,8 +1,8 @@
 """The diagnosis: every playbook's causes assessed against a report, ranked, with a verdict line.
 
-Causes rank by state (confirmed, likely, possible, unknown, ruled-out), then score (highest
-first), then their order in the playbook. A malformed playbook file shows up as one
-``invalid-playbook`` result whose verdict is the error, never as a crash.
+Causes rank by strength: state (confirmed, likely, possible, unknown, ruled-out), then score
+(highest first); within a playbook, equal strengths keep the playbook's order. A malformed playbook
+file shows up as one ``invalid-playbook`` result whose verdict is the error, never as a crash.
 """
 
 from __future__ import annotations
@@ -17,6 +17,12 @@ from doctor.model import CauseResult, CauseState, PlaybookResult, Report
 STATE_RANK = {CauseState.confirmed: 0, CauseState.likely: 1, CauseState.possible: 2, CauseState.unknown: 3,
               CauseState.ruled_out: 4}
 SUPPORTED = (CauseState.confirmed, CauseState.likely, CauseState.possible)
+STRONG = (CauseState.confirmed, CauseState.likely)  # the states a root cause can have
+
+
+def strength(state: CauseState, score: float) -> tuple[int, float]:
+    """A cause's rank key: lower is stronger (state first, then the higher score)."""
+    return STATE_RANK[state], -score
 
 
 def diagnose_playbook(book: Playbook, report: Report, config: Config, idx: Index | None = None,
@@ -31,7 +37,7 @@ def diagnose_playbook(book: Playbook, report: Report, config: Config, idx: Index
         results.append((n, CauseResult(
             id=cause.id, title=cause.title, state=a.state, score=a.score, evidence=uids(a.support),
             refuting=uids(a.refute), next_steps=steps, reason=a.reason)))
-    results.sort(key=lambda r: (STATE_RANK[r[1].state], -r[1].score, r[0]))
+    results.sort(key=lambda r: (strength(r[1].state, r[1].score), r[0]))
     causes = [c for _, c in results]
     return PlaybookResult(id=book.id, title=book.title, verdict=verdict(causes), causes=causes)
 
@@ -84,4 +90,4 @@ def diagnose(report: Report, config: Config) -> list[PlaybookResult]:
 def top_causes(playbooks: list[PlaybookResult]) -> list[tuple[PlaybookResult, CauseResult]]:
     """Causes across playbooks, strongest first (for renderers and tests)."""
     pairs = [(p, c) for p in playbooks for c in p.causes]
-    return sorted(pairs, key=lambda pc: (STATE_RANK[pc[1].state], -pc[1].score))
+    return sorted(pairs, key=lambda pc: strength(pc[1].state, pc[1].score))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from doctor.diagnosis import strength
 from doctor.model import CauseState
 from doctor.sim.platform import OLD_DB_HOST, PREFIX, ScenarioUnavailable, SimPlatform
 
@@ -323,8 +324,8 @@ class Scenario:
     name: str
     inject: Callable[[SimPlatform], None]
     playbook: str | None = None
-    cause: str | None = None
-    peers: tuple[str, ...] = ()   # other causes the same fault legitimately also shows
+    cause: str | None = None      # the root cause the diagnosis must put strictly on top (None: no root cause)
+    explains: tuple[str, ...] = ()  # the cause ids that root cause must list as its consequences, exactly
     needs_db: bool = False
 
     @property
@@ -336,23 +337,21 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("healthy", healthy),
     Scenario("bad-db-host", bad_db_host, "jobs-fail-immediately", "bad-db-host"),
     Scenario("missing-aurora-ingress", missing_aurora_ingress, "jobs-fail-immediately", "missing-aurora-ingress",
-             peers=("db-path-blocked",), needs_db=True),
+             explains=("db-path-blocked",), needs_db=True),
     Scenario("missing-redis-ingress", missing_redis_ingress, "jobs-fail-immediately", "missing-redis-ingress",
-             peers=("redis-path-unhealthy",)),
+             explains=("redis-path-unhealthy",)),
     Scenario("stale-ssm-values", stale_ssm_values, "jobs-fail-immediately", "stale-ssm-values"),
     Scenario("bad-container-image", bad_container_image, "no-steady-state", "bad-container-image",
-             peers=("bad-bootstrap",)),
+             explains=("bad-bootstrap",)),
     Scenario("missing-runtime-dirs", missing_runtime_dirs, "no-steady-state", "missing-runtime-dirs",
-             peers=("bad-bootstrap",)),
+             explains=("bad-bootstrap",)),
     Scenario("bad-bootstrap", bad_bootstrap, "no-steady-state", "bad-bootstrap"),
     Scenario("workers-not-consuming", workers_not_consuming, "queue-not-draining", "workers-not-consuming"),
     Scenario("jobs-failing-and-requeueing", jobs_failing_and_requeueing, "queue-not-draining",
              "jobs-failing-and-requeueing", needs_db=True),
     Scenario("wrong-redis", wrong_redis, "queue-not-draining", "wrong-redis"),
-    Scenario("db-path-blocked", db_path_blocked, "timeout-symptoms", "db-path-blocked",
-             peers=("missing-aurora-ingress",), needs_db=True),
-    Scenario("redis-path-unhealthy", redis_path_unhealthy, "timeout-symptoms", "redis-path-unhealthy",
-             peers=("missing-redis-ingress",)),
+    Scenario("db-path-blocked", db_path_blocked, "timeout-symptoms", "db-path-blocked", needs_db=True),
+    Scenario("redis-path-unhealthy", redis_path_unhealthy, "timeout-symptoms", "redis-path-unhealthy"),
     Scenario("stale-db-host", stale_db_host, "jobs-fail-immediately", "bad-db-host", needs_db=True),
     Scenario("db-host-reader", db_host_reader, "jobs-fail-immediately", "bad-db-host", needs_db=True),
     Scenario("long-jobs-outlive-retry-after", long_jobs_outlive_retry_after, "queue-not-draining",
@@ -387,22 +386,35 @@ def start(scenario: Scenario, progress: Callable[[str], None] = lambda s: None,
 
 
 def verdict(scenario: Scenario, report: Any) -> tuple[bool, str]:
-    """Did the real checks diagnose the injected fault? (the same bar as the end-to-end tests)"""
-
-    strong = (CauseState.confirmed, CauseState.likely)
-    ranked = sorted(((p, c) for p in report.playbooks for c in p.causes),
-                    key=lambda pc: ({CauseState.confirmed: 0, CauseState.likely: 1}.get(pc[1].state, 2), -pc[1].score))
+    """Did the real checks diagnose the injected fault? Its cause must be the strictly top root cause (no other
+    root cause ties with or outranks it) and explain exactly ``scenario.explains``; no fault, no root cause."""
+    roots = report.diagnosis.root_causes
     if scenario.cause is None:
-        above = [f"{p.id}/{c.id}" for p, c in ranked if c.state in strong]
-        return (not above, "no cause confirmed or likely" if not above else f"unexpected: {', '.join(above)}")
-    ok_ids = (scenario.cause, *scenario.peers)
-    ours = next((c for _, c in ranked if c.id == scenario.cause), None)
-    if ours is None or ours.state not in strong:
-        return False, f"{scenario.cause} is {ours.state.value if ours else 'absent'}"
-    best = ranked[0][1]
-    if best.id not in ok_ids and not (best.state == ours.state and best.score <= ours.score):
-        return False, f"{best.id} ranks above {scenario.cause}"
-    stray = [c.id for _, c in ranked if c.state == CauseState.confirmed and c.id not in ok_ids]
-    if stray:
-        return False, f"{scenario.cause} {ours.state.value}, but also confirmed: {', '.join(stray)}"
-    return True, f"{scenario.cause} {ours.state.value}"
+        return (not roots, "no root cause" if not roots else
+                f"unexpected root cause: {', '.join(f'{r.cause} ({r.state.value} {r.score:.2f})' for r in roots)}")
+    top = roots[0] if roots else None
+    if top is None or (top.playbook, top.cause) != (scenario.playbook, scenario.cause):
+        ours = next((c for p in report.playbooks if p.id == scenario.playbook for c in p.causes
+                     if c.id == scenario.cause), None)
+        found = f"{ours.state.value} {ours.score:.2f}" if ours else "absent"
+        return False, (f"{top.cause} ({top.state.value} {top.score:.2f}) is the top root cause, "
+                       f"{scenario.cause} is {found}" if top else f"no root cause; {scenario.cause} is {found}")
+    if len(roots) > 1 and strength(roots[1].state, roots[1].score) <= strength(top.state, top.score):
+        return False, f"{roots[1].cause} ({roots[1].state.value} {roots[1].score:.2f}) ties with {scenario.cause}"
+    explains = sorted(e.cause for e in top.explains)
+    line = f"root cause {top.cause} ({top.state.value} {top.score:.2f})"
+    line += f", explains {', '.join(explains)}" if explains else ", explains nothing else"
+    if explains != sorted(scenario.explains):
+        return False, f"{line}; expected it to explain {', '.join(sorted(scenario.explains)) or 'nothing'}"
+    runner = runner_up(report)
+    return True, line + (f"; runner-up {runner[0]} ({runner[1].value} {runner[2]:.2f})" if runner else "")
+
+
+def runner_up(report: Any) -> tuple[str, CauseState, float] | None:
+    """The strongest supported cause after the top root cause (another root cause, or one it explains): the margin
+    to watch."""
+    roots = report.diagnosis.root_causes
+    top = (roots[0].playbook, roots[0].cause) if roots else None
+    others = [(c.id, c.state, c.score) for p in report.playbooks for c in p.causes
+              if (p.id, c.id) != top and c.state in (CauseState.confirmed, CauseState.likely, CauseState.possible)]
+    return min(others, key=lambda o: strength(o[1], o[2]), default=None)

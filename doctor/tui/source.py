@@ -14,7 +14,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
-from doctor.diagnosis import diagnose
+from doctor.diagnosis import diagnose, root_causes
 from doctor.events import Event, RunFinished, RunStarted
 from doctor.model import Report, exit_code_for, run_status, summarize
 from doctor.runspec import RunSpec
@@ -55,9 +55,9 @@ class LiveSource:
         return self.spec.engine(only)
 
     def merge(self, base: Report, partial: Report) -> Report:
-
         report = merge_reports(base, partial)
         report.playbooks = diagnose(report, self.config)
+        report.diagnosis = root_causes(report.playbooks, report, self.config)
         report.exit_code = exit_code_for(report.checks, self.config.run.fail_on, self.config.run.strict)
         return report
 

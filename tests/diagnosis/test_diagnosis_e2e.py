@@ -2,8 +2,9 @@
 
 Each scenario injects exactly one fault into a healthy world, runs every registered check through the
 engine (exec transport ``local``: the probe runs on this host, standing in for the task), and asserts
-the right cause is at the top of its playbook and of the whole diagnosis. A scenario whose checks
-are not registered in this build is skipped naming the missing check.
+the right cause is at the top of its playbook and is the strictly top root cause of the run, explaining
+exactly the expected consequences. A scenario whose checks are not registered in this build is skipped
+naming the missing check. (The demo's own scenarios: tests/diagnosis/test_root_causes_e2e.py.)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 
 from doctor.config import Config
-from doctor.diagnosis import top_causes
+from doctor.diagnosis import strength, top_causes
 from doctor.model import CauseState, Report
 from doctor.sim.servers import Blackhole
 from doctor.sim.world import World, WorldSpec, build_world, put_log_lines
@@ -208,7 +209,7 @@ class Scenario:
     playbook: str
     cause: str
     needs: tuple[str, ...]
-    peers: tuple[str, ...] = ()  # other causes the same single fault legitimately confirms (ranked below or equal)
+    explains: tuple[str, ...] = ()  # the causes the root cause must list as its consequences, exactly
     steps: Callable[[World], list[str]] = lambda w: []  # text the filled next steps must contain
 
 
@@ -219,7 +220,7 @@ SCENARIOS = [
                               f"--name {w.param('DB_HOST')} --type String --overwrite --value {w.db_writer_endpoint}",
                               f"--cluster {w.spec.cluster} --service {w.services['sync']} --force-new-deployment"]),
     Scenario("redis-ingress-old-ips", redis_old_ip_ingress, "jobs-fail-immediately", "missing-redis-ingress",
-             ("sg.ingress",), peers=("redis-path-unhealthy",),
+             ("sg.ingress",), explains=("redis-path-unhealthy",),
              steps=lambda w: [f"aws ec2 authorize-security-group-ingress --group-id {w.redis_sg} --protocol tcp "
                               f"--port 6379 --source-group {w.worker_sg}"]),
     Scenario("runtime-dirs-missing", runtime_dirs_missing, "no-steady-state", "missing-runtime-dirs",
@@ -229,7 +230,7 @@ SCENARIOS = [
     Scenario("other-redis-prefix", other_redis_prefix, "queue-not-draining", "wrong-redis", ("queue.state",),
              steps=lambda w: [f"--path {w.spec.ssm_path} "]),
     Scenario("db-path-blocked", db_path_blocked, "timeout-symptoms", "db-path-blocked",
-             ("reach.aurora", "dns.resolve"), peers=("missing-aurora-ingress",),
+             ("reach.aurora", "dns.resolve"),
              steps=lambda w: [f"--group-ids {w.aurora_sg} {w.worker_sg}"]),
     Scenario("secrets-unresolvable", secrets_unresolvable, "no-steady-state", "bad-bootstrap", ("ecs.startup",),
              steps=lambda w: [f"--services {w.services['bulk']} "]),
@@ -252,6 +253,8 @@ def _explain(report: Report) -> str:
     for chk in report.checks:
         lines.append(f"{chk.id}: {chk.status.value} {chk.summary}")
         lines.extend(f"    {f.uid} {f.signals} {f.evidence.get('vantage', '')}" for f in chk.findings)
+    for r in report.diagnosis.root_causes:
+        lines.append(f"ROOT {r.playbook}/{r.cause}: {r.state.value} {r.score} explains {[e.cause for e in r.explains]}")
     for p, c in top_causes(report.playbooks)[:8]:
         lines.append(f"{p.id}/{c.id}: {c.state.value} {c.score} {c.reason}")
     return "\n".join(lines)
@@ -273,16 +276,14 @@ def test_one_fault_is_diagnosed_at_the_top(live: Live, scenario: Scenario) -> No
     assert top.state in (CauseState.confirmed, CauseState.likely), why
     assert top.evidence and top.next_steps, why
     assert scenario.cause in book.verdict, book.verdict
-    ranked = top_causes(report.playbooks)
-    best = ranked[0][1]
-    assert best.id in (scenario.cause, *scenario.peers), why
-    ours = next(c for _, c in ranked if c.id == scenario.cause)
-    assert ours.state == best.state and ours.score >= max(
-        c.score for _, c in ranked if c.id not in (scenario.cause, *scenario.peers)), why
-    # nothing that the fault does not explain is confirmed
-    stray = [c.id for _, c in ranked if c.state == CauseState.confirmed and c.id not in (scenario.cause, *scenario.peers)]
-    assert not stray, why
-    steps = "\n".join(ours.next_steps)
+    roots = report.diagnosis.root_causes
+    assert roots and (roots[0].playbook, roots[0].cause) == (scenario.playbook, scenario.cause), why
+    root = roots[0]
+    # strictly on top: any other root cause is weaker, and nothing the fault does not explain is confirmed
+    assert all(strength(r.state, r.score) > strength(root.state, root.score) for r in roots[1:]), why
+    assert not [r.cause for r in roots[1:] if r.state == CauseState.confirmed], why
+    assert sorted(e.cause for e in root.explains) == sorted(scenario.explains), why
+    steps = "\n".join(root.next_steps)
     assert not re.search(r"\{[a-z_]+\}", steps), steps
     for text in scenario.steps(live.world):
         assert text in steps, steps
@@ -292,6 +293,7 @@ def test_healthy_world_nothing_above_possible(live: Live) -> None:
     _require(("ssm.values",))
     report = live.run()
     why = _explain(report)
+    assert report.diagnosis.root_causes == [], why
     above = [(p.id, c.id, c.state.value) for p in report.playbooks for c in p.causes
              if c.state in (CauseState.confirmed, CauseState.likely)]
     assert not above, why

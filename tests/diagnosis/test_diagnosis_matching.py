@@ -1,5 +1,6 @@
 """Cause states from signal sets (doctor.diagnosis.matching): tiers, rule-outs, unknown vs ruled out,
-vantage, scope per queue, and generic causes yielding to specific ones (synthetic reports, no servers)."""
+vantage and scope per queue, each cause on its own (synthetic reports, no servers). Which cause explains
+which is tests/diagnosis/test_diagnosis_causal.py."""
 
 from __future__ import annotations
 
@@ -109,17 +110,21 @@ TABLE: list[tuple[str, list[str], dict[str, str], CauseState]] = [
     # db-path-blocked
     ("db-path-blocked", ["reach.aurora_timeout@task", "dns.db_ok"], {}, C),
     ("db-path-blocked", ["reach.aurora_timeout@task"], {"dns.resolve": "unknown"}, L),
-    ("db-path-blocked", ["sg.aurora_ingress_missing"], {}, P),     # explained by missing-aurora-ingress
-    ("db-path-blocked", ["sg.aurora_ingress_missing"], {"sg.ingress": "fail", "reach.aurora": "unknown"}, P),
+    ("db-path-blocked", ["sg.aurora_ingress_missing"], {}, L),     # a root cause only if nothing explains it
+    ("db-path-blocked", ["sg.aurora_ingress_missing"], {"sg.ingress": "fail", "reach.aurora": "unknown"}, L),
     ("db-path-blocked", ["logs.db_timeout"], {}, L),
     ("db-path-blocked", ["reach.aurora_timeout@host", "dns.db_ok"], {}, P),
     ("db-path-blocked", ["reach.aurora_ok@task"], {}, R),
     ("db-path-blocked", ["reach.aurora_ok@host"], {"reach.aurora": "unknown"}, U),  # no exec: host only
     ("db-path-blocked", ["reach.aurora_timeout@task", "dns.db_ok", "reach.aurora_ok@task"], {}, L),
+    # DB_HOST names a dead cluster: a timeout there is not the path to the live writer
+    ("db-path-blocked", ["reach.aurora_timeout@task", "dns.db_host_stale"], {}, P),
+    ("db-path-blocked", ["logs.db_timeout", "dns.db_host_stale"], {}, P),
     # redis-path-unhealthy
     ("redis-path-unhealthy", ["reach.redis_timeout@task", "dns.redis_ok"], {}, C),
     ("redis-path-unhealthy", ["reach.redis_timeout@task"], {}, L),
-    ("redis-path-unhealthy", ["sg.redis_ingress_missing"], {}, P),   # explained by missing-redis-ingress
+    ("redis-path-unhealthy", ["sg.redis_ingress_missing"], {}, L),   # a root cause only if nothing explains it
+    ("redis-path-unhealthy", ["reach.redis_timeout@task", "dns.redis_host_stale"], {}, P),
     ("redis-path-unhealthy", ["logs.redis_timeout"], {}, L),
     ("redis-path-unhealthy", ["reach.redis_timeout@host", "dns.redis_ok"], {}, P),
     ("redis-path-unhealthy", ["reach.redis_ok@task"], {}, R),
@@ -241,27 +246,3 @@ def test_combination_must_hold_for_one_queue() -> None:
     same = {"ecs.zero_running": {"service": SERVICES["bulk"]}, "queue.backlog": {"queue": "bulk"}}
     c = cause(run(["ecs.zero_running", "queue.backlog"], evidence=same), "workers-not-consuming")
     assert c.state == CauseState.confirmed, c.reason
-
-
-# --- yields_to: a generic cause steps back for a confirmed specific one -----------------------
-def test_direct_finding_outranks_an_inference_for_the_same_fault() -> None:
-    """SG fault seen from the task too: the SG (shown directly) ranks first; the path cause it explains steps back."""
-    books = run(["sg.redis_ingress_missing", "reach.redis_timeout@task", "dns.redis_ok", "dns.db_ok", "sg.aurora_ok"])
-    ingress, path = cause(books, "missing-redis-ingress"), cause(books, "redis-path-unhealthy")
-    assert ingress.state == CauseState.confirmed and path.state == CauseState.likely
-    assert "explained by missing-redis-ingress" in path.reason
-    assert ingress.score > path.score
-    assert top_causes(books)[0][1].id == "missing-redis-ingress"
-
-
-def test_generic_cause_yields_to_a_specific_one_for_the_same_service() -> None:
-    same = {"startup.runtime_dirs_missing": {"service": SERVICES["image"]},
-            "startup.bootstrap_failed": {"service": SERVICES["image"]}}
-    books = run(["startup.runtime_dirs_missing", "startup.bootstrap_failed"], evidence=same)
-    book_ = book(books, "no-steady-state")
-    assert [(c.id, c.state) for c in book_.causes][:2] == [("missing-runtime-dirs", C), ("bad-bootstrap", L)]
-    assert "explained by missing-runtime-dirs" in book_.causes[1].reason
-    # another service's bootstrap failure is not explained by the image service's missing directories
-    other = dict(same, **{"startup.bootstrap_failed": {"service": SERVICES["bulk"]}})
-    books = run(["startup.runtime_dirs_missing", "startup.bootstrap_failed"], evidence=other)
-    assert cause(books, "bad-bootstrap").state == C

@@ -61,6 +61,10 @@ def test_engine_fills_playbooks(monkeypatch: pytest.MonkeyPatch) -> None:
     c = cause(report.playbooks, "workers-not-consuming")
     assert c.state == CauseState.confirmed and c.evidence == ["queue.state:no_consumer:bulk"]
     assert cause(report.playbooks, "bad-db-host").state == CauseState.unknown  # its checks did not run
+    [root] = report.diagnosis.root_causes
+    assert (root.playbook, root.cause, root.state, root.evidence) == (
+        "queue-not-draining", "workers-not-consuming", CauseState.confirmed, ["queue.state:no_consumer:bulk"])
+    assert Report.model_validate_json(report.to_json()).diagnosis == report.diagnosis
 
 
 def test_text_report_shows_top_causes_evidence_steps_and_verdicts() -> None:

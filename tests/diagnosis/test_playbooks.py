@@ -13,6 +13,7 @@ from doctor.diagnosis import (
     PLACEHOLDERS,
     PlaybookError,
     checks_for_playbook,
+    explanations,
     load_playbooks,
     parse_playbook,
     playbook_dir,
@@ -56,9 +57,10 @@ def test_shipped_playbook_is_complete(playbook_id: str) -> None:
         assert c.rule_out or c.id == "jobs-failing-and-requeueing", f"{c.id}: no positive rule-out signal"
         for s in c.signals():
             assert s in vocabulary, f"{c.id}: undocumented signal {s}"
-        for e in c.rule_out:
+        for e in c.rule_out:  # positive signals, or DNS showing the host is stale (a timeout is then not the path)
             for t in e.terms:
-                assert t.signal.endswith((".ok", "_ok")) or t.signal in ("ecs.steady", "queue.draining"), (c.id, str(e))
+                assert t.signal.endswith((".ok", "_ok")) or t.signal in (
+                    "ecs.steady", "queue.draining", "dns.db_host_stale", "dns.redis_host_stale"), (c.id, str(e))
         assert set(c.checks) <= set(registry.check_ids())
         for step in c.next_steps:
             assert set(re.findall(r"\{([a-z_]+)\}", step)) <= set(PLACEHOLDERS), step
@@ -101,13 +103,83 @@ def test_checks_for_playbook() -> None:
         checks_for_playbook("nope")
 
 
-def test_yields_to_must_name_an_existing_cause(tmp_path: Path) -> None:
-    text = (Path(__file__).resolve().parents[2] / "playbooks" / "no-steady-state.md").read_text()
-    (tmp_path / "no-steady-state.md").write_text(text.replace("yields_to: [bad-container-image,",
-                                                              "yields_to: [bad-container-imag,"))
-    with pytest.raises(PlaybookError, match=r"no-steady-state\.md: causes\[2\]\.yields_to\[0\]: no playbook has "
-                                            r"a cause 'bad-container-imag'"):
-        load_playbooks(tmp_path)
+# --- the causal relation: `explains` (and its inverse `yields_to`) -----------------------------
+def _copy(tmp_path: Path, edits: dict[str, tuple[str, str]]) -> Path:
+    """The shipped playbooks copied to tmp_path, with ``{file stem: (old, new)}`` text replacements."""
+    for f in (ROOT / "playbooks").glob("*.md"):
+        text = f.read_text(encoding="utf-8")
+        if f.stem in edits:
+            old, new = edits[f.stem]
+            assert text.count(old) == 1, old
+            text = text.replace(old, new)
+        (tmp_path / f.name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_the_shipped_relation_holds_what_the_runbook_says() -> None:
+    rel = explanations(load_playbooks())
+    # a worker that cannot start explains "no worker is consuming" for the same queue
+    for starter in ("bad-container-image", "missing-runtime-dirs", "bad-bootstrap"):
+        assert "queue-not-draining/workers-not-consuming" in rel[f"no-steady-state/{starter}"], starter
+    assert "no-steady-state/bad-bootstrap" in rel["no-steady-state/bad-container-image"]
+    assert "timeout-symptoms/redis-path-unhealthy" in rel["jobs-fail-immediately/missing-redis-ingress"]
+    assert "timeout-symptoms/db-path-blocked" in rel["jobs-fail-immediately/missing-aurora-ingress"]
+    assert {"queue-not-draining/jobs-failing-and-requeueing", "timeout-symptoms/db-path-blocked"} <= set(
+        rel["jobs-fail-immediately/bad-db-host"])
+    assert "no-steady-state/bad-bootstrap" in rel["jobs-fail-immediately/stale-ssm-values"]
+    # consequences explain nothing upstream of them
+    assert rel["queue-not-draining/workers-not-consuming"] == []
+    assert "jobs-fail-immediately/bad-db-host" not in rel["timeout-symptoms/db-path-blocked"]
+
+
+def test_explains_must_name_an_existing_cause_with_file_and_line(tmp_path: Path) -> None:
+    d = _copy(tmp_path, {"no-steady-state": ("breaker\n      - bad-bootstrap\n", "breaker\n      - bad-bootstrapp\n")})
+    line = next(n for n, text in enumerate((d / "no-steady-state.md").read_text().splitlines(), 1)
+                if text.strip() == "- bad-bootstrapp")
+    with pytest.raises(PlaybookError, match=rf"no-steady-state\.md:{line}: causes\[0\]\.explains\[0\]: no playbook "
+                                            r"has a cause 'bad-bootstrapp'"):
+        load_playbooks(d)
+
+
+def test_explains_with_a_playbook_must_name_a_cause_of_that_playbook(tmp_path: Path) -> None:
+    d = _copy(tmp_path, {"no-steady-state": ("pops the queue\n      - queue-not-draining/workers-not-consuming\n",
+                                             "pops the queue\n      - timeout-symptoms/workers-not-consuming\n")})
+    with pytest.raises(PlaybookError, match=r"no-steady-state\.md:\d+: causes\[0\]\.explains\[1\]: no playbook "
+                                            r"has a cause 'timeout-symptoms/workers-not-consuming'"):
+        load_playbooks(d)
+
+
+def test_a_cycle_of_explanations_is_an_error(tmp_path: Path) -> None:
+    d = _copy(tmp_path, {"queue-not-draining": ("      - queue.draining\n    next_steps:",
+                                                "      - queue.draining\n    explains: [bad-container-image]\n"
+                                                "    next_steps:")})
+    with pytest.raises(PlaybookError, match=r"\.md:\d+: causes\[\d\]\.explains\[\d\]: .+ explains .+: a cause "
+                                            r"cannot explain itself, even through others") as e:
+        load_playbooks(d)
+    cycle = str(e.value).split(": ")[2].split(" explains ")
+    assert cycle[0] == cycle[-1]
+    assert {"queue-not-draining/workers-not-consuming", "no-steady-state/bad-container-image"} <= set(cycle)
+
+
+def test_an_ambiguous_bare_cause_id_must_name_its_playbook(tmp_path: Path) -> None:
+    d = _copy(tmp_path, {})
+    (d / "zz-extra.md").write_text(GOOD.replace("{id}", "zz-extra").replace("c-one", "bad-bootstrap"))
+    # `bad-bootstrap` now names two causes: the shipped files' bare references to it are ambiguous
+    with pytest.raises(PlaybookError, match=r"no-steady-state\.md:\d+: causes\[0\]\.explains\[0\]: ambiguous "
+                                            r"\(no-steady-state/bad-bootstrap, zz-extra/bad-bootstrap\): write "
+                                            r"'playbook/cause' for 'bad-bootstrap'"):
+        load_playbooks(d)
+
+
+def test_yields_to_is_the_same_relation_written_on_the_consequence(tmp_path: Path) -> None:
+    """An older edited copy written with `yields_to` keeps loading, with the same meaning."""
+    d = _copy(tmp_path, {
+        "timeout-symptoms": ("    checks: [reach.aurora, dns.resolve, sg.ingress]\n",
+                             "    checks: [reach.aurora, dns.resolve, sg.ingress]\n    yields_to: [wrong-redis]\n")})
+    rel = explanations(load_playbooks(d))
+    assert "timeout-symptoms/db-path-blocked" in rel["queue-not-draining/wrong-redis"]
+    assert rel["jobs-fail-immediately/missing-aurora-ingress"] == explanations(load_playbooks())[
+        "jobs-fail-immediately/missing-aurora-ingress"]
 
 
 def test_playbook_checks_follow_the_registry_order() -> None:
@@ -164,7 +236,12 @@ BAD = [
     ("unquoted colon", GOOD.replace("summary: S", "summary: a: b"), r"x\.md:4: value 'a: b' must be quoted"),
     ("unterminated quote", GOOD.replace("summary: S", 'summary: "S'), r"x\.md:4: unterminated quoted string"),
     ("yields to itself", GOOD.replace("    rule_out: [dns.db_ok]\n", "    rule_out: [dns.db_ok]\n    yields_to: [c-one]\n"),
-     r"x\.md:12: causes\[0\]\.yields_to\[0\]: 'c-one' must be another cause id"),
+     r"x\.md:12: causes\[0\]\.yields_to\[0\]: 'c-one' must be another cause"),
+    ("explains itself", GOOD.replace("    rule_out: [dns.db_ok]\n", "    rule_out: [dns.db_ok]\n    explains: [x/c-one]\n"),
+     r"x\.md:12: causes\[0\]\.explains\[0\]: 'x/c-one' must be another cause"),
+    ("explains a malformed id", GOOD.replace("    rule_out: [dns.db_ok]\n",
+                                             "    rule_out: [dns.db_ok]\n    explains: [other, Bad Id]\n"),
+     r"x\.md:12: causes\[0\]\.explains\[1\]: 'Bad Id' must be another cause \('playbook/cause' or a cause id\)"),
     ("duplicate cause", GOOD.replace("---\n# body", "  - id: c-one\n    title: Two\n    checks: [dns.resolve]\n"
                                      "    confirm: [dns.db_ok]\n    next_steps: [x]\n---\n# body"),
      r"causes\[1\]\.id: duplicate cause id 'c-one'"),
