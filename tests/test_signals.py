@@ -37,9 +37,13 @@ reach.redis_auth_failed reach.redis_dns_failed reach.redis_evicting reach.redis_
 reach.redis_refused reach.redis_timeout s3.access_denied s3.bucket_missing s3.no_network_path s3.ok
 s3.wrong_region sg.aurora_ingress_missing sg.aurora_ok sg.old_ip_rules_only sg.old_sg_reference
 sg.redis_ingress_missing sg.redis_ok sg.worker_egress_blocked ssm.newer_than_tasks ssm.ok ssm.param_empty
-ssm.param_missing ssm.secret_not_secure ssm.taskdef_ref_missing ssm.value_invalid startup.app_key_missing
+ssm.param_missing ssm.secret_not_secure ssm.secret_weak ssm.taskdef_ref_missing ssm.value_invalid startup.app_key_missing
 startup.bootstrap_failed startup.image_pull_failed startup.logging_init_failed startup.ok startup.oom
 startup.runtime_dirs_missing startup.secrets_unresolvable
+sentry.redis_burst sentry.db_burst sentry.auth_burst sentry.readonly_burst sentry.max_attempts_burst
+sentry.runtime_dirs_burst sentry.other_burst sentry.historical_open sentry.quiet sentry.project_missing
+scaler.missing scaler.disabled scaler.errors scaler.throttled scaler.no_redis_path scaler.no_ecs_path
+scaler.role_denied scaler.range_mismatch scaler.drained_too_early scaler.idle_with_backlog scaler.ok
 """.split())  # noqa: SIM905  (a prose list is easier to scan than 120 literals)
 
 
