@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("diagnosis", ("doctor.diagnosis",)),
     ("timeline", ("doctor.timeline",)),  # the engine attaches it to the report
     ("engine", ("doctor.engine", "doctor.events")),  # the engine diagnoses the finished run
-    ("reports", ("doctor.render", "doctor.diff", "doctor.iam", "doctor.rollout", "doctor.sim")),
+    ("reports", ("doctor.render", "doctor.diff", "doctor.saved", "doctor.iam", "doctor.rollout", "doctor.sim")),
     ("runspec", ("doctor.runspec", "doctor.outputs")),
     ("tui", ("doctor.tui",)),
     ("commands", ("doctor.commands",)),
