@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "compare two saved JSON reports: findings appeared/resolved/persisted, status and verdict changes"
+HELP = ("compare two saved JSON reports: root causes appeared/resolved/changed, findings appeared/resolved/"
+        "persisted, status and verdict changes")
 DESCRIPTION = ("Compare two reports written by `ame-doctor run --output X.json` (e.g. before and after a "
                "fix, or yesterday's and today's CI run). Exit 0 when nothing got worse, 1 when something did, "
                "2 when a file is not a readable report.")
@@ -21,9 +22,10 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
     import sys
 
     from doctor.diff import diff_reports, render_text
-    from doctor.model import EXIT_FINDINGS, EXIT_OK, load_report
+    from doctor.model import EXIT_FINDINGS, EXIT_OK
+    from doctor.saved import load_saved
 
-    old, new = load_report(args.old), load_report(args.new)  # ReportError -> one line, exit 2 (cli.main)
+    old, new = load_saved(args.old), load_saved(args.new)  # ReportError -> one line, exit 2 (cli.main)
     d = diff_reports(old, new)
     if args.format == "json":
         sys.stdout.write(json.dumps(d.to_dict(), indent=2) + "\n")

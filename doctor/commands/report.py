@@ -1,4 +1,5 @@
-"""``ame-doctor report FILE``: re-render a saved JSON report in another format."""
+"""``ame-doctor report FILE``: re-render a saved JSON report in another format (an older report's root
+causes are derived on reading, see doctor.saved)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
     import os
     import sys
 
-    from doctor.model import EXIT_OK, load_report
+    from doctor.model import EXIT_OK
     from doctor.outputs import check_format
     from doctor.render import render
+    from doctor.saved import load_saved
 
     check_format(args.format)
-    report = load_report(args.file)
+    report = load_saved(args.file)
     color = args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     sys.stdout.write(render(report, args.format, color=color))
     return EXIT_OK

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from doctor.model import Report
+    from doctor.tui.app import DoctorApp
 
 HELP = "open a saved JSON report in the TUI, read-only (browse an incident attachment later)"
 
@@ -17,18 +18,23 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace, argv: list[str]) -> int:
-    from doctor.model import EXIT_OK, EXIT_USAGE, ReportError, load_report
+    from doctor.model import EXIT_OK, EXIT_USAGE, ReportError
+    from doctor.saved import load_saved
 
     try:
-        report = load_report(args.report)
+        report = load_saved(args.report)  # an older report's root causes derived (doctor.saved)
     except ReportError as e:
         print(f"ame-doctor: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    viewer(report).run()
+    return EXIT_OK
+
+
+def viewer(report: Report) -> DoctorApp:
+    """The read-only TUI on a saved report (scrubbed again; a report with a root cause opens on it)."""
     from doctor.tui.app import DoctorApp
 
-    app = DoctorApp(None, scrub_saved(report), metas=check_metas())
-    app.run()
-    return EXIT_OK
+    return DoctorApp(None, scrub_saved(report), metas=check_metas())
 
 
 def check_metas() -> list[object]:
