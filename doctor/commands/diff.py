@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = ("compare two saved JSON reports: root causes appeared/resolved/changed, findings appeared/resolved/"
-        "persisted, status and verdict changes")
+HELP = "compare two saved JSON reports: root causes first, then findings, statuses and verdicts that changed"
 DESCRIPTION = ("Compare two reports written by `ame-doctor run --output X.json` (e.g. before and after a "
                "fix, or yesterday's and today's CI run). Exit 0 when nothing got worse, 1 when something did, "
                "2 when a file is not a readable report.")
