@@ -8,6 +8,7 @@ from typing import Any
 
 from doctor.checkapi import CheckContext, check, load_meta
 from doctor.model import Finding
+from doctor.redact import clip
 from doctor.signatures import classify_stop
 from doctor.util import to_datetime
 
@@ -90,7 +91,7 @@ def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], since
                           evidence={**counts, "event_at": to_datetime(hit.get("createdAt")).isoformat(),
                                     "events": recent},
                           signals=META.kinds[kind].signals,  # (start_throttled also means a restart storm)
-                          service=service, message=str(hit.get("message"))[:200])
+                          service=service, message=clip(str(hit.get("message")), 200))
         break
 
     stopped = ctx.facts.tasks(service, "STOPPED")

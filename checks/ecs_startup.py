@@ -10,6 +10,7 @@ from typing import Any
 from doctor.aws import denied_action, error_code
 from doctor.checkapi import CheckContext, check, load_meta
 from doctor.model import Finding
+from doctor.redact import clip
 from doctor.signatures import LogHit, StopClass, classify_stop, essential_exit_code, scan
 from doctor.util import to_datetime
 
@@ -128,7 +129,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
             creasons = [str(c.get("reason")) for c in t.get("containers", []) or [] if c.get("reason")]
             if creasons:
                 reason = f"{reason} | {'; '.join(creasons)}" if reason else "; ".join(creasons)
-            key = (str(t.get("stopCode") or ""), reason[:300], essential_exit_code(t, essential))
+            key = (str(t.get("stopCode") or ""), clip(reason, 300), essential_exit_code(t, essential))
             by_kind.setdefault(cls.kind, (cls, {}))[1].setdefault(key, []).append(_task_id(t))
         for kind, (cls, groups) in sorted(by_kind.items(), key=lambda kv: kv[0]):
             if not cls.problem:

@@ -11,6 +11,7 @@ from typing import Any
 
 from doctor.checkapi import CheckContext, check, load_meta
 from doctor.model import Finding
+from doctor.secret_forms import is_weak
 from doctor.util import to_datetime
 
 META = load_meta(__file__)
@@ -98,6 +99,10 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
             problems += 1
             yield ctx.finding("secret_not_secure", name, evidence={"parameter": name, "type": p.get("Type")},
                               name=name, param_type=p.get("Type", "?"))
+        secret = ctx.redactor.is_secret_key(key) or p.get("Type") == "SecureString"
+        if secret and value.strip() and is_weak(value):  # names the parameter, never the value or its shape
+            problems += 1
+            yield ctx.finding("secret_weak", name, evidence={"parameter": name, "type": p.get("Type")}, name=name)
 
     problems += yield from _taskdef_refs(ctx, params)
     problems += yield from _newer_than_tasks(ctx, params)

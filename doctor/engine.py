@@ -151,6 +151,8 @@ class Engine:
                     self.running.add(rc.id)
                     self._emit(CheckStarted(rc.id))
                     result = await self._run_check(rc, loop)  # cancelled: stays in `running`
+                    # redacted off the loop, inside the global deadline: a result cut off there is never kept
+                    result = await in_thread(loop, self._scrub, result, f"redact-{rc.id}")
                     self.running.discard(rc.id)
                 self._finish(rc.meta, result)
             finally:
@@ -204,7 +206,6 @@ class Engine:
                 self._emit(CheckFinished(result))
 
     def _finish(self, meta: Any, result: CheckResult) -> None:
-        result = self._scrub(result)
         self.results[meta.id] = result
         self._emit(CheckFinished(result))
 

@@ -22,7 +22,7 @@ SYN_ENV = {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}", "AME_DOCTOR_CHEC
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("doctor.__init__", "doctor.util", "doctor.model", "doctor.errors", "doctor.threads", "doctor.inputs")),
     ("config", ("doctor.config",)),
-    ("services", ("doctor.aws", "doctor.redact", "doctor.dotenv", "doctor.signatures", "doctor.sentry")),
+    ("services", ("doctor.aws", "doctor.redact", "doctor.secret_forms", "doctor.dotenv", "doctor.signatures", "doctor.sentry")),
     ("net", ("doctor.net",)),
     ("facts", ("doctor.facts",)),
     ("probes", ("doctor.probe", "doctor.queues")),

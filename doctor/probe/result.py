@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from doctor.redact import clip
+
 from doctor.probe.keys import KeyExchange, fingerprint
 
 MARK = "AMEPROBE"
@@ -140,7 +142,8 @@ def parse_output(text: str, result: ProbeResult, exchange: KeyExchange | None = 
             result.ok = True
             result.runtime = obj.get("rt") or result.runtime
     if not result.ok and result.reason is None:
-        tail = " ".join(ln.strip() for ln in text.splitlines() if ln.strip() and EXIT_SENTINEL not in ln)[-300:]
+        tail = clip(" ".join(ln.strip() for ln in text.splitlines() if ln.strip() and EXIT_SENTINEL not in ln), 300,
+                    keep_end=True)
         result.reason = ("the probe produced no output" if result.raw_lines == 0
                          else "the probe stopped before its end line") + (f": {tail}" if tail else "")
     return result

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from doctor.queues.report import ToReport
+from doctor.redact import clip
 
 FAILED_JOBS_SQL = (
     "SELECT queue, SUBSTRING_INDEX(exception, '\\n', 1) AS head, COUNT(*) AS n, MAX(failed_at) AS last, "
@@ -32,7 +33,7 @@ class FailedJobsUnavailable(Exception):
 def exception_class(first_line: str) -> str:
     """``Illuminate\\Database\\QueryException: SQLSTATE...`` -> ``Illuminate\\Database\\QueryException``."""
     m = re.match(r"\s*([A-Za-z_\\][\w\\]*)(?::|\s|$)", first_line)
-    return m.group(1) if m else first_line[:80]
+    return m.group(1) if m else clip(first_line, 80)
 
 
 def read_failed_jobs(host: str, port: int, user: str | None, password: str | None, database: str | None,
@@ -64,7 +65,7 @@ def read_failed_jobs(host: str, port: int, user: str | None, password: str | Non
     out = []
     for queue, head, n, last, first in rows:
         head = (head or "").strip()
-        out.append({"queue": str(queue), "exception": exception_class(head), "first_line": head[:300],
+        out.append({"queue": str(queue), "exception": exception_class(head), "first_line": clip(head, 300),
                     "count": int(n), "last_failed_at": str(last),
                     "first_failed_at": datetime.fromtimestamp(float(first), UTC).isoformat() if first else None})
     return out

@@ -103,6 +103,23 @@ def test_secret_stored_as_string(moto_session: Any, world: Any) -> None:
     assert r.status == CheckStatus.warn
 
 
+def test_weak_secrets_are_named_never_shown(moto_session: Any, world: Any) -> None:
+    """A SecureString `true` and a password `prod` are too weak to scrub as text: a warning names each
+    parameter; neither the value nor what kind of value it is appears in the finding."""
+    client = ssm(moto_session)
+    client.put_parameter(Name=PATH + "FEATURE_FLAG", Value="true", Type="SecureString")
+    client.put_parameter(Name=PATH + "DB_PASSWORD", Value="prod", Type="SecureString", Overwrite=True)
+    client.put_parameter(Name=PATH + "LONG_SECURE", Value="n0t-weak-at-all-4f1c", Type="SecureString")
+    client.put_parameter(Name=PATH + "PLAIN_FLAG", Value="true", Type="String")  # not a secret
+    r = run_check(ID)
+    weak = [f for f in r.findings if f.signals == ["ssm.secret_weak"]]
+    assert sorted(f.evidence["parameter"] for f in weak) == [PATH + "DB_PASSWORD", PATH + "FEATURE_FLAG"]
+    assert all(f.severity.value == "warning" for f in weak) and r.status == CheckStatus.warn
+    for f in weak:
+        assert '"prod"' not in f.model_dump_json() and '"true"' not in f.model_dump_json()
+        assert f.evidence == {"parameter": f.resources[0], "type": "SecureString"}
+
+
 def test_taskdef_secret_points_at_missing_parameter(moto_session: Any, world: Any) -> None:
     ecs = moto_session.client("ecs", region_name="eu-west-1")
     service = world.services["image"]
