@@ -38,6 +38,7 @@ def test_writer_is_ok_from_every_task_and_the_host(moto_session, mariadb, dns_se
         task = by_vantage(c)["task:propertyfeedtemplate-image"].evidence
         assert task["runtime"] == runtime
         assert task["greeting"] == "ok" and task["protocol"] == 10 and "MariaDB" in task["version"]
+        assert task["login"] == ("ok" if runtime == "php" else "no_php")
         host = by_vantage(c)["host"].evidence
         assert host["login"] == "ok" and host["innodb_read_only"] == 0
         assert "aurora_server_id" not in host  # plain MariaDB: no Aurora variables, and no error either
@@ -47,14 +48,38 @@ def test_writer_is_ok_from_every_task_and_the_host(moto_session, mariadb, dns_se
     host_f = by_vantage(c)["host"]
     assert host_f.signals == ["reach.aurora_auth_failed"] and "1045" in host_f.detail
     assert "not-the-db-password" not in c.model_dump_json()
-    assert all(by_vantage(c)[t].signals == ["reach.aurora_ok"] for t in TASKS)  # the path itself is fine
+    # PATH is still without php: the tasks only read the greeting, so the path itself is fine
+    assert all(by_vantage(c)[t].signals == ["reach.aurora_ok"] for t in TASKS)
 
 
-def test_reader_endpoint_is_reported_as_reader(moto_session, mariadb_reader, tmp_path) -> None:
-    c = run_checks(_direct(tmp_path, mariadb_reader), ["reach.aurora"]).check("reach.aurora")
-    host = by_vantage(c)["host"]
-    assert host.signals == ["reach.aurora_reader"] and host.evidence["innodb_read_only"] == 1
-    assert host.severity.value == "error" and c.status == CheckStatus.fail
+def test_reader_endpoint_is_reported_as_reader_from_the_host_and_from_every_task(
+        moto_session, mariadb_reader, dns_server, tmp_path, monkeypatch) -> None:
+    """DB_HOST (SSM) names a read-only server: the tasks log in with their own DB_USERNAME / DB_PASSWORD and
+    see it too, so 'tasks: reader 3/3; host: reader' (it was 'tasks: ok 3/3; host: reader')."""
+    w = build_world(moto_session, WorldSpec(db_port=mariadb_reader.port, db_name=mariadb_reader.database,
+                                            db_username=mariadb_reader.user, db_password=mariadb_reader.password))
+    cfg = world_config(w, dns_server, laravel_root(tmp_path))
+    c = run_checks(cfg, ["reach.aurora"]).check("reach.aurora")
+    assert _signals(c) == {v: ["reach.aurora_reader"] for v in TASKS | {"host"}}
+    assert c.summary == "tasks: reader 3/3; host: reader" and c.status == CheckStatus.fail
+    task = by_vantage(c)["task:propertyfeedtemplate-image"]
+    assert task.severity.value == "error" and task.evidence["login"] == "ok" and task.evidence["driver"] == "pdo_mysql"
+    assert task.evidence["innodb_read_only"] == 1 and "read-only" in task.detail
+    assert by_vantage(c)["host"].evidence["innodb_read_only"] == 1
+    monkeypatch.setenv("PATH", path_without_php())  # without php the task cannot log in, and says so
+    c = run_checks(cfg, ["reach.aurora"]).check("reach.aurora")
+    task = by_vantage(c)["task:propertyfeedtemplate-image"]
+    assert task.signals == ["reach.aurora_ok"] and "no php" in task.detail
+    assert c.summary == "tasks: ok 3/3; host: reader"
+
+
+def test_credentials_the_task_sends_are_judged_from_the_task(moto_session, mariadb, dns_server, tmp_path) -> None:
+    w = build_world(moto_session, WorldSpec(db_port=mariadb.port, db_name=mariadb.database,
+                                            db_username=mariadb.user, db_password="not-the-db-password"))
+    c = run_checks(world_config(w, dns_server, laravel_root(tmp_path)), ["reach.aurora"]).check("reach.aurora")
+    assert _signals(c) == {v: ["reach.aurora_auth_failed"] for v in TASKS | {"host"}}
+    assert "1045" in by_vantage(c)["task:propertyfeedtemplate-sync"].detail
+    assert "not-the-db-password" not in c.model_dump_json()
 
 
 def test_refused_and_unresolvable(moto_session, mariadb, refused_port, unresolvable_name, tmp_path) -> None:

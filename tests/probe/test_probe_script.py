@@ -16,7 +16,7 @@ from doctor.probe import (
     parse_output,
 )
 
-from support.probe import laravel_root, path_without_php, run_probe
+from support.probe import laravel_root, path_without_php, php_with, run_probe
 
 
 @pytest.fixture(params=["php", "sh"])
@@ -197,3 +197,102 @@ def test_probe_script_is_posix_sh() -> None:
         import subprocess
 
         assert subprocess.run(["dash", "-n", "-c", sh]).returncode == 0
+
+
+@pytest.mark.parametrize("drop", [("php",), ("php", "bash")], ids=["bash", "nc"])
+def test_shell_fallback_speaks_resp_arrays_to_a_server_that_accepts_nothing_else(drop, tmp_path) -> None:
+    """fakeredis's TCP server (the demo's Redis without redis-server) answers inline commands with -ERR."""
+    if "bash" in drop and not shutil.which("nc"):
+        pytest.skip("nc not installed")
+    from doctor.sim.fakeredis_tcp import FakeRedisTcp
+
+    server = FakeRedisTcp().start()
+    try:
+        r = run_probe(_spec(tmp_path), {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(server.port)},
+                      path=path_without_php(tmp_path, drop=drop))
+    finally:
+        server.stop()
+    assert r.runtime == ("bash" if drop == ("php",) else "nc"), r.raw_output  # type: ignore[attr-defined]
+    assert r.redis["tcp"] == "ok" and r.redis["reply"] == "PONG" and r.redis["role"] == "master"
+
+
+def test_shell_fallback_authenticates_with_a_resp_array(tmp_path, redis_server_auth) -> None:
+    base = {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_server_auth.port)}
+    for drop in (("php",), ("php", "bash")):
+        path = path_without_php(tmp_path, drop=drop)
+        good = run_probe(_spec(tmp_path), {**base, "REDIS_PASSWORD": redis_server_auth.password}, path=path)
+        assert good.redis["auth"] == "ok" and good.redis["reply"] == "PONG", good.raw_output  # type: ignore[attr-defined]
+        acl = run_probe(_spec(tmp_path), {**base, "REDIS_USERNAME": "default",
+                                          "REDIS_PASSWORD": redis_server_auth.password}, path=path)
+        assert acl.redis["auth"] == "ok" and acl.redis["reply"] == "PONG"
+
+
+def _db_env(db, **kw: str) -> dict[str, str]:
+    return {"DB_HOST": "127.0.0.1", "DB_PORT": str(db.port), "DB_DATABASE": db.database, "DB_USERNAME": db.user,
+            "DB_PASSWORD": db.password, **kw}
+
+
+def test_php_logs_in_as_the_worker_and_tells_a_reader_from_the_writer(tmp_path, mariadb, mariadb_reader) -> None:
+    if not shutil.which("php"):
+        pytest.skip("php-cli not installed")
+    writer = run_probe(_spec(tmp_path), _db_env(mariadb)).mysql
+    assert writer["greeting"] == "ok" and writer["login"] == "ok" and writer["driver"] == "pdo_mysql"
+    assert writer["innodb_read_only"] == 0 and writer["read_only"] == 0
+    reader = run_probe(_spec(tmp_path), _db_env(mariadb_reader)).mysql
+    assert reader["login"] == "ok" and reader["innodb_read_only"] == 1 and reader["read_only"] == 1
+    denied = run_probe(_spec(tmp_path), _db_env(mariadb, DB_PASSWORD="not-the-password"))
+    assert denied.mysql["login"] == "failed" and denied.mysql["login_code"] == 1045
+    assert "not-the-password" not in denied.raw_output  # type: ignore[attr-defined]
+    nobody = run_probe(_spec(tmp_path), _db_env(mariadb, DB_USERNAME="")).mysql
+    assert nobody["greeting"] == "ok" and nobody["login"] == "skipped"
+
+
+def test_php_without_pdo_mysql_uses_mysqli_and_without_either_says_so(tmp_path, mariadb_reader) -> None:
+    if not shutil.which("php"):
+        pytest.skip("php-cli not installed")
+    mysqli = run_probe(_spec(tmp_path), _db_env(mariadb_reader),
+                       path=php_with(tmp_path, "-n", "-d", "extension=mysqlnd", "-d", "extension=mysqli")).mysql
+    assert mysqli["driver"] == "mysqli" and mysqli["login"] == "ok" and mysqli["innodb_read_only"] == 1
+    bare = run_probe(_spec(tmp_path), _db_env(mariadb_reader), path=php_with(tmp_path, "-n"))
+    assert bare.runtime == "php" and bare.mysql["greeting"] == "ok"
+    assert bare.mysql["login"] == "no_driver" and "innodb_read_only" not in bare.mysql
+    assert bare.fingerprint_key is not None  # openssl is built in: fingerprints still work
+
+
+def test_shell_fallback_reports_the_greeting_and_that_it_cannot_log_in(tmp_path, mariadb_reader) -> None:
+    r = run_probe(_spec(tmp_path), _db_env(mariadb_reader), path=path_without_php(tmp_path))
+    assert r.runtime == "bash" and r.mysql["greeting"] == "ok" and r.mysql["login"] == "no_php"
+
+
+def test_remote_command_without_php_says_the_network_probe_was_left_out(tmp_path, redis_server) -> None:
+    """The full probe does not fit the ECS command budget: the remote command carries the short form, whose
+    php-less branch says so instead of guessing (the runtime directories are still judged)."""
+    import subprocess
+
+    spec = _spec(tmp_path)
+    assert spec.remote_script() == spec.shell_script("short") != spec.shell_script()
+    env = {"PATH": path_without_php(tmp_path), "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_server.port)}
+    out = subprocess.run(["sh", "-c", spec.remote_script()], env=env, capture_output=True, text=True, timeout=60)
+    r = parse_output(out.stdout, ProbeResult(service="s", transport="t"), spec.exchange)
+    assert r.ok and r.runtime == "none" and r.dirs["dirs"]["storage/logs"] == "ok"
+    assert r.redis["tcp"] == "untested" and "no php in the container" in r.redis["error"]
+    with_php = parse_output(subprocess.run(["sh", "-c", spec.remote_script()], env={**env, "PATH": "/usr/bin:/bin"},
+                                           capture_output=True, text=True, timeout=60).stdout,
+                            ProbeResult(service="s", transport="t"), spec.exchange)
+    if shutil.which("php", path="/usr/bin:/bin"):
+        assert with_php.runtime == "php" and with_php.redis["reply"] == "PONG"
+
+
+@pytest.mark.parametrize("variant", ["full", "short"])
+def test_each_variant_of_the_probe_is_posix_sh(variant) -> None:
+    import subprocess
+
+    from doctor.probe import probe_source
+
+    src = probe_source(variant)
+    assert "#>" not in src and "@PHP@" not in src and src.count("<?php") == 1
+    if shutil.which("dash"):
+        assert subprocess.run(["dash", "-n"], input=src, text=True).returncode == 0
+    if shutil.which("php"):  # the embedded, minified php parses
+        php = re.search(r'<<"EOP"[^\n]*\n(.*?)\nEOP\n', src, re.S).group(1)
+        assert subprocess.run(["php", "-l"], input=php, capture_output=True, text=True).returncode == 0

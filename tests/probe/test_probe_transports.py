@@ -266,3 +266,23 @@ def test_off_transport_is_unavailable(world, tmp_path) -> None:
     facts = _facts("off", tmp_path)
     res = probe_results(facts, SVC)
     assert not res.ok and res.problems[0].kind == "exec_off"
+
+
+
+def test_probe_task_parameters_and_logs_hold_no_fingerprint_key(world, redis_server, tmp_path) -> None:
+    """What RunTask sends (CloudTrail, DescribeTasks' overrides) and what the task logs: a weak secret's
+    fingerprint cannot be matched from them; the doctor matches it."""
+    import boto3
+
+    from support.probe import guess_secret
+
+    facts = _facts("probe-task", tmp_path)
+    ProbeTaskTransport.poll_interval = 0.05
+    started = _probe_task_world(facts, redis_server.port, env={"DB_PASSWORD": "abcd"})
+    res = ProbeTaskTransport().run(facts, SVC, probe_spec(facts, "probe-task"))
+    assert res.ok and res.matches("DB_PASSWORD", "abcd") is True
+    overrides = json.dumps(_backend_task(started[0]).overrides)
+    logs = boto3.client("logs", region_name="eu-west-1").get_log_events(
+        logGroupName=f"/ecs/{SVC}", logStreamName=f"ecs/app/{started[0].rsplit('/', 1)[-1]}")["events"]
+    observed = overrides + "\n" + "\n".join(e["message"] for e in logs)
+    assert guess_secret(observed, res.env["fp"]["DB_PASSWORD"], ["abcd", "abce", "password"]) is None

@@ -56,13 +56,14 @@ def run_probe(spec: ProbeSpec, env: dict[str, str], path: str | None = None, tim
     return res
 
 
-def world_config(world: Any, dns_server: Any, app_root: Path, **exec_kw: Any) -> Any:
-    """Config for the sim world: its hosts resolve via the test DNS server; local transport by default."""
+def world_config(world: Any, dns_server: Any, app_root: Path | None, **exec_kw: Any) -> Any:
+    """Config for the sim world: its hosts resolve via the test DNS server; local transport by default;
+    ``app_root`` None: no ``[exec] app_root`` (the probe finds it)."""
     from doctor.config import Config
 
     dns_server.set(world.redis_host, "A", "127.0.0.1")
     dns_server.set(world.db_writer_endpoint, "A", "127.0.0.1")
-    ex = {"transport": "local", "timeout": 6, "app_root": str(app_root), **exec_kw}
+    ex = {"transport": "local", "timeout": 6, **({"app_root": str(app_root)} if app_root else {}), **exec_kw}
     return Config(aws={"region": "eu-west-1"}, dns={"nameservers": [dns_server.nameserver]}, exec=ex)
 
 
@@ -77,3 +78,75 @@ def run_checks(config: Any, only: list[str], **engine_kw: Any) -> Any:
 def by_vantage(check: Any) -> dict[str, Any]:
     return {f.evidence.get("vantage"): f for f in check.findings if f.evidence.get("vantage")
             and f.uid.split(":")[1] not in ("exec_unavailable", "runtime_dir_unwritable", "eviction")}
+
+
+def php_with(tmp: Path, *php_args: str) -> str:
+    """A PATH whose ``php`` is the real php-cli run as ``php <php_args>`` (e.g. ``-n``: no extensions loaded
+    from ini files, so neither pdo_mysql nor mysqli)."""
+    import shutil
+
+    real = shutil.which("php")
+    bin_dir = tmp / ("php-" + "-".join(a.strip("-=").replace("=", "") for a in php_args))
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    wrapper = bin_dir / "php"
+    wrapper.write_text(f'#!/bin/sh\nexec {real} {" ".join(php_args)} "$@"\n')
+    wrapper.chmod(0o755)
+    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+
+
+def stand_in_execute_command(ecs_client: Any, exec_dir: Path, commands: list[dict[str, Any]]) -> None:
+    """ECS ExecuteCommand for moto (which has none): each call's parameters are kept in ``commands`` and the
+    command written to ``exec_dir/<taskId>.command``, where the stand-in session-manager-plugin
+    (FAKE_SMP_MODE=exec) runs it as that task's container would."""
+    import json
+
+    from botocore.awsrequest import AWSResponse
+
+    def respond(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+        call = json.loads(params["body"])
+        commands.append(call)
+        task_id = call["task"].rsplit("/", 1)[-1]
+        (exec_dir / f"{task_id}.command").write_text(call["command"])
+        session = {"sessionId": f"ecs-execute-command-{task_id}", "tokenValue": "token-value",
+                   "streamUrl": f"wss://ssmmessages.eu-west-1.amazonaws.com/v1/data-channel/{task_id}"}
+        return AWSResponse("https://ecs.eu-west-1.amazonaws.com/", 200, {}, None), {
+            "clusterArn": f"arn:aws:ecs:eu-west-1:123456789012:cluster/{call['cluster']}",
+            "containerName": call.get("container"), "interactive": True, "taskArn": call["task"], "session": session}
+
+    ecs_client.meta.events.register("before-call.ecs.ExecuteCommand", respond)
+
+
+def keys_an_observer_can_derive(observed: str) -> list[bytes]:
+    """Every HMAC key an observer of ``observed`` (argv, API parameters, CloudTrail, task logs) could try:
+    each hex or base64 token of 16+ characters, as text, decoded, hashed, hashed with the probe's label."""
+    import base64
+    import binascii
+    import hashlib
+    import re
+
+    from doctor.probe.keys import LABEL
+
+    raws: list[bytes] = []
+    for tok in set(re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", observed)):
+        raws.append(tok.encode())
+        if re.fullmatch(r"(?:[0-9a-fA-F]{2})+", tok):
+            raws.append(bytes.fromhex(tok))
+        try:
+            raws.append(base64.b64decode(tok, validate=True))
+        except (binascii.Error, ValueError):
+            pass
+    return [k for raw in raws for k in (raw, hashlib.sha256(raw).digest(), hashlib.sha256(LABEL + raw).digest())]
+
+
+def guess_secret(observed: str, fingerprint: str, candidates: list[str]) -> str | None:
+    """The candidate whose HMAC under some observer-derivable key gives ``fingerprint`` (hmac:<hex>), if any:
+    the offline brute force of a weak secret that issue 14 item 8 describes."""
+    import hashlib
+    import hmac
+
+    want = fingerprint.removeprefix("hmac:")
+    for key in keys_an_observer_can_derive(observed):
+        for c in candidates:
+            if hmac.new(key, c.encode(), hashlib.sha256).hexdigest()[:len(want)] == want:
+                return c
+    return None
