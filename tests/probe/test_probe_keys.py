@@ -13,7 +13,7 @@ import string
 import pytest
 
 from doctor.probe import KeyExchange, ProbeSpec
-from doctor.probe.keys import GX, GY, N, SPKI_PREFIX, _mul, decode_public, derive_key, encode_public
+from doctor.probe.keys import GX, GY, SPKI_PREFIX, N, _mul, decode_public, derive_key, encode_public
 
 from support.probe import guess_secret, laravel_root, run_probe
 

@@ -85,7 +85,7 @@ def test_ecs_exec_probes_every_running_task_and_names_the_one_that_fails(
                 cluster=w.spec.cluster, desiredStatus="RUNNING")["taskArns"])["tasks"]
             if t.get("group") == f"service:{svc}"] for svc in w.services.values()}
         app = laravel_root(tmp_path)
-        for svc, arns in tasks.items():
+        for arns in tasks.values():
             for arn in arns:
                 env = {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_server.port), "DB_HOST": "127.0.0.1",
                        "DB_PORT": str(blackhole.port if arn == old_task else mariadb.port),

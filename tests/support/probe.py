@@ -121,6 +121,7 @@ def keys_an_observer_can_derive(observed: str) -> list[bytes]:
     each hex or base64 token of 16+ characters, as text, decoded, hashed, hashed with the probe's label."""
     import base64
     import binascii
+    import contextlib
     import hashlib
     import re
 
@@ -131,10 +132,8 @@ def keys_an_observer_can_derive(observed: str) -> list[bytes]:
         raws.append(tok.encode())
         if re.fullmatch(r"(?:[0-9a-fA-F]{2})+", tok):
             raws.append(bytes.fromhex(tok))
-        try:
+        with contextlib.suppress(binascii.Error, ValueError):
             raws.append(base64.b64decode(tok, validate=True))
-        except (binascii.Error, ValueError):
-            pass
     return [k for raw in raws for k in (raw, hashlib.sha256(raw).digest(), hashlib.sha256(LABEL + raw).digest())]
 
 
