@@ -29,6 +29,8 @@ from doctor.tui.widgets import (
     summary,
 )
 
+CHECK_WIDTH = 17  # the longest built-in check id (scaler.controller)
+
 
 class DoctorPanes(App[int]):
     """What is on screen for ``self.state``: the selected check, the filter, the view (checks/diagnosis)."""
@@ -62,7 +64,7 @@ class DoctorPanes(App[int]):
         """The table's columns and the tree's root (on mount), filled from the state; focus on the table."""
         table = self.query_one("#checks", DataTable)
         table.add_column("status", key="status", width=11)
-        table.add_column("check", key="check", width=13)
+        table.add_column("check", key="check", width=CHECK_WIDTH)
         table.add_column("time", key="time", width=6)
         table.add_column("summary", key="summary")
         tree = self.query_one("#diagnosis", Tree)
@@ -117,7 +119,8 @@ class DoctorPanes(App[int]):
             return
         rows = self.state.visible(self.filter)
         keep = self.selected
-        width = max(20, table.size.width - 11 - 13 - 6 - 8) if table.size.width else 40
+        room = table.size.width or self.size.width  # a hidden table (the diagnosis view) has no size yet
+        width = max(20, room - 11 - CHECK_WIDTH - 6 - 8)
         ids = [r.id for r in rows]
         cells = [(self._status_cell(r), r.id, self._time_cell(r), Text(clip(summary(r), width))) for r in rows]
         if [k.value for k in table.rows] == ids:  # same rows: update in place (no flicker, cursor kept)
@@ -230,6 +233,8 @@ class DoctorPanes(App[int]):
         self.query_one("#views", ContentSwitcher).current = f"{view}-view"
         target = "#checks" if view == "checks" else "#diagnosis"
         self.query_one(target).focus()
+        if view == "checks":
+            self.call_after_refresh(self.refresh_table)  # summaries clipped to the table's laid-out width
         self.refresh_header()
 
     def set_filter(self, flt: str) -> None:
