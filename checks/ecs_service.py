@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 from doctor.checkapi import CheckContext, check, load_meta
@@ -28,7 +27,6 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     cfg = ctx.config
     cluster = cfg.ecs.cluster
     services = ctx.facts.services()
-    since = ctx.facts.now - timedelta(minutes=cfg.run.window_minutes)
     threshold = cfg.run.restart_storm
 
     for queue, qcfg in cfg.queues.items():
@@ -39,12 +37,14 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                               evidence={"service": service, "queue": queue, "cluster": cluster},
                               signals=["ecs.zero_running"], service=service, queue=queue, cluster=cluster)
             continue
-        yield from _one(ctx, queue, service, svc, since, threshold)
+        yield from _one(ctx, queue, service, svc, threshold)
 
 
-def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], since: Any,
-         threshold: int) -> Iterator[Finding]:
+def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], threshold: int) -> Iterator[Finding]:
     cluster = ctx.config.ecs.cluster
+    # events and stopped tasks are judged since the current deployment (within the window): what happened
+    # before it belongs to a deployment already replaced
+    since = ctx.facts.judged_since(service)
     scale = ctx.config.queues[queue].scale
     desired, running, pending = (int(svc.get(k) or 0) for k in ("desiredCount", "runningCount", "pendingCount"))
     counts = {"service": service, "queue": queue, "desired": desired, "running": running, "pending": pending}
@@ -94,7 +94,7 @@ def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], since
                           service=service, message=clip(str(hit.get("message")), 200))
         break
 
-    stopped = ctx.facts.tasks(service, "STOPPED")
+    stopped, earlier = ctx.facts.stopped_tasks(service)
     td = ctx.facts.service_task_definition(service)
     essential = {c["name"] for c in (td or {}).get("containerDefinitions", []) if c.get("essential", True)}
     counted = [t for t in stopped if classify_stop(t, essential).kind != "expected"]
@@ -102,7 +102,8 @@ def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], since
         problems += 1
         yield ctx.finding("restart_storm", service,
                           evidence={**counts, "stopped_in_window": len(stopped), "counted": len(counted),
-                                    "threshold": threshold, "window_minutes": ctx.config.run.window_minutes},
+                                    "threshold": threshold, "window_minutes": ctx.config.run.window_minutes,
+                                    "judged_since": since.isoformat()},
                           service=service, count=len(counted), window=ctx.config.run.window_minutes,
                           threshold=threshold)
 
@@ -115,6 +116,7 @@ def _one(ctx: CheckContext, queue: str, service: str, svc: dict[str, Any], since
 
     if problems == 0:
         yield ctx.finding("steady", service,
-                          evidence={**counts, "deployments": dep_summary, "stopped_in_window": len(stopped)},
+                          evidence={**counts, "deployments": dep_summary, "stopped_in_window": len(stopped),
+                                    "stopped_before_current_deployment": len(earlier)},
                           variant="scaled_to_zero" if desired == 0 else None, service=service, running=running,
                           desired=desired)

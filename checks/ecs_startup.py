@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 from doctor.aws import denied_action, error_code
 from doctor.checkapi import CheckContext, check, load_meta
+from doctor.facts.logs import awslogs_config, task_stream
 from doctor.model import Finding
 from doctor.redact import clip
 from doctor.signatures import LogHit, StopClass, classify_stop, essential_exit_code, scan
@@ -32,20 +32,6 @@ def _latest(tasks: list[dict[str, Any]], field: str) -> dict[str, Any]:
 
 def _essential(td: dict[str, Any] | None) -> set[str]:
     return {c["name"] for c in (td or {}).get("containerDefinitions", []) if c.get("essential", True)}
-
-
-def _awslogs(td: dict[str, Any], container: str | None) -> tuple[str, str] | None:
-    """(log group, stream prefix) of the container's awslogs configuration."""
-    for c in td.get("containerDefinitions", []):
-        if container and c.get("name") != container:
-            continue
-        lc = c.get("logConfiguration") or {}
-        if lc.get("logDriver") != "awslogs":
-            return None
-        opts = lc.get("options") or {}
-        group = opts.get("awslogs-group")
-        return (group, opts.get("awslogs-stream-prefix", "")) if group else None
-    return None
 
 
 def _env_value(td: dict[str, Any], container: str | None, key: str, ssm: dict[str, str]) -> str | None:
@@ -106,10 +92,8 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     ssm: dict[str, str] = {}
     with contextlib.suppress(Exception):  # LOG_CHANNEL from SSM is a nicety here
         ssm = ctx.facts.ssm_values()
-    since = ctx.facts.now - timedelta(minutes=cfg.run.window_minutes)
-    start_ms = int(since.timestamp() * 1000)
     problems = 0
-    examined = {"stopped_tasks": 0, "log_streams": 0, "log_lines": 0}
+    examined = {"stopped_tasks": 0, "stopped_before_current_deployment": 0, "log_streams": 0, "log_lines": 0}
 
     for service in cfg.services:
         if services.get(service) is None:
@@ -118,8 +102,11 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         essential = _essential(td)
         image = next((c.get("image") for c in (td or {}).get("containerDefinitions", [])), "<image>")
         role = (td or {}).get("executionRoleArn", "<execution role>")
-        stopped = ctx.facts.tasks(service, "STOPPED")
+        # judged since the current deployment (within the window): earlier failures belong to a replaced one
+        start_ms = int(ctx.facts.judged_since(service).timestamp() * 1000)
+        stopped, earlier = ctx.facts.stopped_tasks(service)
         examined["stopped_tasks"] += len(stopped)
+        examined["stopped_before_current_deployment"] += len(earlier)
 
         # --- stopped tasks, grouped by class -> (stopCode, reason, exit code) --------------------
         by_kind: dict[str, tuple[StopClass, dict[tuple[str, str, int | None], list[str]]]] = {}
@@ -151,7 +138,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         if td is None:
             continue
         container = ctx.facts.container_name(td)
-        awslogs = _awslogs(td, container)
+        awslogs = awslogs_config(td, container)
         if awslogs is None:
             ctx.unknown(f"{service}: the container does not log with awslogs; startup logs not read",
                         unlock="awslogs logConfiguration in the task definition")
@@ -167,7 +154,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         total_lines = 0
         read_any = False
         for which, task in newest:
-            stream = f"{prefix}/{container}/{_task_id(task)}" if prefix else f"{container}/{_task_id(task)}"
+            stream = task_stream(prefix, container, task)
             try:
                 lines, problem = _log_lines(ctx, group, stream, start_ms)
             except Exception as e:

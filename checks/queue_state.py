@@ -17,6 +17,7 @@ from typing import Any
 from doctor.aws import denied_action
 from doctor.checkapi import CheckContext, check, load_meta
 from doctor.facts import RedisTarget
+from doctor.facts.datastores import DataStore, db_host_store, live_aurora_stores
 from doctor.facts.logs import awslogs_config, recent_events, task_stream
 from doctor.model import Finding
 from doctor.net.dns import connect_address
@@ -306,18 +307,50 @@ def _failed_jobs(ctx: CheckContext) -> Iterator[Finding]:
     if not db.host:
         ctx.unknown("failed_jobs not read: no DB_HOST in SSM and no [database] host", unlock="[database] host")
         return
+    host, live = db.host, None
+    if db.source == "ssm":
+        live, several = _writer_for_stale_host(ctx, db.host)
+        if several:
+            ctx.unknown(f"failed_jobs not read: DB_HOST names no live Aurora cluster and the account has several "
+                        f"({', '.join(several)}); set [database] cluster to read them through its writer",
+                        unlock="[database] cluster")
+            return
+        if live is not None:
+            host = live.writer_endpoint
+            yield ctx.finding("failed_jobs_source", live.id, evidence={
+                "db_host": db.host, "read_through": host, "cluster": live.id, "credentials": "SSM (DB_USERNAME)"},
+                resources=[db.host, live.id], db_host=db.host, writer=host, cluster=live.id)
     try:
-        address = connect_address(db.host, ctx.config.dns.nameservers)
+        address = connect_address(host, ctx.config.dns.nameservers)
         rows = read_failed_jobs(address, db.port, db.username, db.password, db.database, minutes=60)
     except FailedJobsUnavailable as e:
         ctx.unknown(f"failed_jobs not read (vantage host): {e.reason}")
         return
     except Exception as e:
-        ctx.unknown(f"failed_jobs not read (vantage host): {db.host} {type(e).__name__}: {e}")
+        ctx.unknown(f"failed_jobs not read (vantage host): {host} {type(e).__name__}: {e}")
         return
     for row in rows:
         row["first_line"] = ctx.redactor.scrub(row["first_line"])
-    yield from _report(ctx, judge_failed_jobs(rows, ctx.config.service_for, db.database))
+    for r in judge_failed_jobs(rows, ctx.config.service_for, db.database):
+        if live is not None:
+            r.evidence.update(read_through=host, db_host=db.host)
+        yield from _report(ctx, [r])
+
+
+def _writer_for_stale_host(ctx: CheckContext, host: str) -> tuple[DataStore | None, list[str]]:
+    """The live cluster to read failed_jobs through when DB_HOST is stale (names no live Aurora cluster, resolved
+    or not): ``[database] cluster``, else the account's only live cluster; with several to choose from, their ids.
+    (None, []): DB_HOST is fine, the account has no live cluster, or RDS is unreadable — DB_HOST is read as is."""
+    try:
+        named = db_host_store(ctx.facts, host)
+        if named is not None and named.live:
+            return None, []
+        live = [s for s in live_aurora_stores(ctx.facts, ctx.config.database.cluster) if s.writer_endpoint]
+    except Exception:
+        return None, []
+    if len(live) > 1:
+        return None, [s.id for s in live]
+    return (live[0] if live else None), []
 
 
 def _aws_like(e: Exception) -> bool:

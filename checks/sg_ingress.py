@@ -10,7 +10,7 @@ from typing import Any
 
 from doctor.checkapi import CheckContext, check, load_meta
 from doctor.facts.cidr import covers, overlaps, rule_covers_port
-from doctor.facts.datastores import DataStore, aurora_store, redis_store, store_via_chain
+from doctor.facts.datastores import DataStore, db_host_store, live_aurora_stores, redis_store, store_via_chain
 from doctor.facts.network import WorkerNetwork, vpc_cidrs, worker_network
 from doctor.facts.security_groups import prefix_list_cidrs, security_groups
 from doctor.model import Finding
@@ -100,13 +100,19 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     if not db.host and not cluster:
         ctx.unknown("DB_HOST is not set (SSM or [database] host/cluster)", unlock="[database] cluster")
     else:
-        ds = ctx.attempt("Aurora lookup", lambda: store_via_chain(
-            facts, db.host, lambda h: aurora_store(facts, h, cluster)) if db.host else aurora_store(facts, None, cluster))
-        if ds is not None:
+        ds = ctx.attempt("Aurora lookup", lambda: db_host_store(facts, db.host, cluster))
+        if ds is not None and ds.live:
             stores.append(("aurora", ds))
         elif ctx.unknown_reason is None or "Aurora" not in ctx.unknown_reason:
-            ctx.unknown(f"{'cluster ' + cluster if cluster else 'DB_HOST ' + str(db.host)} matches no Aurora "
-                             "cluster (dns.resolve says why)", unlock="[database] cluster")
+            # DB_HOST names no live cluster: judge the account's live cluster(s), and say DB_HOST is not theirs
+            live = ctx.attempt("Aurora clusters", lambda: live_aurora_stores(facts, cluster)) or []
+            if live:
+                yield _db_host_elsewhere(ctx, str(db.host or cluster), live, ds)
+                stores += [("aurora", s) for s in live]
+            elif ctx.unknown_reason is None or "Aurora" not in ctx.unknown_reason:
+                ctx.unknown(f"{'cluster ' + cluster if cluster else 'DB_HOST ' + str(db.host)} matches no live "
+                            "Aurora cluster and the account has none (dns.resolve says why)",
+                            unlock="[database] cluster")
 
     for label, store in stores:
         if not store.sgs:
@@ -116,6 +122,19 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         groups = security_groups(facts, store.sgs)
         yield from _ingress(ctx, net, label, store, groups)
         yield from _egress(ctx, net, label, store)
+
+
+def _db_host_elsewhere(ctx: CheckContext, host: str, live: list[DataStore], named: DataStore | None) -> Finding:
+    """DB_HOST is not an endpoint of the live cluster(s) whose ingress is judged instead."""
+    ids = ", ".join(s.id for s in live)
+    return ctx.finding(
+        "aurora_db_host_elsewhere", host,
+        evidence={"db_host": host, "evaluated_clusters": [s.id for s in live],
+                  "writer_endpoints": {s.id: s.writer_endpoint for s in live},
+                  "named_cluster": {"id": named.id, "status": named.status} if named is not None else None},
+        resources=[host, *(s.id for s in live)], variant="dead_cluster" if named is not None else None,
+        host=host, clusters=ids, writers=", ".join(s.writer_endpoint for s in live),
+        named=named.id if named is not None else "", status=named.status if named is not None else "")
 
 
 def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore,
@@ -135,7 +154,7 @@ def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore
             bad[service] = (g, svc_sgs, sorted(set(svc_subnets) - g.covered))
     base_ev: dict[str, Any] = {"store": store.id, "kind": label, "port": port, "port_source": "AWS",
                                "data_security_groups": store.sgs, "sg_source": store.sg_source,
-                               "matched_endpoint": store.matched_endpoint}
+                               "matched_endpoint": store.matched_endpoint, "matched_by": store.role}
     if not bad:
         yield ctx.finding(f"{label}_ok", store.id, evidence={**base_ev, "granted_by": ok_services},
                           data_sgs=data_sgs, port=port)

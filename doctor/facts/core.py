@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from doctor.facts.laravel import laravel_redis_prefix
 from doctor.net.targets import DbTarget, RedisTarget
-from doctor.util import to_datetime, to_int
+from doctor.util import parse_datetime, to_datetime, to_int
 
 if TYPE_CHECKING:
     from doctor.aws import AwsSession
@@ -150,6 +150,28 @@ class Facts:
             return tasks
 
         return self.memo(("ecs.tasks", service, desired_status), fetch)
+
+    def deployment_started(self, service: str) -> datetime | None:
+        """When the service's current (PRIMARY) deployment was created; None when ECS does not say."""
+        svc = self.services().get(service) or {}
+        primary = next((d for d in svc.get("deployments") or [] if d.get("status") == "PRIMARY"), None)
+        return parse_datetime(primary.get("createdAt")) if primary else None
+
+    def judged_since(self, service: str) -> datetime:
+        """Where the judgement of ``service``'s stopped tasks and events starts: the window's start, or the current
+        deployment's creation when that is later — what happened before it belongs to a deployment already
+        replaced (a resolved incident), not to the one running now."""
+        since = self.now - timedelta(minutes=self.config.run.window_minutes)
+        started = self.deployment_started(service)
+        return max(since, started) if started is not None else since
+
+    def stopped_tasks(self, service: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The service's tasks stopped in the window, split into (current, history): history stopped before
+        :meth:`judged_since`, under a deployment already replaced."""
+        since = self.judged_since(service)
+        stopped = self.tasks(service, "STOPPED")
+        current = [t for t in stopped if to_datetime(t.get("stoppedAt") or t.get("createdAt")) >= since]
+        return current, [t for t in stopped if t not in current]
 
     def container_name(self, taskdef: dict[str, Any]) -> str | None:
         """``[ecs] container``, else the first essential container of the task definition."""

@@ -3,7 +3,9 @@
 - ``redis_endpoints`` / ``redis_store``: every ElastiCache endpoint host, and the replication group or
   cache cluster whose endpoint is ``REDIS_HOST`` with its security groups and port.
 - ``aurora_endpoints`` / ``aurora_store``: the same for Aurora clusters and ``DB_HOST``.
-- ``store_via_chain``: also match a private alias (a CNAME) of one of those endpoints.
+- ``live_aurora_stores``: the account's live Aurora clusters, judged instead when ``DB_HOST`` names none.
+- ``store_via_chain``: also match a private alias (a CNAME) of one of those endpoints; ``db_host_store``: the
+  Aurora cluster behind ``DB_HOST`` that way.
 
 Each AWS listing is fetched once per run through ``facts.memo``.
 """
@@ -30,8 +32,18 @@ class DataStore:
     port: int
     sgs: list[str] = field(default_factory=list)
     matched_endpoint: str = ""
-    role: str = ""                   # primary | reader | node | writer | instance | custom
+    role: str = ""                   # primary | reader | node | writer | instance | custom | configured | account
     sg_source: str = ""              # where the SGs came from
+    status: str = ""                 # Aurora: the cluster's status
+    writer_endpoint: str = ""        # Aurora: the cluster (writer) endpoint
+
+    @property
+    def live(self) -> bool:
+        """Serves connections (an Aurora cluster not being deleted, stopped or failed)."""
+        return self.status not in DEAD_CLUSTER_STATUSES
+
+
+DEAD_CLUSTER_STATUSES = frozenset({"deleting", "failed", "inaccessible-encryption-credentials", "stopped", "stopping"})
 
 
 def redis_groups(facts: Facts) -> list[dict[str, Any]]:
@@ -188,9 +200,29 @@ def aurora_store(facts: Facts, host: str | None, cluster: str | None = None) -> 
             matched = norm_host(host)
     if cid is None or cid not in clusters:
         return None
-    c = clusters[cid]
+    return _aurora_store(clusters[cid], matched, role)
+
+
+def db_host_store(facts: Facts, host: str | None, cluster: str | None = None) -> DataStore | None:
+    """The Aurora cluster ``cluster`` (``[database] cluster``) names, else the one ``host`` (or a CNAME on its way)
+    is an endpoint of."""
+    if not host:
+        return aurora_store(facts, None, cluster)
+    return store_via_chain(facts, host, lambda h: aurora_store(facts, h, cluster))
+
+
+def live_aurora_stores(facts: Facts, cluster: str | None = None) -> list[DataStore]:
+    """The account's live Aurora clusters (only ``cluster`` when it is given): the ones to judge when ``DB_HOST``
+    names no live cluster (a stale name, a deleted cluster), with role ``account``."""
+    return [s for s in (_aurora_store(c, "", "account") for c in aurora_clusters(facts)
+                        if not cluster or c["DBClusterIdentifier"] == cluster) if s.live]
+
+
+def _aurora_store(c: dict[str, Any], matched: str, role: str) -> DataStore:
     sgs = [g["VpcSecurityGroupId"] for g in c.get("VpcSecurityGroups", []) if g.get("VpcSecurityGroupId")]
-    return DataStore("aurora", cid, int(c.get("Port") or 3306), sgs, matched, role, "rds:DescribeDBClusters")
+    return DataStore("aurora", c["DBClusterIdentifier"], int(c.get("Port") or 3306), sgs, matched, role,
+                     "rds:DescribeDBClusters", status=str(c.get("Status") or ""),
+                     writer_endpoint=norm_host(c.get("Endpoint") or ""))
 
 
 def store_via_chain(facts: Facts, host: str | None, lookup: Callable[[str], DataStore | None]) -> DataStore | None:

@@ -114,3 +114,18 @@ def test_describe_services_denied(monkeypatch: pytest.MonkeyPatch, world: Any) -
     deny(monkeypatch, "ecs", "DescribeServices")
     r = run_check(ID)
     assert r.status == CheckStatus.unknown and r.unlock == "ecs:DescribeServices"
+
+
+def test_history_before_the_current_deployment_is_not_judged(moto_session: Any, world: Any) -> None:
+    """Stopped tasks and events of a deployment already replaced (a resolved incident) are history."""
+    now = datetime.now(UTC)
+    crash(moto_session, world, "bulk", 3, exit_code=1, minutes_ago=30)
+    svc = backend_service(CLUSTER, BULK)
+    svc.events = [{"id": "1", "createdAt": now - timedelta(minutes=28),
+                   "message": f"(service {BULK}) is unable to consistently start tasks successfully."}]
+    assert {"restart_storm", "start_throttled"} <= kinds(run_check(ID))  # under the deployment of a day ago
+    svc.deployments[0]["createdAt"] = now - timedelta(minutes=20)  # the fix, deployed after the crash loop
+    r = run_check(ID)
+    assert r.status == CheckStatus.passed, [f.uid for f in r.findings]
+    steady = next(f for f in r.findings if f.uid == f"ecs.service:steady:{BULK}")
+    assert steady.evidence["stopped_in_window"] == 0 and steady.evidence["stopped_before_current_deployment"] == 3

@@ -189,3 +189,24 @@ def test_log_streams_denied_is_unknown(monkeypatch: pytest.MonkeyPatch, moto_ses
     deny(monkeypatch, "logs", "DescribeLogStreams")
     r = run_check(ID)
     assert r.status == CheckStatus.unknown and r.unlock == "logs:DescribeLogStreams"
+
+
+def test_failures_before_the_current_deployment_are_history(moto_session: Any, world: Any) -> None:
+    """A crash loop the current deployment replaced (a resolved incident) is not judged; one under it is."""
+    from datetime import UTC, datetime, timedelta
+
+    from support.ecs_helpers import backend_service
+
+    arns = crash(moto_session, world, "image", 3, exit_code=1, minutes_ago=30)
+    for arn in arns:
+        put_log_lines(moto_session.client("logs"), "/ecs/propertyfeedtemplate-image",
+                      f"ecs/app/{arn.rsplit('/', 1)[-1]}", ["  Please provide a valid cache path."])
+    assert run_check(ID).status == CheckStatus.fail  # under the deployment of a day ago: judged
+    backend_service("propertyfeedtemplate-production", "propertyfeedtemplate-image").deployments[0]["createdAt"] = (
+        datetime.now(UTC) - timedelta(minutes=20))  # the fix, deployed after the crashes
+    r = run_check(ID)
+    assert r.status == CheckStatus.passed, [f.uid for f in r.findings]
+    assert r.findings[0].evidence["stopped_before_current_deployment"] == 3
+    crash(moto_session, world, "image", 1, exit_code=1, minutes_ago=5)  # the new deployment crashes too
+    f = next(f for f in run_check(ID).findings if f.uid == "ecs.startup:bootstrap_failed:propertyfeedtemplate-image")
+    assert f.evidence["stopped_tasks"] == 1

@@ -175,3 +175,68 @@ def test_ssm_denied_with_hosts_in_config_still_checks(world) -> None:
     assert {"sg.redis_ok", "sg.aurora_ok"} <= signals(r)
     r = run_check("sg.ingress", deny={"ssm": ["GetParametersByPath"]})
     assert r.status.value == "unknown" and r.unlock == "ssm:GetParametersByPath"
+
+
+# --- DB_HOST names no live cluster: the account's live cluster(s) are judged instead ------------------------
+STALE = "ame-aurora-old.cluster-c0ld0ld0ld.eu-west-1.rds.amazonaws.com"
+
+
+def stale_db_host(session: Any, world: Any) -> None:
+    session.client("ssm", region_name="eu-west-1").put_parameter(Name=world.param("DB_HOST"), Value=STALE,
+                                                                  Type="String", Overwrite=True)
+
+
+def test_stale_db_host_judges_the_accounts_only_cluster(world, moto_session) -> None:
+    stale_db_host(moto_session, world)
+    r = run_check("sg.ingress")
+    assert r.status.value == "warn", r  # not unknown: the live cluster's ingress is judged
+    ok = next(f for f in r.findings if "sg.aurora_ok" in f.signals)
+    assert ok.evidence["store"] == world.db_cluster and ok.evidence["matched_by"] == "account"
+    note = next(f for f in r.findings if f.uid == f"sg.ingress:aurora_db_host_elsewhere:{STALE}")
+    assert note.severity.value == "warning" and note.signals == []
+    assert note.title == (f"DB_HOST {STALE} is not an endpoint of the account's Aurora cluster(s) {world.db_cluster}: "
+                          "their ingress is judged instead")
+    assert note.evidence["writer_endpoints"] == {world.db_cluster: world.db_writer_endpoint.lower()}
+
+
+def test_stale_db_host_still_finds_the_live_clusters_missing_rule(world, moto_session) -> None:
+    stale_db_host(moto_session, world)
+    revoke_worker_rule(moto_session, world.aurora_sg, 3306, world.worker_sg)
+    r = run_check("sg.ingress")
+    assert r.status.value == "fail" and "sg.aurora_ingress_missing" in signals(r)
+    f = next(f for f in r.findings if f.uid.startswith("sg.ingress:aurora_no_rule:"))
+    assert f.evidence["store"] == world.db_cluster and world.aurora_sg in f.remediation
+
+
+def test_stale_db_host_judges_every_live_cluster_or_the_configured_one(world, moto_session) -> None:
+    other = ec2(moto_session).create_security_group(GroupName="reporting-db", Description="reporting",
+                                                    VpcId=world.vpc_id)["GroupId"]
+    rds = moto_session.client("rds", region_name="eu-west-1")
+    rds.create_db_cluster(DBClusterIdentifier="reporting", Engine="aurora-mysql", MasterUsername="admin",
+                          MasterUserPassword="admin-password-1", VpcSecurityGroupIds=[other])
+    stale_db_host(moto_session, world)
+    r = run_check("sg.ingress")
+    judged = {f.evidence["store"] for f in r.findings if f.uid.startswith("sg.ingress:aurora_")
+              and "store" in f.evidence}
+    assert judged == {world.db_cluster, "reporting"}
+    assert "sg.aurora_ingress_missing" in signals(r)  # reporting's SG admits no worker
+    note = next(f for f in r.findings if f.uid.startswith("sg.ingress:aurora_db_host_elsewhere:"))
+    assert note.evidence["evaluated_clusters"] == [world.db_cluster, "reporting"]
+    r = run_check("sg.ingress", database={"cluster": world.db_cluster})
+    assert r.status.value == "pass", r  # the configured cluster names the store; DB_HOST is not needed
+
+
+def test_db_host_naming_a_stopped_cluster_judges_the_live_one(world, moto_session) -> None:
+    from moto.rds.models import rds_backends
+
+    rds = moto_session.client("rds", region_name="eu-west-1")
+    rds.create_db_cluster(DBClusterIdentifier="ame-aurora-new", Engine="aurora-mysql", MasterUsername="admin",
+                          MasterUserPassword="admin-password-1", VpcSecurityGroupIds=[world.aurora_sg])
+    rds_backends["123456789012"]["eu-west-1"].clusters[world.db_cluster].status = "stopped"
+    r = run_check("sg.ingress")
+    note = next(f for f in r.findings if f.uid.startswith("sg.ingress:aurora_db_host_elsewhere:"))
+    assert note.evidence["named_cluster"] == {"id": world.db_cluster, "status": "stopped"}
+    assert note.title.startswith(f"DB_HOST {world.db_writer_endpoint} names cluster {world.db_cluster}, which is "
+                                 "stopped")
+    ok = next(f for f in r.findings if "sg.aurora_ok" in f.signals)
+    assert ok.evidence["store"] == "ame-aurora-new"

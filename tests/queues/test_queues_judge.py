@@ -20,6 +20,7 @@ from doctor.queues import (
     Reading,
     ScanResult,
     ToReport,
+    WorkerActivity,
     WorkerSpec,
     judge_failed_jobs,
     judge_key_split,
@@ -188,6 +189,82 @@ def test_stale_entries_without_running_check_are_errors() -> None:
     assert one(reports, "overdue_delayed").severity is None  # ready jobs wait too
     alone = snap("default", delayed=1, overdue_delayed=1, oldest_overdue_delayed_s=40.0)
     assert one(judge_queue("default", alone, [alone], None, [], Reading("host")), "overdue_delayed").severity == "warning"
+
+
+def working(c: Consumer, longest: float | None = 200.0, running: int = 2, steady: bool = True) -> Consumer:
+    """``c`` with running tasks that logged finished jobs (the longest ``longest`` seconds)."""
+    c.activity = WorkerActivity(c.service, running_tasks=running, steady=steady, since=0.0, tasks_read=running,
+                                done=12, longest_run_s=longest, longest_job="App\\Jobs\\Resize")
+    return c
+
+
+EXPIRED = {"ready": 14, "reserved": 2, "expired_reserved": 1, "oldest_expired_reserved_s": 60.0}
+
+
+def test_expired_reservation_beside_working_consumers_is_jobs_outliving_retry_after() -> None:
+    c = working(consumer("image", "app-image", ["image"],
+                         command="php artisan queue:work redis --queue=image --timeout=600"))
+    s = snap(**EXPIRED)
+    reports = judge_queue("image", s, [s], c, [c], HOST)
+    assert kinds(reports) == ["depth", "jobs_outlive_retry_after"]  # no no_consumer, no stale_reservations
+    r = one(reports, "jobs_outlive_retry_after")
+    assert r.values == {"queue": "image", "expired": 1, "oldest_s": 60.0, "services": "app-image", "timeout": 600,
+                             "retry_after": 90, "tasks": 2, "longest": "; the longest logged job ran 200s",
+                             "suggested_retry_after": 630}
+    assert r.evidence["consumers"][0]["consuming"] is True and r.evidence["worker_timeout_s"] == 600
+    f = render(r)
+    assert f.signals == ["queue.jobs_outlive_retry_after"] and f.severity == Severity.error
+    assert f.title == ("`image`: jobs outlive retry_after=90s: 1 reservation(s) expired while app-image process jobs "
+                       "(worker --timeout=600s; the longest logged job ran 200s)")
+    assert "REDIS_QUEUE_RETRY_AFTER=630" in f.remediation
+
+
+def test_a_logged_run_longer_than_retry_after_is_enough() -> None:
+    c = working(consumer("image", "app-image", ["image"], command="php artisan queue:work redis --queue=image "
+                         "--timeout=0"), longest=None)
+    s = snap(**EXPIRED)
+    assert "jobs_outlive_retry_after" in kinds(judge_queue("image", s, [s], c, [c], HOST))  # no timeout at all
+    c = working(consumer("image", "app-image", ["image"]), longest=95.0)  # --timeout 60 but a 95 s run logged
+    assert "jobs_outlive_retry_after" in kinds(judge_queue("image", s, [s], c, [c], HOST))
+
+
+def test_expired_reservation_beside_short_jobs_is_a_worker_stopped_mid_job() -> None:
+    c = working(consumer("image", "app-image", ["image"]), longest=4.0)  # --timeout 60 < retry_after 90
+    s = snap(**EXPIRED)
+    reports = judge_queue("image", s, [s], c, [c], HOST)
+    assert kinds(reports) == ["depth", "stale_reservations"]
+    r = one(reports, "stale_reservations")
+    f = render(r)
+    assert r.variant == "consumers_live" and f.signals == [] and f.severity == Severity.warning
+    assert f.title == "`image`: 1 reservation(s) expired (oldest 60s past retry_after) while app-image process jobs"
+
+
+def test_overdue_delayed_beside_working_consumers_waits_for_a_busy_worker() -> None:
+    c = working(consumer("image", "app-image", ["image"]))
+    s = snap(ready=3, delayed=2, overdue_delayed=2, oldest_overdue_delayed_s=50.0)
+    reports = judge_queue("image", s, [s], c, [c], HOST)
+    assert kinds(reports) == ["depth", "overdue_delayed"]
+    f = render(one(reports, "overdue_delayed"))
+    assert f.signals == [] and f.severity == Severity.warning and "while app-image are busy" in f.title
+
+
+@pytest.mark.parametrize("case", ["no job lines", "not steady", "lower priority", "not read"])
+def test_without_consumers_seen_working_the_stale_reading_stands(case: str) -> None:
+    c = working(consumer("image", "app-image", ["image"], command="php artisan queue:work redis --queue=image "
+                         "--timeout=600"))
+    assert c.activity is not None
+    if case == "no job lines":
+        c.activity.done = 0
+    elif case == "not steady":
+        c.activity.steady = False
+    elif case == "lower priority":  # it pops bulk first: image is popped only when bulk is empty
+        c = working(consumer("image", "app-image", ["bulk", "image"]))
+    else:
+        c.activity = None
+    s = snap(**EXPIRED)
+    reports = judge_queue("image", s, [s], c, [c], HOST)
+    assert kinds(reports) == ["depth", "no_consumer", "stale_reservations"]
+    assert render(one(reports, "stale_reservations")).signals == ["queue.stale_reservations"]
 
 
 def test_exhausted_tries_use_the_jobs_own_limit_else_the_workers() -> None:
