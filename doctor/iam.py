@@ -17,8 +17,9 @@ from typing import Any
 ENGINE_ACTIONS = ("sts:GetCallerIdentity",)
 # Calls the timeline makes (doctor.timeline: what changed before it broke), read-only like the rest.
 TIMELINE_ACTIONS = ("cloudtrail:LookupEvents", "ec2:DescribeNetworkAcls", "ecs:DescribeServices",
-                    "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks", "logs:FilterLogEvents",
-                    "ssm:GetParameterHistory", "ssm:GetParametersByPath")
+                    "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks",
+                    "lambda:GetFunctionConfiguration", "logs:FilterLogEvents", "ssm:GetParameterHistory",
+                    "ssm:GetParametersByPath")
 TRANSPORT_ACTIONS: dict[str, tuple[str, ...]] = {
     "ecs-exec": ("ecs:ExecuteCommand",),
     "probe-task": ("ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "iam:PassRole", "logs:GetLogEvents"),

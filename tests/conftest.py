@@ -77,9 +77,33 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def cloudtrail_standin() -> Iterator[object]:
+    """The CloudTrail LookupEvents stand-in (moto has no LookupEvents), see doctor.sim.cloudtrail."""
+    from doctor.sim.cloudtrail import CloudTrailStandIn
+
+    standin = CloudTrailStandIn().start()
+    yield standin
+    standin.stop()
+
+
 @pytest.fixture
-def moto_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A clean moto server world for one test, with AWS_ENDPOINT_URL pointing at it."""
+def cloudtrail(cloudtrail_standin: object, monkeypatch: pytest.MonkeyPatch) -> object:
+    """An empty CloudTrail for one test, reached through AWS_ENDPOINT_URL_CLOUDTRAIL as botocore does."""
+    from doctor.sim.cloudtrail import CloudTrailStandIn
+
+    assert isinstance(cloudtrail_standin, CloudTrailStandIn)
+    cloudtrail_standin.events.clear()
+    cloudtrail_standin.calls.clear()
+    cloudtrail_standin.throttle_next, cloudtrail_standin.deny = 0, False
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", cloudtrail_standin.url)
+    return cloudtrail_standin
+
+
+@pytest.fixture
+def moto_endpoint(moto_server: str, cloudtrail: object, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A clean moto server world for one test, with AWS_ENDPOINT_URL pointing at it (and CloudTrail's
+    LookupEvents, which moto lacks, answered by the stand-in: ``cloudtrail``)."""
     import urllib.request
 
     from doctor.sim.world import pin_ecs_task_status

@@ -24,7 +24,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -218,6 +218,19 @@ def _matches(entry: dict[str, Any], attr: dict[str, Any]) -> bool:
 
 
 # --- recording the simulated production's own writes -----------------------------------------------------
+Inject = Callable[[Any], None]  # a scenario's fault injection (it takes the SimPlatform)
+CHANGED: dict[Inject, timedelta] = {}  # inject -> when its change was made (the time CloudTrail records)
+
+
+def changed(**ago: float) -> Callable[[Inject], Inject]:
+    """The fault's change was made this long ago (``@changed(minutes=41)``): the scenario's writes and records
+    carry that time in CloudTrail, so the timeline sees the change before the symptoms, as on call."""
+    def mark(inject: Inject) -> Inject:
+        CHANGED[inject] = timedelta(**ago)
+        return inject
+    return mark
+
+
 def _camel(value: Any) -> Any:
     """API parameters as CloudTrail records them: camelCase keys (``GroupId`` -> ``groupId``)."""
     if isinstance(value, dict):

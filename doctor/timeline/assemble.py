@@ -27,7 +27,7 @@ KIND_ORDER = {TimelineKind.change: 0, TimelineKind.info: 1, TimelineKind.symptom
 def assemble(report: Report, collected: Collected, config: Config, redactor: Redactor) -> Timeline:
     reads = collected.reads + read_observed(report)
     events = merge_duplicates([e for r in reads for e in r.events])
-    corr = correlate(events, report.diagnosis.root_causes, report, collected.contexts, config)
+    corr = correlate(events, report.diagnosis.root_causes, report, collected.contexts, config, collected.scaler)
     events += corr.observations
     events.sort(key=sort_key)
     timeline = Timeline(

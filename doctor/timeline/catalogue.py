@@ -172,6 +172,8 @@ CATALOGUE: tuple[ChangeKind, ...] = (
     ChangeKind("DeleteDBCluster", "rds.amazonaws.com", _constant("deleted"), _DB),
     ChangeKind("ModifyReplicationGroup", "elasticache.amazonaws.com",
                lambda r: _modified(r, ("replicationGroupId",)), _CACHE),
+    ChangeKind("TestFailover", "elasticache.amazonaws.com",
+               lambda r: f"failover of node group {r.get('nodeGroupId', '?')} started", _CACHE),
     # Lambda records its API version in the event name
     ChangeKind("UpdateFunctionConfiguration20150331v2", "lambda.amazonaws.com",
                lambda r: _modified(r, ("functionName",)).replace("modified", "configuration updated"), _FUNCTION),

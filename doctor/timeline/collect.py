@@ -12,7 +12,7 @@ from doctor.facts import Facts
 from doctor.model import SourceStatus
 from doctor.redact import Redactor
 from doctor.timeline.cloudtrail import read as read_cloudtrail
-from doctor.timeline.context import ServiceContext, service_contexts
+from doctor.timeline.context import ServiceContext, scaler_tokens, service_contexts
 from doctor.timeline.ecs import read as read_ecs
 from doctor.timeline.logs import read as read_logs
 from doctor.timeline.sources import SourceRead, Window, guarded
@@ -25,6 +25,7 @@ class Collected:
     window: Window
     reads: list[SourceRead] = field(default_factory=list)
     contexts: dict[str, ServiceContext] = field(default_factory=dict)
+    scaler: list[str] = field(default_factory=list)  # the burst/drain controller's tokens
 
 
 def window_for(config: Config, since: timedelta | None = None, now: datetime | None = None,
@@ -44,6 +45,7 @@ def collect(facts: Facts, window: Window, redactor: Redactor) -> Collected:
 
     ecs_read = guarded("ecs", contexts)  # the services themselves: ECS denied means no ECS source either
     out.contexts = holder.get("contexts", {})
+    out.scaler = scaler_tokens(facts)
     if ecs_read.status == SourceStatus.ok:
         ecs_read = guarded("ecs", lambda r: read_ecs(r, facts, out.contexts, window))
     out.reads = [

@@ -70,6 +70,20 @@ def service_contexts(facts: Facts) -> dict[str, ServiceContext]:
     return out
 
 
+def scaler_tokens(facts: Facts) -> list[str]:
+    """The burst/drain controller ([scaler]): its Lambda function, its trigger rule and the function's role (a
+    queue cause is about these too: a role that lost ecs:UpdateService, a disabled rule)."""
+    cfg = facts.config.scaler
+    out = [token("function", cfg.function)] if cfg.kind == "lambda" and cfg.function else []
+    out += [token("rule", cfg.rule)] if cfg.rule else []
+    if out and cfg.function:
+        with contextlib.suppress(Exception):  # lambda:GetFunctionConfiguration denied: the role is left out
+            role = facts.aws.client("lambda").get_function_configuration(FunctionName=cfg.function).get("Role")
+            if role:
+                out.append(token("role", role_name(str(role))))
+    return out
+
+
 def _add_nacls(facts: Facts, contexts: dict[str, ServiceContext]) -> None:
     subnets = sorted({s for c in contexts.values() for s in c.subnets})
     if not subnets:

@@ -8,6 +8,7 @@ are leads (the second may be an AWS-side event)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +32,7 @@ class Correlation:
 
 
 def correlate(events: list[TimelineEvent], causes: list[RootCause], report: Report,
-              contexts: dict[str, ServiceContext], config: Config) -> Correlation:
+              contexts: dict[str, ServiceContext], config: Config, scaler: Sequence[str] = ()) -> Correlation:
     at: dict[str, datetime] = {e.id: t for e in events if (t := when(e.at)) is not None}
     changes = sorted((e for e in events if e.kind == TimelineKind.change and e.id in at), key=lambda e: at[e.id])
     symptoms = [e for e in events if e.kind == TimelineKind.symptom and e.id in at]
@@ -41,7 +42,7 @@ def correlate(events: list[TimelineEvent], causes: list[RootCause], report: Repo
     explained: set[str] = set()
     run_at = when(report.run.started_at)
     for rc in causes:
-        scope = scope_of(rc, report, contexts, config)
+        scope = scope_of(rc, report, contexts, config, scaler)
         own = [s for s in symptoms if _belongs(s, rc, scope)]
         if not own:  # nothing timed earlier: the doctor's own sighting of its evidence is the first symptom
             seen = next((o for uid in sorted(rc.evidence, key=_symptom_first)

@@ -6,18 +6,18 @@ its packets cross (security groups, subnet NACLs) for network causes, the scaler
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from doctor.config import Config
 from doctor.model import Finding, Report, RootCause
 from doctor.timeline.context import ServiceContext
-from doctor.timeline.tokens import NACL_ID, SG_ID, describe, host_tokens, token
+from doctor.timeline.tokens import NACL_ID, SG_ID, arn_token, describe, host_tokens, role_name, token
 
 NETWORK = ("reach.", "sg.", "net.", "dns.", "s3.")
 STARTUP = ("ecs.", "ssm.", "exec.")
-QUEUE = ("queue.", "env.", "sentry.")
+QUEUE = ("queue.", "env.", "sentry.", "scaler.")
 STORE_KIND = {"redis": "cache", "aurora": "db-cluster"}
 _HOSTISH = re.compile(r"^[a-z0-9][a-z0-9.-]+\.amazonaws\.com(?::\d+)?$")
 
@@ -33,7 +33,8 @@ class Scope:
         return self.labels.get(tok) or describe(tok)
 
 
-def scope_of(rc: RootCause, report: Report, contexts: dict[str, ServiceContext], config: Config) -> Scope:
+def scope_of(rc: RootCause, report: Report, contexts: dict[str, ServiceContext], config: Config,
+             scaler: Sequence[str] = ()) -> Scope:
     found = {f.uid: (c.id, f) for c, f in report.findings()}
     out = Scope()
     out.services = set(rc.scope.services)
@@ -57,10 +58,7 @@ def scope_of(rc: RootCause, report: Report, contexts: dict[str, ServiceContext],
         if "network" in families:
             out.tokens |= set(ctx.network_tokens())
     if "queue" in families:
-        if config.scaler.function:
-            out.tokens.add(token("function", config.scaler.function))
-        if config.scaler.rule:
-            out.tokens.add(token("rule", config.scaler.rule))
+        out.tokens |= set(scaler)
     return out
 
 
@@ -81,9 +79,15 @@ def evidence_tokens(f: Finding, ssm_path: str) -> set[str]:
             out.add(token("nacl", value))
         elif value.startswith(ssm_path):
             out.add(token("param", value))
+        elif (arn := arn_token(value)) is not None:
+            out.add(arn)
         elif _HOSTISH.match(value.lower()):
             out |= set(host_tokens(value))
     ev = f.evidence
+    if isinstance(ev.get("function"), str):
+        out.add(token("function", ev["function"]))
+    if isinstance(ev.get("role"), str):
+        out.add(token("role", role_name(ev["role"])))
     if ev.get("kind") in STORE_KIND and isinstance(ev.get("store"), str):
         out.add(token(STORE_KIND[ev["kind"]], ev["store"]))
     if isinstance(ev.get("replication_group"), str):

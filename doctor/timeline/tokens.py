@@ -77,3 +77,21 @@ def host_tokens(host: str) -> list[str]:
     if m:
         return [token("cache", m.group(1))]
     return []
+
+
+def arn_token(value: str) -> str | None:
+    """The token of a resource ARN this timeline matches on (a role, function, rule, service, revision,
+    parameter or security group), else None."""
+    parts = value.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return None
+    service, resource = parts[2], parts[5]
+    kinds = {("iam", "role/"): "role", ("sts", "assumed-role/"): "role", ("lambda", "function:"): "function",
+             ("events", "rule/"): "rule", ("ecs", "service/"): "service", ("ecs", "task-definition/"): "taskdef",
+             ("ssm", "parameter/"): "param", ("ec2", "security-group/"): "sg"}
+    for (svc, prefix), kind in kinds.items():
+        if service == svc and resource.startswith(prefix):
+            if kind == "function":  # function:NAME[:version or alias]
+                return token(kind, resource.split(":")[1])
+            return token(kind, {"role": role_name, "taskdef": family, "param": parameter_name}.get(kind, arn_name)(value))
+    return None
