@@ -16,6 +16,7 @@ from typing import Any
 
 from doctor.diagnosis import strength
 from doctor.model import CauseState
+from doctor.sim.cloudtrail import CHANGED, changed
 from doctor.sim.platform import OLD_DB_HOST, PREFIX, ScenarioUnavailable, SimPlatform
 
 
@@ -25,19 +26,6 @@ def _job(queue: str, n: int, attempts: int = 0, max_tries: int | None = 3) -> st
                        "job": "Illuminate\\Queue\\CallQueuedHandler@call", "maxTries": max_tries, "timeout": 60,
                        "data": {"commandName": "App\\Jobs\\ResizeImage", "command": "O:0:{}"},
                        "id": f"job{n}", "attempts": attempts, "queue": queue})
-
-
-Inject = Callable[[SimPlatform], None]
-CHANGED: dict[Inject, timedelta] = {}  # inject -> when its change was made (what CloudTrail records)
-
-
-def changed(**ago: float) -> Callable[[Inject], Inject]:
-    """The fault's change was made this long ago (``minutes=41``): the scenario's writes (and records) carry
-    that time in CloudTrail, so the timeline sees the change before the symptoms, as on call."""
-    def mark(inject: Inject) -> Inject:
-        CHANGED[inject] = timedelta(**ago)
-        return inject
-    return mark
 
 
 def healthy(p: SimPlatform) -> None:
@@ -196,8 +184,7 @@ def db_path_blocked(p: SimPlatform) -> None:
 @changed(minutes=20)
 def redis_path_unhealthy(p: SimPlatform) -> None:
     """REDIS_HOST resolves and the SG is right, but connections to the primary hang (node failing over)."""
-    p.record_change("ModifyReplicationGroup", "elasticache", {"replicationGroupId": p.w.redis_group,
-                                                              "cacheNodeType": "cache.r6g.large", "applyImmediately": True})
+    p.record_change("TestFailover", "elasticache", {"replicationGroupId": p.w.redis_group, "nodeGroupId": "0001"})
     p.drop_path(p.w.redis_host, "127.0.0.3", p.redis.port)
 
 
