@@ -6,7 +6,9 @@
 - :mod:`doctor.facts.network`: worker subnets, route tables, VPC endpoints, ``path_to_service``.
 - :mod:`doctor.facts.security_groups`: security groups and managed prefix lists.
 - :mod:`doctor.facts.cidr`: pure CIDR and SG-rule maths.
-- :mod:`doctor.facts.datastores`: the ElastiCache / Aurora resources behind the configured hosts.
+- :mod:`doctor.facts.datastores`: the ElastiCache / Aurora resources behind the configured hosts (and the
+  account's live Aurora clusters when ``DB_HOST`` names none).
+- :mod:`doctor.facts.logs`: the workers' awslogs streams and their recent lines.
 """
 
 from __future__ import annotations
