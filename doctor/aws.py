@@ -1,7 +1,8 @@
 """AWS session factory, the read-only guard, and error classification.
 
 Every client made here carries a botocore ``before-call`` hook that refuses any operation that is
-not a read. ``ExecuteCommand`` / ``RunTask`` / ``StopTask`` are allowed only when the chosen probe
+not a read: the hook sits on the boto3 session itself, which is private (no attribute hands it out), so
+no client can be made around it. ``ExecuteCommand`` / ``RunTask`` / ``StopTask`` are allowed only when the chosen probe
 transport needs them. A refused call raises ``WriteRefused``: that is a bug in the doctor.
 """
 
@@ -24,6 +25,9 @@ DENIED_CODES = {
     "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess",
     "AuthorizationError", "AuthFailure", "Forbidden", "403", "NotAuthorized",
 }
+# STS answers these when the credentials themselves are refused: nothing the doctor asks can succeed
+REJECTED_CODES = {"InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "UnrecognizedClientException",
+                  "SignatureDoesNotMatch", "InvalidAccessKeyId", "AuthFailure"}
 THROTTLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
 # operations whose IAM action differs from service:Operation
 IAM_ACTION_OVERRIDES = {
@@ -71,31 +75,34 @@ class AwsSession:
         # "adaptive" (client-side rate limiting for accounts that throttle hard)
         mode = os.environ.get("AWS_RETRY_MODE", "standard")
         self.retry_mode: Literal["standard", "adaptive"] = "adaptive" if mode == "adaptive" else "standard"
-        self._session: boto3.Session | None = None
+        self.__session: boto3.Session | None = None  # private: every client goes through _boto_session()
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.calls: list[tuple[str, str]] = []  # (service, operation), for tests and the IAM policy
         self.unreachable: dict[str, BaseException] = {}  # endpoint URL -> the connection error seen
 
-    @property
-    def session(self) -> boto3.Session:
+    def _boto_session(self) -> Any:
+        """The boto3 session, made once, with the read-only guard on its events: every client made from it
+        (here or anywhere) inherits the guard."""
         import boto3
 
         with self._lock:
-            if self._session is None:
-                self._session = boto3.Session(region_name=self.region, profile_name=self.profile)
-            return self._session
+            if self.__session is None:
+                session = boto3.Session(region_name=self.region, profile_name=self.profile)
+                session.events.register("before-call.*.*", self._guard)
+                self.__session = session
+            return self.__session
 
     @property
     def region_name(self) -> str | None:
-        return self.session.region_name
+        return str(self._boto_session().region_name or "") or None
 
     def client(self, service: str, region: str | None = None) -> Any:
         """The guarded client of ``service`` (in ``region`` when given, e.g. us-east-1 for a global service's
         CloudTrail events; else the session's)."""
         from botocore.config import Config as BotoConfig
 
-        session: Any = self.session  # boto3-stubs overloads want a literal service name
+        session = self._boto_session()
         key = f"{service}@{region}" if region else service
         with self._lock:
             if key not in self._clients:
@@ -104,8 +111,7 @@ class AwsSession:
                     connect_timeout=self.connect_timeout,
                     read_timeout=self.read_timeout,
                 )
-                client = session.client(service, config=cfg, region_name=region)
-                client.meta.events.register("before-call.*.*", self._guard)
+                client = session.client(service, config=cfg, region_name=region)  # guarded by the session's hook
                 endpoint = client.meta.endpoint_url
                 client.meta.events.register("before-call.*.*", lambda **_: self._fail_fast(endpoint))
                 client.meta.events.register("after-call-error.*.*",
@@ -136,6 +142,24 @@ class AwsSession:
             raise WriteRefused(
                 f"read-only guard refused {service}:{op} (transport={self.transport or 'none'}); this is a bug in ame-doctor"
             )
+
+    def reach(self, service: str, cluster: str) -> tuple[dict[str, Any] | None, BaseException | None]:
+        """One quick call, to see whether AWS answers at all: STS GetCallerIdentity or ECS DescribeClusters of
+        ``cluster``, with short timeouts and one retry. (the response, None) when it answered; (None, the error)
+        when it could not be reached or refused the credentials; (None, None) for any other answer (a denial
+        still proves the endpoint is there)."""
+        from botocore.config import Config as BotoConfig
+
+        cfg = BotoConfig(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=3)
+        client = self._boto_session().client(service, config=cfg)  # guarded by the session's hook
+        try:
+            if service == "sts":
+                return dict(client.get_caller_identity()), None
+            return dict(client.describe_clusters(clusters=[cluster])), None
+        except Exception as e:
+            if is_unreachable(e) or error_code(e) in REJECTED_CODES:
+                return None, e
+            return None, None
 
     def account_id(self) -> str | None:
         try:
@@ -198,6 +222,7 @@ def error_code(exc: BaseException) -> str | None:
 
 
 def is_unreachable(exc: BaseException) -> bool:
-    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
+    """A connection that could not be made, timed out, or was closed without an answer (after retries)."""
+    from botocore.exceptions import ConnectionClosedError, ConnectionError, ReadTimeoutError
 
-    return isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError)
+    return isinstance(exc, ConnectionError | ReadTimeoutError | ConnectionClosedError)

@@ -80,11 +80,15 @@ def _report_error(e: Exception) -> int:
     """Bad input: one line, exit 2; a broken check: exit 3; anything else is a bug: one scrubbed line, exit 3."""
     from doctor.config import ConfigError  # imported here: `--help` and `version` stay light
     from doctor.model import EXIT_CANNOT_RUN, EXIT_USAGE, ReportError
+    from doctor.outputs import OutputError
     from doctor.registry import RegistryError
 
     if isinstance(e, UsageError | ConfigError | ReportError):
         print(f"ame-doctor: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    if isinstance(e, OutputError):  # the run happened; its report could not be written
+        print(f"ame-doctor: {e}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
     if isinstance(e, RegistryError):  # a broken or duplicate check: the doctor cannot run
         print(f"ame-doctor: cannot run: {e}", file=sys.stderr)
         return EXIT_CANNOT_RUN

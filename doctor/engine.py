@@ -4,6 +4,10 @@ Checks run in daemon threads (blocking SDK calls) or on the loop (async checks),
 ``concurrency`` at once, each as soon as its dependencies are done; results are always reported
 in the fixed order. A check that raises or times out becomes ``error``; an AWS permission error
 becomes ``unknown`` naming the IAM action. Nothing a check does aborts the run.
+
+Whether AWS answers at all is decided once, early: alongside the first checks, one quick call each to STS
+and ECS. When neither endpoint can be reached (or STS refuses the credentials) the run stops there —
+every unfinished check ``unknown`` with the reason, exit 3 — instead of each check waiting out its timeout.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from doctor import __version__
-from doctor.aws import AwsSession, WriteRefused, denied_action, is_unreachable
+from doctor.aws import REJECTED_CODES, AwsSession, WriteRefused, denied_action, error_code, is_unreachable
 from doctor.checkapi import CheckContext
 from doctor.config import Config
 from doctor.diagnosis import diagnose, root_causes
@@ -27,6 +31,7 @@ from doctor.events import CheckFinished, CheckStarted, Event, FindingEmitted, Ru
 from doctor.facts import Facts
 from doctor.model import (
     EXIT_CANNOT_RUN,
+    EXIT_INTERRUPTED,
     CheckResult,
     CheckStatus,
     Diagnosis,
@@ -90,6 +95,8 @@ class Engine:
         self.report: Report | None = None
         self.running: set[str] = set()  # checks started and not finished
         self.unreachable: set[str] = set()  # checks that ended because AWS could not be reached
+        self.cannot_run: str | None = None  # why AWS cannot be reached at all (decided once, early): exit 3
+        self.account: str | None = None  # from the early STS call
         self._listeners: list[Callable[[Event], None]] = []
 
     def _selected(self, check_id: str) -> bool:
@@ -163,8 +170,12 @@ class Engine:
         deadline = time.monotonic() + self.config.run.timeout
         timeline = (TimelineJob(self.config, self.facts, self.redactor, deadline).start(loop)
                     if self.options.timeline else None)
+        reach = asyncio.create_task(self._reach(loop)) if self._needs_aws() else None
         try:
-            await asyncio.wait_for(asyncio.gather(*tasks), timeout=self.config.run.timeout)
+            await asyncio.wait_for(self._until_done(tasks, reach), timeout=self.config.run.timeout)
+            if self.cannot_run:
+                self._fill_unfinished(by_id, f"not run: {self.cannot_run}", set(), "",
+                                      status=CheckStatus.unknown)
         except TimeoutError:
             # running checks were cut off (error); those never started are skipped
             running = set(self.running)
@@ -172,14 +183,20 @@ class Engine:
             self._fill_unfinished(by_id, f"{reason} before it started", running,
                                   f"stopped: {reason} while it was running")
         except asyncio.CancelledError:  # Ctrl-C (asyncio.run cancels the main task on SIGINT)
-            for t in tasks:
+            for t in (*tasks, *([reach] if reach else [])):
                 t.cancel()
             self._fill_unfinished(by_id, "interrupted", set(), "")
             self.report = self._build_report(target, interrupted=True, account=None)
+            self.report.exit_code = EXIT_INTERRUPTED  # what the process exits with
             self._emit(RunFinished(self.report))
             raise
-        account = None
-        if self._aws_used() and not self.unreachable:
+        account = self.account
+        if reach is not None and not reach.done():  # the checks beat the early call: give it what is left
+            budget = min(5.0, deadline - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reach), max(budget, 0.001))
+            account = self.account
+        elif reach is None and self._aws_used() and not self.unreachable:
             budget = min(5.0, deadline - time.monotonic())
             if budget > 0:
                 try:
@@ -187,23 +204,69 @@ class Engine:
                 except TimeoutError:
                     account = None
         self.report = self._build_report(target, interrupted=False, account=account)
-        if timeline is not None:
+        if timeline is not None and not self.cannot_run:  # with AWS unreachable it could read nothing either
             await timeline.attach(self.report)
         self._emit(RunFinished(self.report))
         return self.report
 
     def _fill_unfinished(self, by_id: dict[str, RegisteredCheck], reason: str, running: set[str],
-                         running_reason: str) -> None:
+                         running_reason: str, status: CheckStatus = CheckStatus.skipped) -> None:
         for cid, rc in by_id.items():
             if cid not in self.results:
                 if cid in running:
                     result = CheckResult(id=cid, title=rc.meta.title, order=rc.meta.order,
                                          status=CheckStatus.error, summary=running_reason)
                 else:
-                    result = CheckResult(id=cid, title=rc.meta.title, order=rc.meta.order,
-                                         status=CheckStatus.skipped, summary=f"skipped: {reason}")
+                    result = CheckResult(id=cid, title=rc.meta.title, order=rc.meta.order, status=status,
+                                         summary=f"skipped: {reason}" if status == CheckStatus.skipped else reason)
                 self.results[cid] = result
                 self._emit(CheckFinished(result))
+
+    async def _until_done(self, tasks: list[asyncio.Task[None]], reach: asyncio.Task[str | None] | None) -> None:
+        """Every check's task done — or AWS found unreachable first: then the checks are cancelled."""
+        checks = asyncio.gather(*tasks)
+        # retrieved even when cancelled (Ctrl-C, the deadline): no "exception was never retrieved" at exit
+        checks.add_done_callback(lambda f: f.cancelled() or f.exception())
+        try:
+            pending: set[asyncio.Future[Any]] = {checks, *([reach] if reach else [])}
+            while checks in pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if reach in done and reach.result():
+                    self.cannot_run = reach.result()
+                    checks.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await checks
+                    return
+        except asyncio.CancelledError:
+            checks.cancel()
+            raise
+
+    async def _reach(self, loop: asyncio.AbstractEventLoop) -> str | None:
+        """Why AWS cannot be reached at all, else None: STS GetCallerIdentity and ECS DescribeClusters, at once,
+        with short timeouts; both unreachable (or STS refusing the credentials) means no check can succeed."""
+        cluster = self.config.ecs.cluster
+        (sts, sts_err), (_, ecs_err) = await asyncio.gather(
+            *(in_thread(loop, lambda svc: self.aws.reach(svc, cluster), svc, f"doctor-reach-{svc}") for svc in ("sts", "ecs")))
+        if sts:
+            self.account = str(sts.get("Account") or "") or None
+        if sts_err is not None and error_code(sts_err) in REJECTED_CODES:
+            return f"AWS refused the credentials ({error_code(sts_err)}): {sts_err}"
+        if sts_err is not None and ecs_err is not None:
+            return f"AWS endpoint unreachable: {ecs_err}"
+        return None
+
+    def _needs_aws(self) -> bool:
+        return any("aws" in c.meta.needs for c in self.checks)
+
+    def why_cannot_run(self, report: Report) -> str | None:
+        """For a report with exit code 3: why the doctor could not run (one line), else None."""
+        if report.exit_code != EXIT_CANNOT_RUN:
+            return None
+        if self.cannot_run:
+            return self.cannot_run
+        s = report.summary
+        return (f"no check gathered evidence ({s.unknown} unknown, {s.error} error, {s.skipped} skipped of "
+                f"{len(report.checks)}); the report says what unlocks them")
 
     def _finish(self, meta: Any, result: CheckResult) -> None:
         self.results[meta.id] = result
@@ -297,7 +360,8 @@ class Engine:
             report.diagnosis = Diagnosis.model_validate(self.redactor.scrub_obj(
                 root_causes(report.playbooks, report, self.config).model_dump(mode="json")))
         report.exit_code = exit_code_for(results, self.config.run.fail_on, self.config.run.strict)
-        if self.unreachable and all(r.id in self.unreachable or r.status == CheckStatus.skipped for r in results):
+        if self.cannot_run or (
+                self.unreachable and all(r.id in self.unreachable or r.status == CheckStatus.skipped for r in results)):
             report.exit_code = EXIT_CANNOT_RUN  # AWS could not be reached at all: the doctor could not run
         return report
 

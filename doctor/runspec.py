@@ -9,11 +9,13 @@ knows about argparse or Textual. Bad input raises ``UsageError`` (one line, exit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from doctor import dotenv
 from doctor.config import Config, load_config
 from doctor.diagnosis import checks_for_playbook
 from doctor.engine import Engine, EngineOptions
@@ -38,32 +40,58 @@ def split_ids(values: Sequence[str]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
+# flag -> (its attribute on the parsed arguments, the config key it sets): a flag's value is validated
+# exactly as the key's (type, finite, range), and an error names the flag
+FLAG_KEYS: dict[str, tuple[str, str]] = {
+    "--cluster": ("cluster", "ecs.cluster"),
+    "--region": ("region", "aws.region"),
+    "--profile": ("profile", "aws.profile"),
+    "--env-file": ("env_file", "env.file"),
+    "--exec": ("exec_transport", "exec.transport"),
+    "--fail-on": ("fail_on", "run.fail_on"),
+    "--strict": ("strict", "run.strict"),
+    "--timeout": ("timeout", "run.timeout"),
+    "--concurrency": ("concurrency", "run.concurrency"),
+    "--sample": ("sample", "run.sample"),
+    "--soak-minutes": ("soak_minutes", "run.soak_minutes"),
+}
+
+
 def config_from_args(args: Any) -> Config:
     """The TOML config (``--config``, else $AME_DOCTOR_CONFIG, else ./ame-doctor.toml) with the flags on top."""
-    env_file = getattr(args, "env_file", None)
-    overrides = {
-        "ecs.cluster": getattr(args, "cluster", None),
-        "aws.region": getattr(args, "region", None),
-        "aws.profile": getattr(args, "profile", None),
-        "env.file": str(env_file) if env_file else None,
-        "exec.transport": getattr(args, "exec_transport", None),
-        "run.fail_on": getattr(args, "fail_on", None),
-        "run.strict": getattr(args, "strict", None),
-        "run.timeout": getattr(args, "timeout", None),
-        "run.concurrency": getattr(args, "concurrency", None),
-        "run.sample": getattr(args, "sample", None),
-    }
-    return load_config(getattr(args, "config", None), overrides)
+    overrides: dict[str, Any] = {}
+    for attr, key in FLAG_KEYS.values():
+        value = getattr(args, attr, None)
+        overrides[key] = str(value) if isinstance(value, Path) else value
+    flags = {key: flag for flag, (_, key) in FLAG_KEYS.items()}
+    return load_config(getattr(args, "config", None), overrides, flags)
+
+
+def bounded_number(flag: str, value: float, low: float, high: float) -> float:
+    """A numeric flag with no config key of its own: finite and within [low, high], else a usage error."""
+    if not math.isfinite(value) or not low <= value <= high:
+        raise UsageError(f"{flag} {value:g}: must be a finite number from {low:g} to {high:g}")
+    return value
 
 
 def select_checks(args: Any) -> tuple[list[RegisteredCheck], list[str], list[str]]:
-    """Every registered check, and the ``--only``/``--skip`` ids (an unknown id is a usage error)."""
+    """Every registered check, and the ``--only``/``--skip`` ids. Usage errors: an unknown id, an ``--only``
+    naming no id (``--only ''`` selects nothing, not everything), an id both in ``--only`` and ``--skip``,
+    and a selection left empty."""
     checks = all_checks()
     valid = [c.id for c in checks]
-    only, skip = split_ids(getattr(args, "only", None) or []), split_ids(getattr(args, "skip", None) or [])
+    given_only = getattr(args, "only", None) or []
+    only, skip = split_ids(given_only), split_ids(getattr(args, "skip", None) or [])
+    if given_only and not only:
+        raise UsageError("--only names no check id; valid ids: " + ", ".join(valid))
     unknown = [i for i in only + skip if i not in valid]
     if unknown:
         raise UsageError(f"unknown check id {', '.join(unknown)}; valid ids: {', '.join(valid)}")
+    both = [i for i in dict.fromkeys(only) if i in skip]
+    if both:
+        raise UsageError(f"--only and --skip both name {', '.join(both)}")
+    if all(c.id in skip or (only and c.id not in only) for c in checks):
+        raise UsageError("no check left to run: --skip removes every selected check")
     return checks, only, skip
 
 
@@ -140,8 +168,11 @@ def build_run_spec(args: Any, argv: Sequence[str], *, output_default: str | None
     if validate_inputs:
         check_format(fmt)
         env_file: Path | None = getattr(args, "env_file", None)
-        if env_file is not None and not env_file.is_file():
-            raise UsageError(f"--env-file {env_file}: {'is a directory' if env_file.is_dir() else 'no such file'}")
+        if env_file is not None:  # read now (a pipe, <(...), is kept for the run): a bad file is exit 2 up front
+            try:
+                dotenv.load(env_file)
+            except dotenv.DotenvReadError as e:
+                raise UsageError(f"--env-file {e}") from None
     outputs = parse_outputs(getattr(args, "output", None) or [], output_default or fmt)
     symptom = getattr(args, "symptom", None)
     priority: list[str] = []

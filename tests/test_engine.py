@@ -180,13 +180,17 @@ def test_unknown_paths_and_strict_exit() -> None:
         ctx.unknown("half of it could not run", unlock="ecs:DescribeTasks")
         yield from ok(ctx)
 
-    checks = [synth("syn.cannot", 1, cannot), synth("syn.partial", 2, partial)]
+    checks = [synth("syn.cannot", 1, cannot), synth("syn.partial", 2, partial), synth("syn.ok", 3, ok)]
     _, report = run(checks)
-    assert [c.status for c in report.checks] == [CheckStatus.unknown, CheckStatus.unknown]
+    assert [c.status for c in report.checks] == [CheckStatus.unknown, CheckStatus.unknown, CheckStatus.passed]
     assert report.checks[0].unlock == "--env-file" and report.checks[1].unlock == "ecs:DescribeTasks"
-    assert report.exit_code == 0
+    assert report.exit_code == 0 and report.status == RunStatus.degraded  # unknowns beside evidence: lenient
     _, strict = run(checks, config(strict=True))
     assert strict.exit_code == 1
+    # without the one check that saw something, the run gathered no evidence: never healthy, never 0
+    engine, blind = run(checks[:2])
+    assert blind.exit_code == 3 and blind.status == RunStatus.unknown
+    assert "no check gathered evidence (2 unknown" in (engine.why_cannot_run(blind) or "")
 
 
 def test_fail_on_threshold() -> None:

@@ -10,7 +10,9 @@ headless otherwise. Needs the ``demo`` extra (moto): ``pip install 'ame-doctor[d
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,8 +79,21 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
 
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, terminate)
+    # the simulated app root, .env and report live here; removed however the demo ends (error, Ctrl-C)
+    workdir = Path(tempfile.mkdtemp(prefix="ame-demo-"))
     try:
-        platform = sc.start(scenario, progress)
+        return _demo(args, sc, scenario, workdir, interactive, progress)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _demo(args: argparse.Namespace, sc: Any, scenario: Any, workdir: Path, interactive: bool,
+          progress: Callable[[str], None]) -> int:
+    """Start the simulated production in ``workdir``, run the checks against it, stop it."""
+    from doctor.model import EXIT_CANNOT_RUN
+
+    try:
+        platform = sc.start(scenario, progress, workdir=workdir)
     except sc.ScenarioUnavailable as e:
         print(f"ame-doctor: cannot run the demo: {e}", file=sys.stderr)
         return EXIT_CANNOT_RUN

@@ -3,7 +3,8 @@
 The gate never changes anything. It runs the health checks, builds one view per queue (service counts,
 deployments, health, backlog), evaluates every rule, and answers allow or deny with each rule's verdict
 and evidence — and, when allowed, the exact ``aws ecs update-service`` command to run.
-Exit 0 allow, 1 deny, 2 usage.
+Exit 0 allow, 1 deny, 2 usage, 3 no data: when AWS cannot be reached, the ECS services cannot be read or
+no check gathered evidence, the gate refuses (deny) without evaluating its rules.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from doctor.commands.options import add_run_options
 
 if TYPE_CHECKING:
     from doctor.engine import Engine
+    from doctor.model import Report
     from doctor.rollout.rules import GateDecision, GateRequest
     from doctor.runspec import RunSpec
 
 HELP = "decide whether a scale change or cutover step is safe (never performs it)"
-DESCRIPTION = "Enforce the platform's scaling rules before anyone scales. Exit 0 allow, 1 deny, 2 usage."
+DESCRIPTION = ("Enforce the platform's scaling rules before anyone scales. Exit 0 allow, 1 deny, 2 usage, "
+               "3 no data (refused: AWS unreachable or the services unreadable).")
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -30,18 +33,21 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="the last cutover step: stop the app hosts consuming QUEUE")
     g.add_argument("--override-range", action="store_true", help="allow a count outside [queues.X] scale (needs --reason)")
     g.add_argument("--reason", help="why the override is needed (recorded)")
-    g.add_argument("--soak-minutes", type=int, help="soak window (default [run] soak_minutes, 15)")
+    g.add_argument("--soak-minutes", type=int, help="soak window, 0..1440 (default [run] soak_minutes, 15)")
 
 
 def parse_scale(values: list[str], queues: dict[str, Any]) -> dict[str, int]:
-    """``--scale QUEUE=COUNT`` values -> {queue: count}; only the config's heavy queues."""
+    """``--scale QUEUE=COUNT`` values -> {queue: count}; only the config's heavy queues, COUNT 0..MAX_TASKS."""
+    from doctor.config import MAX_TASKS
     from doctor.errors import UsageError
 
     out: dict[str, int] = {}
     for item in values:
         name, sep, count = item.partition("=")
-        if not sep or not count.strip().isdigit():
-            raise UsageError(f"--scale takes QUEUE=COUNT (e.g. image=2), got {item!r}")
+        count = count.strip()
+        if not sep or not (count.isascii() and count.isdigit()) or len(count) > 6 or int(count) > MAX_TASKS:
+            raise UsageError(f"--scale takes QUEUE=COUNT with COUNT a whole number 0..{MAX_TASKS} (e.g. image=2), "
+                             f"got {item[:60]!r}")
         if name not in queues:
             hint = " ('default' stays on the app hosts)" if name == "default" else ""
             raise UsageError(f"unknown queue {name!r}{hint}; heavy queues: {', '.join(queues)}")
@@ -65,9 +71,9 @@ def build_request(args: argparse.Namespace, spec: RunSpec) -> GateRequest:
         raise UsageError("nothing to decide: give --scale QUEUE=COUNT or --release-host-consumers QUEUE")
     if args.override_range and not (args.reason or "").strip():
         raise UsageError("--override-range needs --reason \"why\" (it is recorded in the decision)")
-    soak = args.soak_minutes if args.soak_minutes is not None else spec.config.run.soak_minutes
+    # --soak-minutes was validated as [run] soak_minutes (the config holds the flag's value)
     return GateRequest(scale=scale, release_host_consumers=release, override_range=args.override_range,
-                       reason=args.reason, soak_minutes=soak)
+                       reason=args.reason, soak_minutes=spec.config.run.soak_minutes)
 
 
 def decide(spec: RunSpec, request: GateRequest) -> tuple[GateDecision, Engine]:
@@ -86,17 +92,29 @@ def decide(spec: RunSpec, request: GateRequest) -> tuple[GateDecision, Engine]:
     views = build_views(report, engine.facts, spec.config)
     now = datetime.now(UTC)
     cluster = spec.config.ecs.cluster
-    allowed, rules, commands = evaluate(request, views, now, cluster)
+    allowed, rules, commands = evaluate(request, views, now, cluster, unreadable=no_data(engine, report))
     decision = GateDecision(decided_at=now.isoformat(), cluster=cluster, request=request, allowed=allowed,
                             rules=rules, commands=commands, report_run_id=report.run.id,
                             override_reason=request.reason if request.override_range else None)
     return decision, engine
 
 
+def no_data(engine: Engine, report: Report) -> str | None:
+    """Why the gate has nothing to decide on (AWS unreachable, the services unreadable, no evidence), else None."""
+    why = engine.why_cannot_run(report)
+    if why:
+        return why
+    try:
+        engine.facts.services()
+    except Exception as e:  # remembered by the facts: the checks saw the same failure
+        return f"the ECS services could not be read: {type(e).__name__}: {e}"
+    return None
+
+
 def main(args: argparse.Namespace, argv: list[str]) -> int:
     import sys
 
-    from doctor.model import EXIT_FINDINGS, EXIT_OK
+    from doctor.model import EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK
     from doctor.outputs import write_file
     from doctor.rollout.render import DECISION_FORMATS, render_decision
     from doctor.runspec import build_run_spec
@@ -108,4 +126,9 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
     for out_fmt, path in spec.outputs:
         write_file(path, engine.redactor.scrub_output(render_decision(decision, out_fmt), out_fmt))
         print(f"ame-doctor: wrote {out_fmt} decision to {path}", file=sys.stderr)
+    refusal = next((r for r in decision.rules if r.id == "data-available" and r.verdict == "fail"), None)
+    if refusal is not None:
+        print(f"ame-doctor: gate refused: no data to decide on: {engine.redactor.scrub(refusal.detail)}",
+              file=sys.stderr)
+        return EXIT_CANNOT_RUN
     return EXIT_OK if decision.allowed else EXIT_FINDINGS

@@ -30,7 +30,7 @@ def run_headless(spec: RunSpec) -> int:
     import asyncio
 
     from doctor.model import EXIT_CANNOT_RUN, EXIT_INTERRUPTED
-    from doctor.outputs import write_file
+    from doctor.outputs import OutputError, write_file
     from doctor.render import render
     from doctor.render.text import ProgressPrinter
     why = spec.preflight()
@@ -54,8 +54,8 @@ def run_headless(spec: RunSpec) -> int:
     for fmt, path in spec.outputs:
         try:
             write_file(path, engine.redactor.scrub_output(render(report, fmt), fmt))
-        except OSError as e:
-            print(f"ame-doctor: cannot write {fmt} report to {path}: {e.strerror or e}", file=sys.stderr)
+        except OutputError as e:
+            print(f"ame-doctor: {e} ({fmt} report)", file=sys.stderr)
             return EXIT_CANNOT_RUN
         print(f"ame-doctor: wrote {fmt} report to {path}", file=sys.stderr)
     if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -68,4 +68,7 @@ def run_headless(spec: RunSpec) -> int:
     if interrupted:
         print("ame-doctor: interrupted; partial report written (unfinished checks are 'skipped')", file=sys.stderr)
         return EXIT_INTERRUPTED
+    why_not = engine.why_cannot_run(report)
+    if why_not:
+        print(f"ame-doctor: cannot run: {engine.redactor.scrub(why_not)}", file=sys.stderr)
     return report.exit_code

@@ -22,12 +22,20 @@ if TYPE_CHECKING:
 HELP = "observe the soak window: backlog trend, drain rate, restarts, new errors"
 DESCRIPTION = "Repeat the cheap checks and end with a soak verdict (exit 0 healthy, 1 not)."
 WATCH_CHECKS = ("ecs.service", "ecs.startup", "queue.state")  # the cheap checks: one sample each interval
+INTERVAL = (0.1, 3600.0)  # seconds: finite, never a tight loop against AWS
+DURATION = (0.1, 86400.0)
+
+
+class NoData(Exception):
+    """A sample gathered nothing (AWS unreachable, no evidence): the soak cannot be judged; exit 3."""
 
 
 def register(p: argparse.ArgumentParser) -> None:
     add_run_options(p)
-    p.add_argument("--interval", type=float, default=30.0, help="seconds between samples (default 30)")
-    p.add_argument("--duration", type=float, default=900.0, help="seconds to watch (default 900 = the soak window)")
+    p.add_argument("--interval", type=float, default=30.0,
+                   help=f"seconds between samples, {INTERVAL[0]:g}..{INTERVAL[1]:g} (default 30)")
+    p.add_argument("--duration", type=float, default=900.0,
+                   help=f"seconds to watch, up to {DURATION[1]:g} (default 900 = the soak window)")
     p.add_argument("--headless", action="store_true", help="print one line per interval even on a terminal")
 
 
@@ -49,6 +57,9 @@ def engine_sampler(spec: RunSpec) -> tuple[Sampler, Redactor]:
     def sample() -> dict[str, QueueView]:
         engine = cheap.engine(diagnose=False, redactor=redactor)
         report = asyncio.run(engine.run())
+        why = engine.why_cannot_run(report)
+        if why:
+            raise NoData(why)
         return build_views(report, engine.facts, spec.config)
 
     return sample, redactor
@@ -57,32 +68,36 @@ def engine_sampler(spec: RunSpec) -> tuple[Sampler, Redactor]:
 def main(args: argparse.Namespace, argv: list[str]) -> int:
     import sys
 
-    from doctor.model import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+    from doctor.model import EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK
     from doctor.outputs import write_file
     from doctor.rollout.render import render_soak, tick_line
     from doctor.rollout.soak import QueueSoak, SoakResult, watch
     from doctor.rollout.views import QueueView
-    from doctor.runspec import build_run_spec
+    from doctor.runspec import bounded_number, build_run_spec
 
-    if args.interval <= 0 or args.duration <= 0:
-        print("ame-doctor: error: --interval and --duration must be positive", file=sys.stderr)
-        return EXIT_USAGE
+    bounded_number("--interval", args.interval, *INTERVAL)
+    bounded_number("--duration", args.duration, *DURATION)
     spec = build_run_spec(args, argv, output_default="json", validate_inputs=False)
     config = spec.config
     sampler, redactor = engine_sampler(spec)
     result: SoakResult | None = None
-    if sys.stdout.isatty() and sys.stdin.isatty() and not args.headless:
-        try:
-            from doctor.tui.watch_view import run_watch_tui  # Textual: imported only for a terminal
-        except ImportError:
-            pass  # no Textual in this build: headless lines instead
-        else:
-            result = run_watch_tui(sampler, config, args.interval, args.duration)
-    if result is None:
-        def printer(t: float, views: dict[str, QueueView], soaks: dict[str, QueueSoak]) -> None:
-            print(redactor.scrub_output(tick_line(t, views, soaks), "text"), flush=True)
+    try:
+        if sys.stdout.isatty() and sys.stdin.isatty() and not args.headless:
+            try:
+                from doctor.tui.watch_view import run_watch_tui  # Textual: imported only for a terminal
+            except ImportError:
+                pass  # no Textual in this build: headless lines instead
+            else:
+                result = run_watch_tui(sampler, config, args.interval, args.duration)
+        if result is None:
+            def printer(t: float, views: dict[str, QueueView], soaks: dict[str, QueueSoak]) -> None:
+                print(redactor.scrub_output(tick_line(t, views, soaks), "text"), flush=True)
 
-        result = watch(sampler, config.ecs.cluster, args.interval, args.duration, config.run.restart_storm, printer)
+            result = watch(sampler, config.ecs.cluster, args.interval, args.duration, config.run.restart_storm,
+                           printer)
+    except NoData as e:  # never a verdict on nothing
+        print(f"ame-doctor: cannot run: watch has no data: {redactor.scrub(str(e))}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
     sys.stdout.write(redactor.scrub_output(render_soak(result, spec.fmt), spec.fmt))
     for _, path in spec.outputs:
         write_file(path, redactor.scrub_output(render_soak(result, "json"), "json"))

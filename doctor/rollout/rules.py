@@ -76,7 +76,8 @@ def _global_rules(out: _Verdicts, request: GateRequest, views: dict[str, QueueVi
             f"No deployment in progress or change within the soak window ({request.soak_minutes} min)",
             not moving, "; ".join(f"{m['service']} changed at {m['last_change']}" +
                                   (f" with {m['deployments_in_progress']} deployment(s) in progress"
-                                   if m["deployments_in_progress"] else "") for m in moving) or "all services settled",
+                                   if m["deployments_in_progress"] else "") for m in moving) or
+            f"settled: {', '.join(v.service for v in views.values() if v.exists) or 'no service found'}",
             services=moving)
 
 
@@ -143,9 +144,17 @@ def _release_rules(out: _Verdicts, queue: str, v: QueueView, now: datetime, soak
 
 
 def evaluate(request: GateRequest, views: dict[str, QueueView], now: datetime,
-             cluster: str) -> tuple[bool, list[RuleVerdict], list[str]]:
-    """Apply every rule; allowed only when none fails. Returns (allowed, verdicts, commands)."""
+             cluster: str, unreadable: str | None = None) -> tuple[bool, list[RuleVerdict], list[str]]:
+    """Apply every rule; allowed only when none fails. Returns (allowed, verdicts, commands).
+
+    ``unreadable``: why there is no data to decide on (AWS unreachable, the services unreadable). Then no
+    rule is evaluated — an empty view would pass "nothing in flight" — and the one verdict is a refusal.
+    """
     rules = _Verdicts()
+    if unreadable:
+        rules.add("data-available", "The gate could read the services and run its checks", False,
+                  f"refused: no data to decide on: {unreadable}", reason=unreadable)
+        return False, list(rules), []
     _global_rules(rules, request, views, now)
     commands: list[str] = []
     for queue, count in request.scale.items():
