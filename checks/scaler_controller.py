@@ -117,7 +117,7 @@ def _lambda(ctx: CheckContext, function: str, controller: Controller) -> Iterato
             yield f
     for cls, (count, sample, detail) in classified.items():
         problems += 1
-        yield ctx.finding(f"log_{cls}", f"{name}:{cls}", function=name, count=count, sample=sample,
+        yield ctx.finding(f"log_{cls}", name, function=name, count=count, sample=sample,
                           actions=", ".join(sorted(detail)) or ", ".join(ROLE_ACTIONS),
                           evidence={**base_ev, "class": cls, "lines": count, "sample": sample,
                                     "log_group": f"/aws/lambda/{name}"})
@@ -433,7 +433,7 @@ def _idle(ctx: CheckContext, controller: Controller, queue: str, service: str, d
     if not reasons:
         return
     yield ctx.finding("idle_backlog", service, severity="error" if failing else None, service=service, queue=queue,
-                      ready=ready, age=f"oldest {float(age):g}s" if age is not None else "age unknown",
+                      ready=ready, age=f"oldest {_duration(int(float(age)))}" if age is not None else "age unknown",
                       interval=_duration(controller.interval), reasons="; ".join(reasons),
                       cluster=ctx.config.ecs.cluster,
                       evidence={"service": service, "queue": queue, "ready": ready, "oldest_ready_age_s": age,
@@ -442,8 +442,9 @@ def _idle(ctx: CheckContext, controller: Controller, queue: str, service: str, d
 
 
 def _duration(seconds: int) -> str:
-    if seconds % 3600 == 0:
+    """``60`` -> "1 min", ``1202`` -> "20 min", ``7200`` -> "2 h", ``90`` -> "90 s"."""
+    if seconds >= 3600 and seconds % 3600 == 0:
         return f"{seconds // 3600} h"
-    if seconds % 60 == 0:
+    if seconds >= 60 and (seconds % 60 == 0 or seconds >= 600):
         return f"{seconds // 60} min"
     return f"{seconds} s"

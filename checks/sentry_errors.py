@@ -130,13 +130,15 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
                           evidence={"issues": [s.issue.short_id for s in rest], "link": link})
     if not active:
         window_start = ctx.facts.now - timedelta(minutes=cfg.window_minutes)
-        yield ctx.finding(
+        quiet = ctx.finding(
             "quiet", f"{org}/{'+'.join(cfg.projects)}", since=_clock(window_start), historical=len(historical),
             projects=", ".join(cfg.projects), environment=cfg.environment or "(all)",
             pages="some pages of older issues were not read" if truncated else "every page read",
             evidence={"organization": org, "projects": cfg.projects, "environment": cfg.environment,
                       "window_minutes": cfg.window_minutes, "historical": len(historical), "truncated": truncated,
                       "requests": len(client.requests)})
+        ctx.summary = quiet.title
+        yield quiet
 
 
 # --- reading ---------------------------------------------------------------------------------------------

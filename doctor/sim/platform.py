@@ -24,9 +24,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from doctor.sim import controller as sim_controller
 from doctor.sim.cloudtrail import CloudTrailStandIn, Recorder
+from doctor.sim.controller import SENTRY_TOKEN_ENV, ControllerWorld
 from doctor.sim.dns import DnsServer
 from doctor.sim.fakeredis_tcp import FakeRedisTcp
+from doctor.sim.sentry_server import SentryStandIn
 from doctor.sim.servers import Blackhole, MariaDB, RedisServer, Relay, ServerUnavailable
 from doctor.sim.world import (
     World,
@@ -72,6 +75,8 @@ class SimPlatform:
     _saved_env: dict[str, str | None] = field(default_factory=dict)
     trail: CloudTrailStandIn | None = None  # the account's CloudTrail (LookupEvents), see _start_trail
     recorder: Recorder | None = None        # records the writes made through `session` into it
+    controller: ControllerWorld | None = None  # the burst/drain controller (doctor.sim.controller)
+    sentry: SentryStandIn | None = None        # the workers' Sentry (a local stand-in of its REST API)
 
     # -- lifecycle
     def start(self, progress: Callable[[str], None] = lambda s: None) -> SimPlatform:
@@ -134,6 +139,7 @@ class SimPlatform:
         self.world = build_world(self.session, WorldSpec(
             redis_port=self.redis.port, db_port=self.db.port if self.db else 3306))
         self._backdate()
+        self._start_integrations()
         self._start_trail()
         self._wire_dns()
         app = self.workdir / "app"
@@ -143,6 +149,16 @@ class SimPlatform:
         self.notes.insert(0, f"AWS: moto in-process; Redis: {self.redis_kind} on 127.0.0.1:{self.redis.port}; "
                              f"Aurora: {'MariaDB on 127.0.0.1:' + str(self.db.port) if self.db else 'unavailable'}; "
                              f"DNS: {self.dns.nameserver}; probe: the local transport")
+
+    def _start_integrations(self) -> None:
+        """The controller (a healthy Lambda with its rule, metrics and logs) and the workers' Sentry, quiet: only
+        old unresolved issues. The Sentry token lives in this process's environment while the platform runs."""
+        self.controller = sim_controller.build_controller(self.session, self.w)
+        self.sentry = sim_controller.start_sentry()
+        self._closers.append(self.sentry.stop)
+        sim_controller.quiet_sentry(self.sentry)
+        self._saved_env.setdefault(SENTRY_TOKEN_ENV, os.environ.get(SENTRY_TOKEN_ENV))
+        os.environ[SENTRY_TOKEN_ENV] = sim_controller.SENTRY_TOKEN
 
     def _isolate_aws(self) -> None:
         """Never reach real AWS: fake credentials, no profile, no endpoint override."""
@@ -410,6 +426,7 @@ class SimPlatform:
             "env": {"file": str(env_file)},
             "exec": {"transport": self.exec_transport, "app_root": str(self.workdir / "app"), "timeout": 10},
             "run": {"timeout": 90, "check_timeout": 45},
+            **(sim_controller.config(self.controller, self.sentry) if self.controller else {}),
         }
 
     def write_config(self) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 from doctor.diagnosis import strength
 from doctor.model import CauseState
 from doctor.sim.cloudtrail import CHANGED, changed
+from doctor.sim.controller import scaler_not_waking, sentry_burst
 from doctor.sim.platform import OLD_DB_HOST, PREFIX, ScenarioUnavailable, SimPlatform
 
 
@@ -346,6 +347,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("long-jobs-outlive-retry-after", long_jobs_outlive_retry_after, "queue-not-draining",
              "jobs-failing-and-requeueing", needs_db=True),
     Scenario("resolved-history", resolved_history, needs_db=True),
+    Scenario("scaler-not-waking", scaler_not_waking, "queue-not-draining", "scaler-not-waking",
+             explains=("workers-not-consuming",)),
+    Scenario("sentry-burst", sentry_burst, "timeout-symptoms", "redis-path-unhealthy"),
 ]}
 
 
