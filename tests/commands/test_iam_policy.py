@@ -75,3 +75,11 @@ def test_a_real_run_needs_nothing_outside_the_policy(world, dns_server) -> None:
     assert called, "the run made no AWS calls"
     allowed = _actions(policy(all_checks()))
     assert called - allowed == set(), f"calls outside the generated policy: {sorted(called - allowed)}"
+
+
+def test_the_timeline_s_reads_are_in_the_policy() -> None:
+    from doctor.iam import TIMELINE_ACTIONS
+
+    assert {"cloudtrail:LookupEvents", "ssm:GetParameterHistory"} <= set(TIMELINE_ACTIONS)
+    assert set(TIMELINE_ACTIONS) <= _actions(policy(all_checks(), []))
+    assert all(a.split(":", 1)[1].startswith(READ_VERBS) for a in TIMELINE_ACTIONS)

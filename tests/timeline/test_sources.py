@@ -143,3 +143,13 @@ def test_what_each_service_is_made_of(world: Any, cloudtrail: Any) -> None:
     assert ctx.security_groups == [world.worker_sg] and ctx.subnets == list(world.worker_subnets)
     assert len(ctx.nacls) == 1 and ctx.nacls[0].startswith("acl-")
     assert (ctx.log_group, ctx.stream_prefix) == (world.log_groups[IMAGE], "ecs/app/")
+
+
+def test_every_call_the_timeline_makes_is_in_the_iam_policy(world: Any, cloudtrail: Any) -> None:
+    from doctor.aws import iam_action
+    from doctor.iam import TIMELINE_ACTIONS
+
+    facts = _facts()
+    collect(facts, window_for(facts.config), facts.redactor)
+    called = {iam_action(service, op) for service, op in facts.aws.calls}
+    assert "cloudtrail:LookupEvents" in called and called <= set(TIMELINE_ACTIONS)
