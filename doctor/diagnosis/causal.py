@@ -111,8 +111,13 @@ class Graph:
             here, where = frontier.pop(0)
             for nxt in self.edges[here]:
                 part = meet(where, self.nodes[nxt].scope)
-                if part == NOWHERE or nxt in found or nxt == qid:
+                if part == NOWHERE or nxt == qid:
                     continue
+                if nxt in found:  # reached again, through another cause: where it holds grows
+                    before = found[nxt]
+                    part = None if before is None or part is None else before | part
+                    if part == before:
+                        continue
                 found[nxt] = part
                 frontier.append((nxt, part))
         return sorted(((self.nodes[q], s) for q, s in found.items()), key=lambda ns: (ns[0].rank, ns[0].qid))

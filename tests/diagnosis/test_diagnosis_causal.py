@@ -224,3 +224,22 @@ def test_explicit_playbooks_are_used_as_given() -> None:
 ])
 def test_meet(a: frozenset[str] | None, b: frozenset[str] | None, expected: frozenset[str] | None) -> None:
     assert meet(a, b) == expected
+
+
+def test_a_consequence_reached_two_ways_is_explained_where_either_holds() -> None:
+    """A explains B (on bulk) and C (on image); B and C each explain D: D is under A on bulk and image."""
+    books = load_playbooks()
+    ssm = next(c for b in books for c in b.causes if c.id == "stale-ssm-values")
+    ssm.explains = ["bad-bootstrap", "bad-container-image"]  # an edited copy: a parameter the pull needs, say
+    ev = {"startup.secrets_unresolvable": on("bulk"), "startup.image_pull_failed": on("image"),
+          "queue.no_consumer": {"queue": "bulk"}}
+    report = make_report(["ssm.taskdef_ref_missing", "startup.secrets_unresolvable", "startup.image_pull_failed",
+                          "queue.no_consumer"], evidence=ev, resources={"ssm.taskdef_ref_missing": [
+                              SSM_PARAM, f"{SERVICES['bulk']}/app/X", f"{SERVICES['image']}/app/X"]})
+    queue_findings = report.check("queue.state").findings  # type: ignore[union-attr]
+    queue_findings.append(queue_findings[0].model_copy(update={"uid": "queue.state:no_consumer:image",
+                                                               "evidence": {"queue": "image"}}))
+    report.playbooks = diagnose(report, Config())
+    d = root_causes(report.playbooks, report, Config(), books)
+    assert shape(d) == [("stale-ssm-values", ["bulk", "image"], [
+        ("bad-bootstrap", ["bulk"]), ("bad-container-image", ["image"]), ("workers-not-consuming", ["bulk", "image"])])]
