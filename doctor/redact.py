@@ -28,7 +28,9 @@ import threading
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from functools import cache
+from typing import Any, get_args
 
 from doctor.config import DEFAULT_SECRET_KEYS
 from doctor.secret_forms import B64_CHARS, base64_cores, is_weak, text_pattern
@@ -48,9 +50,9 @@ _SECRET_PARAMS = frozenset({"password", "passwd", "pass", "pwd", "auth", "author
                             "x-amz-signature", "x-amz-credential", "x-amz-security-token"})
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _TOKEN_CHARS = r"A-Za-z0-9_.\-/+"  # a weak secret next to one of these is part of a longer word or path
-# fields of the report model that hold enum-like values (ids, statuses, signals), never a secret by
-# themselves: a weak secret equal to `pass` must not turn `"status": "pass"` into an unreadable report
-_STRUCTURAL = frozenset({"id", "status", "severity", "state", "signals", "verdict", "playbook", "cause"})
+# identifiers in the report model (check, playbook and cause ids, signals), spared the weak rules like its
+# enum fields (see _structural): a weak secret `pass` must not turn `"status": "pass"` into an unreadable report
+_IDENTIFIERS = frozenset({"id", "signals", "verdict", "playbook", "cause"})
 _JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"')
 
 _LIVE: weakref.WeakSet[Redactor] = weakref.WeakSet()  # every redactor of this process, for clip()
@@ -152,7 +154,7 @@ class Redactor:
         if isinstance(obj, list | tuple):
             return [self._walk(v, key, in_evidence) for v in obj]
         if isinstance(obj, str):
-            return self._scrub_value(obj, key, structural=not in_evidence and key in _STRUCTURAL)
+            return self._scrub_value(obj, key, structural=not in_evidence and key in _structural())
         return obj
 
     def _scrub_value(self, value: str, key: str | None, structural: bool) -> str:
@@ -178,6 +180,22 @@ class Redactor:
                 return text
             return json.dumps(clean, indent=2, ensure_ascii=False) + ("\n" if text.endswith("\n") else "")
         return self._scrub_text(text, weak=False)
+
+
+@cache
+def _structural() -> frozenset[str]:
+    """Field names the report model gives enum values (status, severity, state, kind...), and its identifiers."""
+    from pydantic import BaseModel
+
+    from doctor import model
+
+    names = set(_IDENTIFIERS)
+    for cls in vars(model).values():
+        if isinstance(cls, type) and issubclass(cls, BaseModel):
+            for name, f in cls.model_fields.items():
+                if any(isinstance(t, type) and issubclass(t, Enum) for t in (get_args(f.annotation) or (f.annotation,))):
+                    names.add(f.alias or name)
+    return frozenset(names)
 
 
 def clip(text: str, limit: int, *, keep_end: bool = False, marker: str = "") -> str:

@@ -105,6 +105,25 @@ def test_structured_values_are_redacted_by_field_and_json_stays_json() -> None:
     assert r.scrub_output("ok: true, pass 3", "text") == "ok: true, pass 3"  # rendered words are the model's
 
 
+def test_a_report_stays_readable_whatever_weak_secret_equals_its_enum_values() -> None:
+    from doctor.model import CheckResult, CheckStatus, Finding, Report, RunInfo, Severity, Target, ToolInfo
+
+    finding = Finding(uid="reach.redis:timeout:cache", severity=Severity.warning, title="timeout on cache",
+                      evidence={"outcome": "warning"}, signals=["reach.redis_timeout"])
+    report = Report(tool=ToolInfo(version="1"), run=RunInfo(id="r1", started_at="2026-01-01T00:00:00+00:00"),
+                    target=Target(cluster="propertyfeedtemplate-production"),
+                    checks=[CheckResult(id="reach.redis", title="Redis", order=4, status=CheckStatus.warn,
+                                        summary="warn", findings=[finding])])
+    r = Redactor()
+    for weak in ("warn", "warning", "unknown", "cache"):
+        r.add_secret(weak)
+    back = Report.model_validate_json(r.scrub_output(report.to_json(), "json"))
+    check = back.checks[0]
+    assert (back.status, check.status, check.findings[0].severity) == (report.status, "warn", "warning")
+    assert check.summary == MASK and check.findings[0].evidence == {"outcome": MASK}
+    assert check.findings[0].title == f"timeout on {MASK}" and back.target.cluster == report.target.cluster
+
+
 def test_secret_keys_mask_nested_values() -> None:
     r = Redactor()
     data = {"evidence": {"DB_PASSWORD": "plain-text-pw", "REDIS_HOST": "cache.internal",
