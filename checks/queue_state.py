@@ -17,7 +17,7 @@ from typing import Any
 from doctor.aws import denied_action
 from doctor.checkapi import CheckContext, check, load_meta
 from doctor.facts import RedisTarget
-from doctor.facts.datastores import DataStore, db_host_store, live_aurora_stores
+from doctor.facts.datastores import writer_for_stale_db_host
 from doctor.facts.logs import awslogs_config, recent_events, task_stream
 from doctor.model import Finding
 from doctor.net.dns import connect_address
@@ -309,7 +309,10 @@ def _failed_jobs(ctx: CheckContext) -> Iterator[Finding]:
         return
     host, live = db.host, None
     if db.source == "ssm":
-        live, several = _writer_for_stale_host(ctx, db.host)
+        try:
+            live, several = writer_for_stale_db_host(ctx.facts, db.host, ctx.config.database.cluster)
+        except Exception:
+            live, several = None, []  # RDS unreadable: read through DB_HOST as configured
         if several:
             ctx.unknown(f"failed_jobs not read: DB_HOST names no live Aurora cluster and the account has several "
                         f"({', '.join(several)}); set [database] cluster to read them through its writer",
@@ -335,22 +338,6 @@ def _failed_jobs(ctx: CheckContext) -> Iterator[Finding]:
         if live is not None:
             r.evidence.update(read_through=host, db_host=db.host)
         yield from _report(ctx, [r])
-
-
-def _writer_for_stale_host(ctx: CheckContext, host: str) -> tuple[DataStore | None, list[str]]:
-    """The live cluster to read failed_jobs through when DB_HOST is stale (names no live Aurora cluster, resolved
-    or not): ``[database] cluster``, else the account's only live cluster; with several to choose from, their ids.
-    (None, []): DB_HOST is fine, the account has no live cluster, or RDS is unreadable — DB_HOST is read as is."""
-    try:
-        named = db_host_store(ctx.facts, host)
-        if named is not None and named.live:
-            return None, []
-        live = [s for s in live_aurora_stores(ctx.facts, ctx.config.database.cluster) if s.writer_endpoint]
-    except Exception:
-        return None, []
-    if len(live) > 1:
-        return None, [s.id for s in live]
-    return (live[0] if live else None), []
 
 
 def _aws_like(e: Exception) -> bool:

@@ -3,7 +3,8 @@
 - ``redis_endpoints`` / ``redis_store``: every ElastiCache endpoint host, and the replication group or
   cache cluster whose endpoint is ``REDIS_HOST`` with its security groups and port.
 - ``aurora_endpoints`` / ``aurora_store``: the same for Aurora clusters and ``DB_HOST``.
-- ``live_aurora_stores``: the account's live Aurora clusters, judged instead when ``DB_HOST`` names none.
+- ``live_aurora_stores``: the account's live Aurora clusters, judged instead when ``DB_HOST`` names none;
+  ``writer_for_stale_db_host``: the writer endpoint to reach the database through then.
 - ``store_via_chain``: also match a private alias (a CNAME) of one of those endpoints; ``db_host_store``: the
   Aurora cluster behind ``DB_HOST`` that way.
 
@@ -216,6 +217,21 @@ def live_aurora_stores(facts: Facts, cluster: str | None = None) -> list[DataSto
     names no live cluster (a stale name, a deleted cluster), with role ``account``."""
     return [s for s in (_aurora_store(c, "", "account") for c in aurora_clusters(facts)
                         if not cluster or c["DBClusterIdentifier"] == cluster) if s.live]
+
+
+def writer_for_stale_db_host(facts: Facts, host: str,
+                             cluster: str | None = None) -> tuple[DataStore | None, list[str]]:
+    """Where to reach the database when DB_HOST is stale (names no live Aurora cluster, resolved or not): the
+    cluster ``cluster`` names, else the account's only live one — read through its ``writer_endpoint`` with the
+    workers' credentials. With several live clusters to choose from: (None, their ids). (None, []): DB_HOST names
+    a live cluster, or the account has none."""
+    named = db_host_store(facts, host)
+    if named is not None and named.live:
+        return None, []
+    live = [s for s in live_aurora_stores(facts, cluster) if s.writer_endpoint]
+    if len(live) > 1:
+        return None, [s.id for s in live]
+    return (live[0] if live else None), []
 
 
 def _aurora_store(c: dict[str, Any], matched: str, role: str) -> DataStore:

@@ -198,7 +198,7 @@ def working(c: Consumer, longest: float | None = 200.0, running: int = 2, steady
     return c
 
 
-EXPIRED = {"ready": 14, "reserved": 2, "expired_reserved": 1, "oldest_expired_reserved_s": 60.0}
+EXPIRED: dict[str, Any] = {"ready": 14, "reserved": 2, "expired_reserved": 1, "oldest_expired_reserved_s": 60.0}
 
 
 def test_expired_reservation_beside_working_consumers_is_jobs_outliving_retry_after() -> None:
