@@ -333,7 +333,7 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None,
         except RecursionError:
             raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
         except ValueError as e:  # e.g. an integer of thousands of digits
-            raise ConfigError(f"{path}: invalid TOML: {e}") from None
+            raise ConfigError(f"{path}: invalid TOML: {str(e).partition(':')[0]}") from None
     if isinstance(data.get("queues"), dict) and "default" in data["queues"]:
         line = _line_of(text, ("queues", "default"))
         raise ConfigError(f"{path}:{line}: queues.default: 'default' stays on the app hosts and cannot be an "
@@ -351,9 +351,9 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None,
             from_cli[dotted] = value
     try:
         return Config.model_validate(data)
-    except ValidationError as e:
     except RecursionError:
         raise ConfigError(f"{path}: values nested too deeply") from None
+    except ValidationError as e:
         err = e.errors()[0]
         err["msg"] = str(err["msg"]).removeprefix("Value error, ")
         loc = tuple(err["loc"])
