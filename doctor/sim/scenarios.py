@@ -318,7 +318,8 @@ class Scenario:
 
     @property
     def description(self) -> str:
-        return (self.inject.__doc__ or "").strip()
+        """The fault's docstring as one line (`demo --list`, the demo's progress line)."""
+        return " ".join((self.inject.__doc__ or "").split())
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
