@@ -299,7 +299,7 @@ def _guess_key(text: str, line_no: int) -> str | None:
     return None
 
 
-_STREAMS: dict[str, str] = {}  # a pipe or FIFO read once this run: path -> its text
+_STREAMS: dict[tuple[str, int, int], str] = {}  # a pipe or FIFO read once: (path, device, inode) -> its text
 _STREAMS_LOCK = threading.Lock()
 
 
@@ -308,15 +308,16 @@ def read_env_text(path: str | Path) -> str:
     kept for the run (``--env-file <(...)`` can be read again by a re-run check)."""
     p = str(path)
     try:
-        regular = stat.S_ISREG(os.stat(p).st_mode)
+        st = os.stat(p)
     except OSError:
-        regular = True  # read_text_bounded names the problem
-    if regular:
+        return _read(p)  # read_text_bounded names the problem
+    if stat.S_ISREG(st.st_mode):
         return _read(p)
+    key = (p, st.st_dev, st.st_ino)
     with _STREAMS_LOCK:
-        if p not in _STREAMS:
-            _STREAMS[p] = _read(p)
-        return _STREAMS[p]
+        if key not in _STREAMS:
+            _STREAMS[key] = _read(p)
+        return _STREAMS[key]
 
 
 def _read(path: str) -> str:

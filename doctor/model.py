@@ -346,7 +346,7 @@ def load_report(path: str) -> Report:
     except RecursionError:
         raise ReportError(f"{path}: not a report (JSON nested too deeply)") from None
     except ValueError as e:  # e.g. an integer of thousands of digits
-        raise ReportError(f"{path}: not a report ({e})") from None
+        raise ReportError(f"{path}: not a report ({str(e).partition(':')[0]})") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ReportError(f"{path}: not an ame-doctor report (no schema_version)")
     version = data["schema_version"]

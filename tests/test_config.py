@@ -139,3 +139,50 @@ def test_cli_bad_config_exits_2_with_one_line(tmp_path: Path, cli) -> None:  # t
     assert res.stderr.strip().splitlines() == [f"ame-doctor: error: {p}:2: run.concurrency: Input should be "
                                                "greater than or equal to 1"]
     assert "Traceback" not in res.stderr
+
+
+def test_error_line_lookup_is_linear_on_crafted_toml(tmp_path: Path) -> None:
+    """A multi-line string full of '[' + blanks made the old header regex cubic (4 KB: 94.8 s; this 16 KB file:
+    hours). A subprocess with a generous bound is the hang guard; the line is still found."""
+    import subprocess
+    import sys
+
+    p = tmp_path / "crafted.toml"
+    p.write_text('x = """\n' + ("[" + " \t" * 4000 + "a\n") * 2 + '"""\n', encoding="utf-8")
+    code = f"from doctor.config import load_config\nfrom pathlib import Path\nload_config(Path({str(p)!r}))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert f"ConfigError: {p}:1: x: Extra inputs are not permitted" in res.stderr
+
+
+def test_header_lookup_finds_tables_arrays_and_dotted_keys(tmp_path: Path) -> None:
+    p = write(tmp_path, '# c\n[run]\ntimeout = 5\n\n[[sentry.projects]]\n[queues.image]  # heavy\nservice = "s"\n'
+                        'scale = [3, 1]\n')
+    with pytest.raises(ConfigError, match=r":8: queues.image.scale: scale must be"):
+        load_config(p)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[aws]\nregion = "eu west 1!"\n', ":2: aws.region: must be an AWS region such as eu-west-1, got 'eu west 1!'"),
+    ('[ecs]\ncluster = ""\n', ":2: ecs.cluster: must be an ECS name"),
+    ("[redis]\nport = 99999\n", ":2: redis.port: Input should be less than or equal to 65535"),
+    ("[redis]\ndb = -1\n", ":2: redis.db: Input should be greater than or equal to 0"),
+    ("[run]\nwindow_minutes = 100000000000\n", ":2: run.window_minutes: Input should be less than or equal to 10080"),
+    ("[run]\ntimeout = inf\n", ":2: run.timeout: Input should be a finite number"),
+    ("[exec]\ntimeout = nan\n", ":2: exec.timeout: Input should be a finite number"),
+])
+def test_values_that_cannot_work_are_refused_at_load(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected.replace("[", r"\[").replace("(", r"\(")):
+        load_config(write(tmp_path, text))
+
+
+def test_valid_names_still_load(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, '[aws]\nregion = "us-gov-west-1"\n[ecs]\ncluster = '
+                                      '"arn:aws:ecs:eu-west-1:123456789012:cluster/prod_1"\n[redis]\nport = 6380\n'))
+    assert cfg.aws.region == "us-gov-west-1" and cfg.ecs.cluster.endswith("cluster/prod_1")
+
+
+def test_a_flag_error_names_the_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"^--soak-minutes -5: Input should be greater than or equal to 0$"):
+        load_config(None, {"run.soak_minutes": -5}, {"run.soak_minutes": "--soak-minutes"})

@@ -131,3 +131,53 @@ def test_load_errors(tmp_path: Path) -> None:
     ok = tmp_path / "ok.env"
     ok.write_text("A=1\n")
     assert load(ok).values == {"A": "1"} and load(ok).path == str(ok)
+
+
+# --- ${VAR} expansion is bounded (phpdotenv would expand ${L}${L} chains until PHP runs out of memory) --
+def test_nested_expansion_beyond_the_value_bound_is_refused_naming_the_line() -> None:
+    from doctor.dotenv import MAX_VALUE_CHARS, DotenvLimitError
+
+    lines = ["L0=0123456789abcdef", *(f"L{i}=${{L{i - 1}}}${{L{i - 1}}}" for i in range(1, 25))]
+    with pytest.raises(DotenvLimitError, match=rf"line 14: L13: \$\{{\.\.\.\}} expansion refused: a value "
+                                                rf"expanding beyond {MAX_VALUE_CHARS} characters"):
+        parse("\n".join(lines))  # 24 levels: 268 M characters before the bound
+
+
+def test_too_many_nested_references_are_refused() -> None:
+    from doctor.dotenv import MAX_DEPTH, DotenvLimitError
+
+    chain = ["D0=x", *(f"D{i}=${{D{i - 1}}}" for i in range(1, MAX_DEPTH + 1))]
+    assert parse("\n".join(chain)).values[f"D{MAX_DEPTH}"] == "x"  # MAX_DEPTH levels are fine
+    with pytest.raises(DotenvLimitError, match=f"line {MAX_DEPTH + 2}: D{MAX_DEPTH + 1}: .*more than {MAX_DEPTH} "
+                                               "nested references"):
+        parse("\n".join([*chain, f"D{MAX_DEPTH + 1}=${{D{MAX_DEPTH}}}"]))
+
+
+def test_the_whole_file_expansion_is_bounded() -> None:
+    from doctor.dotenv import MAX_TOTAL_CHARS, MAX_VALUE_CHARS, DotenvLimitError
+
+    big = "B=" + "x" * (MAX_VALUE_CHARS - 10)
+    copies = [f"C{i}=${{B}}" for i in range(MAX_TOTAL_CHARS // MAX_VALUE_CHARS + 1)]  # each within the value bound
+    with pytest.raises(DotenvLimitError, match="expand beyond .* characters in all"):
+        parse("\n".join([big, *copies]))
+
+
+def test_many_references_in_one_value_expand_in_one_pass() -> None:
+    env = parse("A=ab\nB=" + "${A}-" * 5000 + "\n")
+    assert env.values["B"] == "ab-" * 5000
+
+
+def test_load_names_the_file_of_a_refused_expansion(tmp_path: Path) -> None:
+    p = tmp_path / "prod.env"
+    p.write_text("\n".join(["L0=0123456789abcdef", *(f"L{i}=${{L{i - 1}}}${{L{i - 1}}}" for i in range(1, 16))]))
+    with pytest.raises(DotenvReadError, match=rf"^{p}: line 14: L13: "):
+        load(p)
+
+
+def test_a_file_beyond_the_size_bound_is_refused(tmp_path: Path) -> None:
+    from doctor.dotenv import MAX_FILE_BYTES
+
+    p = tmp_path / "huge.env"
+    p.write_text("A=" + "x" * MAX_FILE_BYTES)
+    with pytest.raises(DotenvReadError, match="too large"):
+        load(p)

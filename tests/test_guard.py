@@ -130,3 +130,30 @@ def test_session_retries_and_timeouts(monkeypatch: pytest.MonkeyPatch, env: str 
     assert cfg.retries["mode"] == mode and cfg.retries["total_max_attempts"] >= 2
     assert (cfg.connect_timeout, cfg.read_timeout) == (3, 7)
     assert aws.client("ecs") is aws.client("ecs")  # one cached client per service
+
+
+def test_no_attribute_hands_out_an_unguarded_session(moto_session: Any) -> None:
+    """The boto3 session is private and carries the guard itself: nothing reachable from an AwsSession's
+    public attributes can make a client around it, and a client made from the session anyway is guarded."""
+    import boto3
+    import botocore.session
+
+    aws = AwsSession("eu-west-1")
+    aws.client("ssm")  # the session exists now
+    assert not hasattr(aws, "session")
+    for name in dir(aws):
+        if name.startswith("_"):
+            continue
+        value = getattr(aws, name)
+        assert not isinstance(value, boto3.Session | botocore.session.Session), name
+    raw = aws._boto_session().client("ssm")  # even through the private door
+    with pytest.raises(WriteRefused, match="ssm:PutParameter"):
+        raw.put_parameter(Name="/x/Y", Value="v", Type="String")
+
+
+def test_the_reachability_call_is_guarded_and_read_only(moto_session: Any) -> None:
+    aws = AwsSession("eu-west-1")
+    answer, error = aws.reach("sts", "c")
+    assert error is None and answer is not None and answer["Account"]
+    assert aws.reach("ecs", "no-such-cluster")[1] is None
+    assert aws.calls == [("sts", "GetCallerIdentity"), ("ecs", "DescribeClusters")]

@@ -128,7 +128,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"ame-doctor: wrote {out_fmt} decision to {path}", file=sys.stderr)
     refusal = next((r for r in decision.rules if r.id == "data-available" and r.verdict == "fail"), None)
     if refusal is not None:
-        print(f"ame-doctor: gate refused: no data to decide on: {engine.redactor.scrub(refusal.detail)}",
+        print(f"ame-doctor: gate refused: no data to decide on: {engine.redactor.scrub(refusal.evidence['reason'])}",
               file=sys.stderr)
         return EXIT_CANNOT_RUN
     return EXIT_OK if decision.allowed else EXIT_FINDINGS

@@ -49,8 +49,11 @@ def test_cli_healthy_headless(cli, tmp_path: Path) -> None:  # type: ignore[no-u
     from doctor.registry import all_checks
 
     out = tmp_path / "demo.md"
-    res = cli("demo", "healthy", "--format", "json", "--output", str(out), timeout=240)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    res = cli("demo", "healthy", "--format", "json", "--output", str(out), env={"TMPDIR": str(tmp)}, timeout=240)
     assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in tmp.glob("ame-demo-*")) == []  # its app root, .env and report are gone
     report = json.loads(res.stdout)
     assert [c["id"] for c in report["checks"]] == [c.id for c in all_checks()]
     assert report["target"]["cluster"] == "propertyfeedtemplate-production"
@@ -59,6 +62,31 @@ def test_cli_healthy_headless(cli, tmp_path: Path) -> None:  # type: ignore[no-u
     assert not [c for p in report["playbooks"] for c in p["causes"] if c["state"] in ("confirmed", "likely")]
     assert "injected: no fault -> diagnosed" in res.stderr
     assert out.read_text(encoding="utf-8").startswith("# ame-doctor:")
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
+def test_demo_removes_its_temp_dir_on_error_and_ctrl_c(failure: type[BaseException], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+    import tempfile
+
+    from doctor.commands import demo
+    from doctor.sim import scenarios
+
+    seen: list[Path] = []
+
+    def broken_start(scenario: Any, progress: Any, workdir: Path) -> Any:
+        (workdir / "production.env").write_text("DB_PASSWORD=s3cret\n")  # what a real start leaves there
+        seen.append(workdir)
+        raise failure("while starting")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(scenarios, "start", broken_start)
+    args = argparse.Namespace(list=False, scenario="healthy", headless=True, format="text", output=[], no_color=True)
+    with pytest.raises(failure):
+        demo.main(args, ["demo"])
+    assert seen and seen[0].parent == tmp_path and not seen[0].exists()
+    assert list(tmp_path.glob("ame-demo-*")) == []
 
 
 # --- the scenario matrix ----------------------------------------------------------------------

@@ -128,3 +128,16 @@ def test_release_host_consumers_and_outputs(cli: Any, gate_world: dict[str, Any]
 
     suite = ET.parse(out_xml).getroot()
     assert suite.get("tests") == str(len(d["rules"])) and suite.get("failures") == "0"
+
+
+def test_gate_refuses_when_aws_cannot_be_reached(cli: Any, refused_port: int, tmp_path: Path) -> None:
+    """No data is never 'all services settled': exit 3, one refusal rule, no command to paste."""
+    res = cli("gate", "--scale", "image=1", "--soak-minutes", "0", "--format", "json", "--output",
+              f"json={tmp_path / 'gate.json'}", env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{refused_port}"},
+              timeout=75)
+    assert res.returncode == 3, res.stderr
+    assert "ame-doctor: gate refused: no data to decide on: AWS endpoint unreachable: Could not connect" in res.stderr
+    d = json.loads(res.stdout)
+    assert d["allowed"] is False and d["commands"] == []
+    assert [(r["id"], r["verdict"]) for r in d["rules"]] == [("data-available", "fail")]
+    assert json.loads((tmp_path / "gate.json").read_text()) == d

@@ -96,3 +96,12 @@ def test_watch_cli_headless(moto_endpoint: str, redis_clean: Any, dns_server: An
     assert soak["schema_version"] == 1 and soak["healthy"] and {q["queue"] for q in soak["queues"]} == {"sync", "image", "bulk"}
     bad = cli("watch", "--interval", "0", "--duration", "1")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_watch_with_no_data_stops_at_the_first_sample(cli, refused_port: int) -> None:  # type: ignore[no-untyped-def]
+    """AWS refused: no soak verdict on nothing — exit 3 after the first sample, not 900 s of empty samples."""
+    res = cli("watch", "--interval", "1", "--duration", "600", "--headless",
+              env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{refused_port}"}, timeout=75)
+    assert res.returncode == 3, res.stderr
+    assert "ame-doctor: cannot run: watch has no data: AWS endpoint unreachable: Could not connect" in res.stderr
+    assert "Traceback" not in res.stderr

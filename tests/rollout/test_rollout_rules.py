@@ -127,3 +127,22 @@ def test_release_host_consumers_after_soak() -> None:
 def test_release_host_consumers_refused(attrs: dict, rule: str) -> None:
     allowed, rules, commands = decide(GateRequest(release_host_consumers=["image"]), views(image=attrs))
     assert not allowed and rules[rule].verdict == "fail" and commands == []
+
+
+def test_no_data_is_a_refusal_not_an_evaluation() -> None:
+    """Services unreadable (AWS unreachable): empty views would pass 'nothing in flight'; the gate refuses."""
+    request = GateRequest(scale={"image": 2}, soak_minutes=15)
+    allowed, rules, commands = evaluate(request, views(), NOW, "propertyfeedtemplate-production",
+                                        unreadable="AWS endpoint unreachable: Could not connect")
+    assert not allowed and commands == []
+    assert [(r.id, r.verdict) for r in rules] == [("data-available", "fail")]
+    assert "no data to decide on: AWS endpoint unreachable" in rules[0].detail
+
+
+def test_nothing_in_flight_names_what_it_read() -> None:
+    missing = {q: {"exists": False} for q in ("sync", "image", "bulk")}
+    _, rules, _ = decide(GateRequest(scale={"image": 2}), views(**missing))
+    assert rules["nothing-in-flight"].detail == "settled: no service found"
+    assert rules["service-exists"].verdict == "fail"
+    _, rules, _ = decide(GateRequest(scale={"image": 2}))
+    assert rules["nothing-in-flight"].detail.startswith("settled: propertyfeedtemplate-sync, ")
