@@ -57,6 +57,7 @@ def inputs(size: int) -> dict[str, str]:
         "run of letters": rep("a"),
         "scheme://user: runs": rep("a://b:"),
         "userinfo without @": ("x://u:" + "p" * size)[:size],
+        "the secret back to back": rep(s),
         "secret prefix, raw": rep(s[:-1] + " "),
         "secret prefix, url-encoded": rep(quote(s, safe="")[:-1] + " "),
         "secret prefix, html/json": rep("Pl4nt&#x2F;ed\\u002bssm&amp;"),

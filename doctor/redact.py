@@ -233,20 +233,18 @@ def _strong_spans(pat: re.Pattern[str], text: str) -> list[tuple[int, int]]:
     """Where strong secrets are in ``text``, overlapping matches merged (two secrets written back to back
     leave nothing of either), base64 matches widened to their partial neighbours and padding."""
     spans: list[tuple[int, int]] = []
-    pos = 0
-    while (m := pat.search(text, pos)) is not None:
+    m = pat.search(text)
+    while m is not None:
         start, end = _widened(m, text)
-        probe = m.start() + 1
-        while probe < end:  # a match starting inside this one may run past its end
-            inner = pat.match(text, probe)
-            if inner is not None:
-                end = max(end, _widened(inner, text)[1])
-            probe += 1
+        nxt = pat.search(text, m.start() + 1)
+        while nxt is not None and nxt.start() < end:  # starts inside this one: may run past its end
+            end = max(end, _widened(nxt, text)[1])
+            nxt = pat.search(text, nxt.start() + 1)
         if spans and start <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
         else:
             spans.append((start, end))
-        pos = end
+        m = nxt
     return spans
 
 
