@@ -93,9 +93,7 @@ def cloudtrail(cloudtrail_standin: object, monkeypatch: pytest.MonkeyPatch) -> o
     from doctor.sim.cloudtrail import CloudTrailStandIn
 
     assert isinstance(cloudtrail_standin, CloudTrailStandIn)
-    cloudtrail_standin.events.clear()
-    cloudtrail_standin.calls.clear()
-    cloudtrail_standin.throttle_next, cloudtrail_standin.deny = 0, False
+    cloudtrail_standin.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", cloudtrail_standin.url)
     return cloudtrail_standin
 

@@ -97,6 +97,8 @@ class CloudTrailStandIn:
     calls: list[dict[str, Any]] = field(default_factory=list)  # each request: region + body
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _results: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)  # query -> (version, found)
+    _version: int = 0  # bumped by every add() and reset()
 
     @property
     def url(self) -> str:
@@ -135,6 +137,16 @@ class CloudTrailStandIn:
     def add(self, entry: dict[str, Any], region: str = "eu-west-1") -> None:
         with self._lock:
             self.events.setdefault(region, []).append(entry)
+            self._version += 1
+
+    def reset(self) -> None:
+        """No events, no calls, no throttling or denial (a test's fresh CloudTrail)."""
+        with self._lock:
+            self.events.clear()
+            self.calls.clear()
+            self._results.clear()
+            self._version += 1
+            self.throttle_next, self.deny = 0, False
 
     def all_events(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -182,9 +194,13 @@ class CloudTrailStandIn:
                                           sort_keys=True).encode()).hexdigest()[:16]
         offset = _offset(request.get("NextToken"), query)
         with self._lock:
-            events = [e for e in self.events.get(region, []) if start <= _time(e["EventTime"], start) <= end
-                      and (not attrs or _matches(e, attrs[0]))]
-        events.sort(key=lambda e: -float(e["EventTime"]))
+            cached = self._results.get(query)
+            if cached is None or cached[0] != self._version:  # a query's result, kept while nothing is added
+                found = [e for e in self.events.get(region, []) if start <= _time(e["EventTime"], start) <= end
+                         and (not attrs or _matches(e, attrs[0]))]
+                found.sort(key=lambda e: -float(e["EventTime"]))
+                cached = self._results[query] = (self._version, found)
+        events = cached[1]
         page = events[offset:offset + limit]
         out: dict[str, Any] = {"Events": page}
         if offset + limit < len(events):

@@ -4,8 +4,9 @@ bounded by the window, by ``max_pages`` pages of 50 per name and by the run's de
 LookupEvents allows 2 calls per second per account and region: botocore's retry absorbs short
 throttling; throttling that outlasts it stops the reading and says how far it got (``partial``).
 A failed call (``errorCode`` in the record) changed nothing and is left out. Who made the change is
-the principal from ``userIdentity``; request parameters pass the run's redactor, parameter values
-never appear.
+the principal from ``userIdentity``. Parameter values never appear, secret-looking request parameters are
+masked here; every text then passes the run's redactor when the timeline is assembled (all the run's
+secrets are known by then).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from doctor.aws import THROTTLE_CODES, AwsSession, error_code
 from doctor.model import TimelineEvent, TimelineKind
-from doctor.redact import MASK, Redactor
+from doctor.redact import MASK, Redactor, clip
 from doctor.timeline.catalogue import BY_NAME, CATALOGUE, ChangeKind
 from doctor.timeline.sources import SourceRead, Window, iso, when
 from doctor.timeline.tokens import arn_name, describe, family, parameter_name, role_name, split, token
@@ -36,6 +37,7 @@ def read(out: SourceRead, aws: AwsSession, window: Window, max_pages: int, redac
          kinds: Iterable[ChangeKind] = CATALOGUE) -> None:
     """Every catalogued write event in the window into ``out`` (stops at the first denial or persistent throttle)."""
     kinds = list(kinds)
+    keys = SecretKeys(redactor)
     target = aws.region_name
     for n, kind in enumerate(kinds):
         if window.expired():
@@ -44,7 +46,7 @@ def read(out: SourceRead, aws: AwsSession, window: Window, max_pages: int, redac
         region = kind.region if kind.region and kind.region != target else None
         client = aws.client("cloudtrail", region=region) if region else aws.client("cloudtrail")
         try:
-            pages_left = _lookup(out, client, kind, window, max_pages, redactor)
+            pages_left = _lookup(out, client, kind, window, max_pages, keys)
         except Exception as e:
             if error_code(e) in THROTTLE_CODES:
                 out.cut_short(f"throttled by CloudTrail at {kind.name}; {n} of {len(kinds)} event names read")
@@ -55,7 +57,7 @@ def read(out: SourceRead, aws: AwsSession, window: Window, max_pages: int, redac
 
 
 def _lookup(out: SourceRead, client: Any, kind: ChangeKind, window: Window, max_pages: int,
-            redactor: Redactor) -> bool:
+            keys: SecretKeys) -> bool:
     """Read one event name's pages into ``out``; True when pages were left unread."""
     token_: str | None = None
     for _ in range(max_pages):
@@ -66,7 +68,7 @@ def _lookup(out: SourceRead, client: Any, kind: ChangeKind, window: Window, max_
             kwargs["NextToken"] = token_
         resp = client.lookup_events(**kwargs)
         for raw in resp.get("Events", []):
-            event = parse(raw, redactor)
+            event = parse(raw, keys)
             if event is not None and window.contains(when(event.at)):
                 out.events.append(event)
         token_ = resp.get("NextToken")
@@ -75,7 +77,21 @@ def _lookup(out: SourceRead, client: Any, kind: ChangeKind, window: Window, max_
     return True
 
 
-def parse(raw: dict[str, Any], redactor: Redactor) -> TimelineEvent | None:
+class SecretKeys:
+    """``Redactor.is_secret_key``, remembered per key name: request parameters repeat the same few keys."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self._seen: dict[str, bool] = {}
+
+    def __call__(self, key: str) -> bool:
+        hit = self._seen.get(key)
+        if hit is None:
+            hit = self._seen[key] = self.redactor.is_secret_key(key)
+        return hit
+
+
+def parse(raw: dict[str, Any], keys: SecretKeys) -> TimelineEvent | None:
     """One ``Events[]`` entry of LookupEvents as a change; None for a failed call or an event we do not track."""
     kind = BY_NAME.get(str(raw.get("EventName", "")))
     at = when(raw.get("EventTime"))
@@ -92,18 +108,20 @@ def parse(raw: dict[str, Any], redactor: Redactor) -> TimelineEvent | None:
     request = record.get("requestParameters") or {}
     if not isinstance(request, dict):
         request = {}
-    tokens = list(dict.fromkeys(kind.tokens(request) + _resource_tokens(raw.get("Resources") or [])))
+    # the request names what changed; Resources[] only when it does not (CloudTrail fills it for some services)
+    tokens = list(dict.fromkeys(kind.tokens(request))) or _resource_tokens(raw.get("Resources") or [])
     verb = kind.describe(request)
     subject = describe(tokens[0]) if tokens else kind.source.split(".", 1)[0]
     detail: dict[str, Any] = {"event": kind.name, "event_source": kind.source, "phrase": {
-        "subject": tokens[0] if tokens else "", "verb": verb}, "request": redact_request(request, redactor)}
+        "subject": tokens[0] if tokens else "", "verb": verb}, "request": redact_request(request, keys)}
     if record.get("awsRegion"):
         detail["region"] = record["awsRegion"]
-    return TimelineEvent(
+    return TimelineEvent.model_construct(  # built here from checked parts: thousands per run, no re-validation
         id=f"cloudtrail:{raw.get('EventId') or record.get('eventID') or at.isoformat() + kind.name}",
-        at=iso(at), kind=TimelineKind.change, source="cloudtrail", title=redactor.scrub(f"{subject} {verb}"),
+        at=iso(at), kind=TimelineKind.change, source="cloudtrail", title=f"{subject} {verb}",
         actor=principal(record.get("userIdentity"), raw.get("Username")), resources=tokens,
-        services=[name for kind_, name in map(split, tokens) if kind_ == "service"], detail=detail)
+        services=[name for kind_, name in map(split, tokens) if kind_ == "service"], signals=[], finding=None,
+        detail=detail)
 
 
 def _resource_tokens(resources: list[Any]) -> list[str]:
@@ -136,24 +154,23 @@ def principal(identity: Any, username: Any = None) -> str | None:
     return str(username) if username else None
 
 
-def redact_request(request: Any, redactor: Redactor, key: str | None = None) -> Any:
+def redact_request(request: Any, secret: SecretKeys, key: str | None = None) -> Any:
     """CloudTrail request parameters as output may show them: parameter values dropped, secret-looking keys
     masked (``masterUserPassword``, ``authToken``, an ``environment`` entry named like a secret), long strings
-    cut, then the run's redactor over every string."""
+    cut (the run's redactor passes over the text when the timeline is assembled)."""
     if isinstance(request, dict):
-        secret_pair = isinstance(request.get("name"), str) and redactor.is_secret_key(request["name"])
+        secret_pair = isinstance(request.get("name"), str) and secret(request["name"])
         out: dict[str, Any] = {}
         for k, v in request.items():
             if k == "value" and key is None:
                 continue  # PutParameter's value: never shown
-            if (k == "value" and secret_pair) or (redactor.is_secret_key(k) and v not in (None, "")):
+            if (k == "value" and secret_pair) or (secret(k) and v not in (None, "")):
                 out[k] = MASK
             else:
-                out[k] = redact_request(v, redactor, k)
+                out[k] = redact_request(v, secret, k)
         return out
     if isinstance(request, list):
-        return [redact_request(v, redactor, key) for v in request]
+        return [redact_request(v, secret, key) for v in request]
     if isinstance(request, str):
-        text = redactor.scrub(request)
-        return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
+        return request if len(request) <= MAX_TEXT else clip(request, MAX_TEXT, marker="...")
     return request

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from doctor.aws import denied_action, is_unreachable
 from doctor.model import SourceStatus, TimelineEvent, TimelineSource
@@ -35,6 +36,15 @@ def iso(at: datetime) -> str:
 
 def when(value: object) -> datetime | None:
     """An AWS timestamp as an aware UTC datetime, or None."""
+    if isinstance(value, str):
+        return _when_text(value)
+    at = parse_datetime(value)
+    return at.astimezone(UTC) if at is not None else None
+
+
+@lru_cache(maxsize=1 << 16)
+def _when_text(value: str) -> datetime | None:
+    """An event's ISO time, read once however many times the timeline compares it."""
     at = parse_datetime(value)
     return at.astimezone(UTC) if at is not None else None
 

@@ -14,11 +14,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from doctor.aws import AwsSession, is_allowed
-from doctor.model import SourceStatus
+from doctor.model import SourceStatus, Timeline
 from doctor.redact import Redactor
 from doctor.sim.cloudtrail import CloudTrailStandIn, event
+from doctor.timeline.assemble import scrub
 from doctor.timeline.catalogue import BY_NAME, CATALOGUE
-from doctor.timeline.cloudtrail import parse, principal, read, redact_request
+from doctor.timeline.cloudtrail import SecretKeys, parse, principal, read, redact_request
 from doctor.timeline.sources import SourceRead, Window, guarded
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -122,18 +123,21 @@ def test_global_service_events_are_read_in_us_east_1(cloudtrail: CloudTrailStand
 def test_request_parameters_are_redacted_and_values_never_shown() -> None:
     redactor = Redactor()
     redactor.add_secret("s3cret-db-password")
+    keys = SecretKeys(redactor)
     raw = event("ModifyDBCluster", "rds.amazonaws.com", NOW, {
         "dBClusterIdentifier": "ame-aurora", "masterUserPassword": "Sup3rSecret!", "applyImmediately": True,
         "description": "rotated from s3cret-db-password"})
-    e = parse(raw, redactor)
+    e = parse(raw, keys)
     assert e is not None
+    assert e.detail["request"]["masterUserPassword"] == "***"
+    scrub(Timeline(events=[e]), redactor)  # the run's redactor, once every secret of the run is known
     assert e.detail["request"] == {"dBClusterIdentifier": "ame-aurora", "masterUserPassword": "***",
                                    "applyImmediately": True, "description": "rotated from ***"}
     put = parse(event("PutParameter", "ssm.amazonaws.com", NOW, {"name": PARAM, "type": "String",
-                                                                 "value": "db.example.internal"}), redactor)
+                                                                 "value": "db.example.internal"}), keys)
     assert put is not None and "db.example.internal" not in put.model_dump_json()
     env = redact_request({"containerDefinitions": [{"environment": [
-        {"name": "DB_PASSWORD", "value": "plain-pw"}, {"name": "DB_HOST", "value": "db.internal"}]}]}, redactor)
+        {"name": "DB_PASSWORD", "value": "plain-pw"}, {"name": "DB_HOST", "value": "db.internal"}]}]}, keys)
     assert env["containerDefinitions"][0]["environment"] == [{"name": "DB_PASSWORD", "value": "***"},
                                                              {"name": "DB_HOST", "value": "db.internal"}]
 
@@ -167,6 +171,7 @@ def test_every_catalogued_write_reads_as_a_sentence_and_touches_a_resource() -> 
         "ModifyDBCluster": {"dBClusterIdentifier": "ame-aurora"}, "FailoverDBCluster": {"dBClusterIdentifier": "ame-aurora"},
         "DeleteDBCluster": {"dBClusterIdentifier": "ame-aurora"},
         "ModifyReplicationGroup": {"replicationGroupId": "ame-redis", "cacheNodeType": "cache.r6g.large"},
+        "TestFailover": {"replicationGroupId": "ame-redis", "nodeGroupId": "0001"},
         "UpdateFunctionConfiguration20150331v2": {"functionName": "scaler", "timeout": 30},
         "DisableRule": {"name": "scaler-tick"}, "PutRule": {"name": "scaler-tick", "state": "DISABLED"},
         "PutRolePolicy": {"roleName": "exec", "policyName": "ssm"}, "DeleteRolePolicy": {"roleName": "exec", "policyName": "ssm"},
@@ -176,7 +181,7 @@ def test_every_catalogued_write_reads_as_a_sentence_and_touches_a_resource() -> 
     assert set(requests) == set(BY_NAME)
     titles = {}
     for name, request in requests.items():
-        e = parse(event(name, BY_NAME[name].source, NOW, request, resources=[]), Redactor())
+        e = parse(event(name, BY_NAME[name].source, NOW, request, resources=[]), SecretKeys(Redactor()))
         assert e is not None and e.resources, name
         titles[name] = e.title
     assert titles["UpdateService"] == "ECS service app-image updated: desired count set to 0"
