@@ -1,6 +1,7 @@
 """--fail-on / --strict and the exit codes (doctor.model EXIT_*):
 0 healthy; 1 a finding at or above --fail-on (default error), or with --strict any unknown/error
-check; 2 usage/config error; 3 the doctor could not run. One case per combination, through the real
+check; 2 usage/config error; 3 the doctor could not run — AWS unreachable, or no check gathered evidence
+(every one unknown/error/skipped), strict or not. One case per combination, through the real
 engine with synthetic checks (no AWS), plus the CLI path for flags, config keys and precedence."""
 
 from __future__ import annotations
@@ -121,3 +122,35 @@ def test_cli_exit_codes(cli, synth_env: dict[str, str], tmp_path: Path, args: li
     assert res.returncode == want, res.stderr
     if want == 2:
         assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+
+
+# --- no evidence: every check unknown, error or skipped -> 3, whatever --strict and --fail-on say -----------
+def _blind(first: str, second: str, severity: str | None) -> list[RegisteredCheck]:
+    """Two checks that gather no evidence (``unknown`` / ``error``), the first possibly with a finding."""
+    def blind(state: str, with_finding: bool):  # type: ignore[no-untyped-def]
+        def run(ctx):  # type: ignore[no-untyped-def]
+            if with_finding and severity:
+                yield ctx.finding("k", "res", severity=severity, severity_name=severity)
+            if state == "error":
+                raise RuntimeError("a bug in the check")
+            ctx.unknown("cannot see it", unlock="ec2:DescribeThings")
+        return run
+
+    kind = FindingKind(severity=Severity.info, title="a {severity_name} finding", why="w", fix="r")
+    meta = {"proves": "p", "why": "w", "remediation": "r", "kinds": {"k": kind}}
+    return [RegisteredCheck(CheckMeta(id="blind.one", title="1", order=1, **meta), blind(first, True), "t.one"),
+            RegisteredCheck(CheckMeta(id="blind.two", title="2", order=2, **meta), blind(second, False), "t.two")]
+
+
+BLIND = list(itertools.product(["unknown", "error"], ["unknown", "error"], [None, "info", "warning"], [False, True]))
+
+
+@pytest.mark.parametrize(("first", "second", "severity", "strict"), BLIND,
+                         ids=[f"{a}+{b}-finding={c}-strict={d}" for a, b, c, d in BLIND])
+def test_no_evidence_is_never_exit_0(first: str, second: str, severity: str | None, strict: bool) -> None:
+    config = Config.model_validate({"run": {"fail_on": "warning", "strict": strict}})
+    report = asyncio.run(Engine(config, _blind(first, second, severity), EngineOptions(diagnose=False)).run())
+    assert report.check("blind.two").status.value == second  # type: ignore[union-attr]
+    # a finding at --fail-on is still reported as one (1); anything else without evidence is 3
+    assert report.exit_code == (1 if severity == "warning" else 3)
+    assert report.status.value == "unknown"

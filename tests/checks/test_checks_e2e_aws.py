@@ -188,10 +188,12 @@ def test_env_file_missing_is_unknown(platform: Platform, cli: Any) -> None:
     cfg.write_text('[aws]\nregion = "eu-west-1"\n')
     res = cli("run", "--format", "json", "--config", str(cfg), "--only", "env.drift")
     report = json.loads(res.stdout)
-    assert res.returncode == 0 and status(report) == {"env.drift": "unknown"}
+    # the only check selected could not run: the run gathered no evidence — exit 3, strict or not
+    assert res.returncode == 3 and status(report) == {"env.drift": "unknown"}
     assert report["checks"][0]["unlock"] == "--env-file PATH"
+    assert "cannot run: no check gathered evidence" in res.stderr
     res = cli("run", "--format", "json", "--config", str(cfg), "--only", "env.drift", "--strict")
-    assert res.returncode == 1
+    assert res.returncode == 3
 
 
 @pytest.mark.skipif("s3.access" not in AVAILABLE, reason="s3.access not implemented in this tree")
