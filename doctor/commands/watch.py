@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 HELP = "observe the soak window: backlog trend, drain rate, restarts, new errors"
 DESCRIPTION = "Repeat the cheap checks and end with a soak verdict (exit 0 healthy, 1 not)."
-WATCH_CHECKS = ("ecs.service", "ecs.startup", "queue.state")  # the cheap checks: one sample each interval
+# the cheap checks: one sample each interval (the optional integrations are skipped when not configured)
+WATCH_CHECKS = ("ecs.service", "ecs.startup", "queue.state", "sentry.errors", "scaler.controller")
 INTERVAL = (0.1, 3600.0)  # seconds: finite, never a tight loop against AWS
 DURATION = (0.1, 86400.0)
 

@@ -2,7 +2,8 @@
 
 Each sample is one set of queue views (from whatever sampler the caller injects: the real checks, a
 script in tests). Per queue the soak gives the backlog trend, drain rate, time to empty, restarts and
-new error signals, and five verdicts; the soak is healthy when every queue passes all five.
+new error signals, and six verdicts (the sixth: the burst/drain controller not failing); the soak is healthy
+when every queue passes all six.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from doctor import __version__
-from doctor.rollout.views import CONNECTIVITY_PREFIXES, FAILING_QUEUE_SIGNALS, QueueView
+from doctor.rollout.views import (
+    CONNECTIVITY_PREFIXES,
+    CONTROLLER_FAILING_SIGNALS,
+    FAILING_QUEUE_SIGNALS,
+    QueueView,
+)
 
 WATCH_SCHEMA_VERSION = 1
 NO_STORM = 10**9  # restart-storm threshold for a running summary: storms are judged at the end only
@@ -69,7 +75,7 @@ def _sample(view: QueueView, elapsed: float) -> Sample:
 
 
 def summarise(q: QueueSoak, restart_storm: int) -> None:
-    """Trend, restarts, new errors, and the five soak verdicts for one queue (in place)."""
+    """Trend, restarts, new errors, and the six soak verdicts for one queue (in place)."""
     known = [(s.elapsed_s, s.backlog) for s in q.samples if s.backlog is not None]
     if len(known) >= 2 and known[-1][0] > known[0][0]:
         minutes = (known[-1][0] - known[0][0]) / 60
@@ -93,6 +99,7 @@ def summarise(q: QueueSoak, restart_storm: int) -> None:
         "jobs not failing in loops": not (all_signals & FAILING_QUEUE_SIGNALS),
         "backlog trending down": backlog_down,
         "no fresh connectivity errors": not any(x.startswith(CONNECTIVITY_PREFIXES) for x in q.new_errors),
+        "controller not failing": not (all_signals & CONTROLLER_FAILING_SIGNALS),
     }
     q.healthy = all(q.verdicts.values())
 

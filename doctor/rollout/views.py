@@ -15,8 +15,18 @@ from doctor.model import Finding, Report, Severity
 from doctor.util import parse_datetime, to_int
 
 # checks whose failure (error or worse) for a queue's service blocks widening it
-HEALTH_CHECKS = ("ecs.service", "ecs.startup", "reach.redis", "reach.aurora", "queue.state")
-CONNECTIVITY_PREFIXES = ("reach.redis_", "reach.aurora_", "logs.db_", "logs.redis_", "dns.")
+HEALTH_CHECKS = ("ecs.service", "ecs.startup", "reach.redis", "reach.aurora", "queue.state", "sentry.errors",
+                 "scaler.controller")
+# the optional integrations: their findings about no queue in particular (a Sentry burst without a queue tag,
+# the controller itself) are about every queue
+PLATFORM_WIDE_CHECKS = ("sentry.errors", "scaler.controller")
+CONNECTIVITY_PREFIXES = ("reach.redis_", "reach.aurora_", "logs.db_", "logs.redis_", "dns.", "sentry.redis_burst",
+                         "sentry.db_burst")
+# the controller itself failing (the simulated role denial is advisory and does not count)
+CONTROLLER_FAILING_SIGNALS = {"scaler.missing", "scaler.errors", "scaler.throttled", "scaler.disabled",
+                              "scaler.no_redis_path", "scaler.no_ecs_path"}
+# what the controller did to a queue: the queue's symptom, not a reason to refuse changing it
+CONTROLLER_SYMPTOM_SIGNALS = {"scaler.idle_with_backlog", "scaler.drained_too_early"}
 FAILING_QUEUE_SIGNALS = {"queue.failing_requeue", "queue.attempts_exhausted", "logs.max_attempts"}
 NOT_STEADY_SIGNALS = {"ecs.not_steady", "ecs.zero_running", "ecs.restart_storm", "ecs.circuit_breaker_tripped",
                       "ecs.deployment_in_progress"}
@@ -75,6 +85,8 @@ def _about(check_id: str, f: Finding, queue: str, service: str) -> bool:
     vantage = ev.get("vantage")
     if vantage == "host" and check_id.startswith("reach."):
         return False  # reachability from the operator's own host says nothing about this worker
+    if check_id in PLATFORM_WIDE_CHECKS and not ev.get("queue") and not ev.get("service"):
+        return True
     return (service in f.resources or ev.get("service") == service or vantage == f"task:{service}"
             or ev.get("queue") == queue)
 
@@ -115,7 +127,8 @@ def _apply_findings(v: QueueView, report: Report) -> None:
         if not _about(check.id, f, v.queue, v.service):
             continue
         v.signals.update(f.signals)
-        if check.id in HEALTH_CHECKS and f.severity.rank >= Severity.error.rank:
+        symptom = bool(f.signals) and set(f.signals) <= CONTROLLER_SYMPTOM_SIGNALS
+        if check.id in HEALTH_CHECKS and f.severity.rank >= Severity.error.rank and not symptom:
             v.failing.setdefault(check.id, []).append(f.title)
         ev = f.evidence or {}
         if check.id == "queue.state" and ev.get("queue") == v.queue:
