@@ -186,3 +186,43 @@ def test_ecs_exec_judges_runtime_dirs_in_the_workdir_as_the_containers_user(
     assert ev["as"] == {"uid": "65534", "gid": "65534", "source": "container"}  # nobody:nogroup here
     assert set(ev["dirs"].values()) == {"unwritable"} and "0:0:755" in dirs[0].detail
     assert "as the worker's user (uid 65534, gid 65534, from container)" in dirs[0].detail
+
+
+def test_a_task_without_ecs_exec_among_answering_siblings_is_a_named_warning(
+        redis_server, dns_server, plugin_on_path, tmp_path, monkeypatch) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from doctor.aws import AwsSession
+    from doctor.model import CheckStatus
+    from doctor.sim.world import pin_ecs_task_status
+
+    from support.probe import run_checks, stand_in_execute_command, world_config
+
+    with mock_aws():
+        pin_ecs_task_status()
+        w = build_world(boto3.Session(region_name="eu-west-1"), WorldSpec(redis_port=redis_server.port,
+                                                                          running_tasks=2))
+        exec_dir = tmp_path / "exec"
+        exec_dir.mkdir()
+        for arns in w.tasks.values():
+            for arn in arns:
+                (exec_dir / f"{arn.rsplit('/', 1)[-1]}.env.json").write_text(json.dumps(
+                    {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_server.port)}))
+        closed = sorted(w.tasks[IMAGE])[0]
+        _backend_task(closed).enable_execute_command = False  # started before exec was enabled
+        monkeypatch.setenv("FAKE_SMP_MODE", "exec")
+        monkeypatch.setenv("FAKE_SMP_EXEC_DIR", str(exec_dir))
+        aws = AwsSession("eu-west-1", transport="ecs-exec")
+        stand_in_execute_command(aws.client("ecs"), exec_dir, [])
+        c = run_checks(world_config(w, dns_server, laravel_root(tmp_path), transport="ecs-exec"), ["reach.redis"],
+                       aws=aws).check("reach.redis")
+    assert c.status == CheckStatus.warn  # the path is proven from the other task; the gap is named
+    (gap,) = [f for f in c.findings if ":exec_unavailable:" in f.uid]
+    closed_id = closed.rsplit("/", 1)[-1]
+    assert gap.evidence["vantage"] == f"task:{IMAGE}" and "exec.disabled" in gap.signals
+    assert gap.evidence["reason"].startswith(f"1 of 2 tasks not probed: task {closed_id[:8]} (rev ")
+    assert "--enable-execute-command" in gap.remediation
+    ok = [f for f in c.findings if f.uid == f"reach.redis:ok:task:{IMAGE}"]
+    assert ok and "(1 of 2 tasks)" in ok[0].title
+    assert c.summary.startswith("tasks: ok 5/6; 1 task vantage(s) not probed; task " + closed_id[:8])

@@ -100,7 +100,7 @@ def stand_in_execute_command(ecs_client: Any, exec_dir: Path, commands: list[dic
     (FAKE_SMP_MODE=exec) runs it as that task's container would."""
     import json
 
-    from botocore.awsrequest import AWSResponse
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
 
     def respond(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
         call = json.loads(params["body"])
@@ -109,7 +109,7 @@ def stand_in_execute_command(ecs_client: Any, exec_dir: Path, commands: list[dic
         (exec_dir / f"{task_id}.command").write_text(call["command"])
         session = {"sessionId": f"ecs-execute-command-{task_id}", "tokenValue": "token-value",
                    "streamUrl": f"wss://ssmmessages.eu-west-1.amazonaws.com/v1/data-channel/{task_id}"}
-        return AWSResponse("https://ecs.eu-west-1.amazonaws.com/", 200, {}, None), {
+        return AWSResponse("https://ecs.eu-west-1.amazonaws.com/", 200, HTTPHeaders(), None), {
             "clusterArn": f"arn:aws:ecs:eu-west-1:123456789012:cluster/{call['cluster']}",
             "containerName": call.get("container"), "interactive": True, "taskArn": call["task"], "session": session}
 
