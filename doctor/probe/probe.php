@@ -135,6 +135,7 @@ function login($ip, $port, $k, &$r) {
     $u = $k['DB_USERNAME'] ?? null;
     if ($u === null || $u === '') { $r['login'] = 'skipped'; return; }
     $pw = (string)($k['DB_PASSWORD'] ?? ''); $db = (string)($k['DB_DATABASE'] ?? ''); $q = 'SELECT @@innodb_read_only, @@read_only';
+    ini_set('mysqlnd.net_read_timeout', (string)ceil($T)); // a server that stalls after the greeting
     try {
         if (extension_loaded('pdo_mysql')) {
             $r['driver'] = 'pdo_mysql';
