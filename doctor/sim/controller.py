@@ -6,8 +6,8 @@ controller's IAM role (allowed ecs:UpdateService / ecs:DescribeServices on the t
 function in the worker subnets with its own security group (admitted on the Redis SG, like the workers) and
 the ranges in its environment, the EventBridge rule invoking it every minute, an hour of CloudWatch metrics
 (one invocation a minute, no error) and its log lines. :func:`quiet_sentry` fills a Sentry stand-in with
-the history a healthy platform has: unresolved issues silent for days. The two demo faults of these
-integrations are here too: :func:`scaler_not_waking` and :func:`sentry_burst`.
+the history a healthy platform has: unresolved issues silent for days. Their demo faults are in
+:mod:`doctor.sim.integration_faults`.
 
 moto gaps bent here (never in the product): moto runs no Lambda and publishes no AWS/Lambda metrics, so the
 metrics and log lines a real invocation would produce are put with PutMetricData / PutLogEvents.
@@ -21,14 +21,10 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from doctor.sim.cloudtrail import changed
 from doctor.sim.sentry_server import SentryStandIn
 from doctor.sim.world import World, put_log_lines
-
-if TYPE_CHECKING:
-    from doctor.sim.platform import SimPlatform
 
 FUNCTION = "propertyfeedtemplate-queue-scaler"
 RULE = "propertyfeedtemplate-queue-scaler-every-minute"
@@ -152,54 +148,3 @@ def config(c: ControllerWorld, sentry: SentryStandIn | None) -> dict[str, Any]:
                          "environment": "production", "queue_tag": "queue", "token_env": SENTRY_TOKEN_ENV}
     return out
 
-
-# --- the demo's faults of these two integrations ---------------------------------------------------------------
-PREFIX = "propertyfeedtemplate_database_"  # Laravel: slug(APP_NAME, '_') . '_database_'
-
-
-def _job(queue: str, n: int, created: float) -> str:
-    """A Laravel >= 12.11 payload (with createdAt), as the web tier pushes it."""
-    return json.dumps({"uuid": f"00000000-0000-0000-0001-{n:012d}", "displayName": "App\\Jobs\\ResizeImage",
-                       "job": "Illuminate\\Queue\\CallQueuedHandler@call", "maxTries": 3, "timeout": 60,
-                       "data": {"commandName": "App\\Jobs\\ResizeImage", "command": "O:0:{}"},
-                       "id": f"wake{n}", "attempts": 0, "queue": queue, "createdAt": int(created)})
-
-
-@changed(minutes=45)
-def scaler_not_waking(p: SimPlatform) -> None:
-    """The controller's role lost ecs:UpdateService: every invocation fails, and image, drained to 0 when it was
-    idle, stays at 0 while its backlog grows."""
-    assert p.controller is not None
-    w = p.w
-    set_role_actions(p.session, w, p.controller, ["ecs:DescribeServices"])
-    put_invocations(p.session, w, 20, errors=20)
-    service = w.services["image"]
-    denied = ("[ERROR] ClientError: An error occurred (AccessDeniedException) when calling the UpdateService "
-              f"operation: User: arn:aws:sts::123456789012:assumed-role/{ROLE}/{FUNCTION} is not authorized to "
-              f"perform: ecs:UpdateService on resource: arn:aws:ecs:{w.spec.region}:123456789012:service/"
-              f"{w.spec.cluster}/{service}")
-    put_controller_log(p.session, w, [line for _ in range(3) for line in (
-        "[INFO] queues: image ready=25 desired=0 -> waking image to 1", denied)])
-    p.session.client("ecs").update_service(cluster=w.spec.cluster, service=service, desiredCount=0)
-    for arn in w.tasks[service]:
-        p.stop_task(arn, "Scaling activity initiated by (deployment ecs-svc/1)", "ServiceSchedulerInitiated", 0,
-                    ago=timedelta(minutes=40))
-    now = time.time()
-    p.redis.client(0).rpush(f"{PREFIX}queues:image", *[_job("image", n, now - 1200 + 45 * n) for n in range(25)])
-
-
-@changed(minutes=14)
-def sentry_burst(p: SimPlatform) -> None:
-    """The Redis primary fails over: connections from the workers hang, and Sentry shows a fresh burst of
-    RedisException timeouts from the image workers next to last week's database timeouts (fixed since, still
-    unresolved in Sentry: stale)."""
-    assert p.sentry is not None
-    w = p.w
-    p.drop_path(w.redis_host, "127.0.0.3", p.redis.port)
-    p.record_change("TestFailover", "elasticache", {"replicationGroupId": w.redis_group, "nodeGroupId": "0001"})
-    burst = p.sentry.add_issue(
-        SENTRY_PROJECT, f"RedisException: Connection timed out [tcp://{w.redis_host}:6379]",
-        culprit="Illuminate\\Queue\\RedisQueue::pop", error_type="RedisException",
-        error_value=f"Connection timed out [tcp://{w.redis_host}:6379]")
-    for minutes in range(1, 13):
-        p.sentry.add_event(burst, datetime.now(UTC) - timedelta(minutes=minutes), count=3, tags={"queue": "image"})

@@ -17,7 +17,7 @@ from typing import Any
 from doctor.diagnosis import strength
 from doctor.model import CauseState
 from doctor.sim.cloudtrail import CHANGED, changed
-from doctor.sim.controller import scaler_not_waking, sentry_burst
+from doctor.sim.integration_faults import scaler_not_waking, sentry_burst
 from doctor.sim.platform import OLD_DB_HOST, PREFIX, ScenarioUnavailable, SimPlatform
 
 
