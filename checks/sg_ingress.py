@@ -1,4 +1,11 @@
-"""sg.ingress — the Redis and Aurora security groups admit the CURRENT worker SG on their ports."""
+"""sg.ingress — the Redis and Aurora security groups admit the CURRENT worker SG on their ports.
+
+The fix grants the port from the current worker SG; a stale rule (another SG, addresses outside the worker
+subnets) is suggested for removal only when nothing uses its source today: no worker service runs with that
+SG and no network interface (task, instance, function) carries it or an address in that CIDR. A source in
+use is kept and its users are named; when the interfaces cannot be listed, the fix shows how to list them
+instead of suggesting the removal.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from doctor.aws import denied_action
 from doctor.checkapi import CheckContext, check, load_meta
 from doctor.facts.cidr import covers, overlaps, rule_covers_port
 from doctor.facts.datastores import DataStore, db_host_store, live_aurora_stores, redis_store, store_via_chain
@@ -18,6 +26,8 @@ from doctor.model import Finding
 META = load_meta(__file__)
 
 LABEL = {"redis": "Redis", "aurora": "Aurora"}
+MAX_INTERFACE_PAGES = 10  # DescribeNetworkInterfaces pages per VPC (1000 each): more is "could not list them all"
+MAX_NAMED_USERS = 6       # users named in a fix; the rest are counted
 
 
 @dataclass
@@ -31,6 +41,8 @@ class Grant:
     outside: list[str] = field(default_factory=list)       # CIDRs outside every worker subnet
     rules: list[dict[str, Any]] = field(default_factory=list)
     worker_other_ports: list[str] = field(default_factory=list)
+    # the rule admitting each other SG / outside CIDR on the port: (data SG, protocol, from port, to port)
+    source_rules: dict[str, list[tuple[str, str, int | None, int | None]]] = field(default_factory=dict)
     unresolved_prefix_lists: list[str] = field(default_factory=list)
 
 
@@ -61,14 +73,18 @@ def evaluate(ctx: CheckContext, groups: dict[str, dict[str, Any]], port: int, se
                 cidrs += entries or []
             g.rules.append({"group": gid, "ports": _port_text(rule), "source_groups": pairs, "cidrs": cidrs,
                             "prefix_lists": [p.get("PrefixListId") for p in rule.get("PrefixListIds", [])]})
+            where = (gid, str(rule.get("IpProtocol")), rule.get("FromPort"), rule.get("ToPort"))
             for p in pairs:
                 (g.via_sg if p in service_sgs else g.other_sgs).append(f"{gid} <- {p}" if p in service_sgs else p)
+                if p not in service_sgs:
+                    g.source_rules.setdefault(p, []).append(where)
             for cidr in cidrs:
                 g.cidrs.append(cidr)
                 hit = {sid for sid, sc in subnets.items() if covers(cidr, sc)}
                 g.covered |= hit
                 if not hit and not any(overlaps(cidr, sc) for sc in subnets.values()):
                     g.outside.append(cidr)
+                    g.source_rules.setdefault(cidr, []).append(where)
     return g
 
 
@@ -179,21 +195,146 @@ def _ingress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore
                                 "worker_sgs": ", ".join(svc_sgs), "grant": grant,
                                 "uncovered": ", ".join(uncovered) or "other subnets"}
         if g.other_sgs:
-            ev["referenced_security_groups"] = sorted(set(g.other_sgs))
+            others = sorted(set(g.other_sgs))
+            ev["referenced_security_groups"] = others
+            cleanup, ev["source_users"] = _cleanup(ctx, net, groups, g, others)
             yield ctx.finding(f"{label}_old_sg", rid, evidence=ev, resources=resources,
                               signals=["sg.old_sg_reference"], **text,
-                              other_sgs=", ".join(sorted(set(g.other_sgs))), worker=worker)
+                              other_sgs=", ".join(others), worker=worker, cleanup=cleanup)
         elif g.outside and not g.covered:
             narrow = any(_narrow(c) for c in g.outside)
-            yield ctx.finding(f"{label}_old_ips", rid, evidence={**ev, "outside_cidrs": g.outside},
+            cleanup, users = _cleanup(ctx, net, groups, g, list(dict.fromkeys(g.outside)))
+            yield ctx.finding(f"{label}_old_ips", rid, evidence={**ev, "outside_cidrs": g.outside,
+                                                                  "source_users": users},
                               resources=resources, signals=["sg.old_ip_rules_only"] if narrow else [],
-                              **text, outside=", ".join(g.outside))
+                              **text, outside=", ".join(g.outside), cleanup=cleanup)
         elif g.covered:
             yield ctx.finding(f"{label}_partial", rid, evidence=ev, resources=resources, **text)
         else:
             yield ctx.finding(f"{label}_no_rule", rid, evidence=ev, resources=resources, **text,
                               variant="other_ports" if g.worker_other_ports else None,
                               other_ports="; ".join(g.worker_other_ports))
+
+
+# --- what uses a stale rule's source today ------------------------------------------------------------------
+@dataclass
+class Users:
+    """What uses a rule's source (an SG, a CIDR) today. ``unreadable``: why the interfaces could not be listed."""
+
+    services: list[str] = field(default_factory=list)    # worker services configured with the SG
+    interfaces: list[str] = field(default_factory=list)  # "task <service>/<id>", "instance i-...", "eni-... (...)"
+    unreadable: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [*self.services, *self.interfaces]
+
+    def evidence(self) -> dict[str, Any]:
+        return {"services": self.services, "interfaces": self.interfaces,
+                **({"unreadable": self.unreadable} if self.unreadable else {})}
+
+
+def _interfaces(ctx: CheckContext, vpcs: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Every network interface of ``vpcs`` (bounded: more than MAX_INTERFACE_PAGES pages raises)."""
+    def fetch() -> list[dict[str, Any]]:
+        ec2 = ctx.facts.aws.client("ec2")
+        out: list[dict[str, Any]] = []
+        pages = ec2.get_paginator("describe_network_interfaces").paginate(
+            Filters=[{"Name": "vpc-id", "Values": list(vpcs)}], PaginationConfig={"PageSize": 1000})
+        for n, page in enumerate(pages):
+            if n == MAX_INTERFACE_PAGES:
+                raise OverflowError(f"more than {MAX_INTERFACE_PAGES * 1000} network interfaces")
+            out.extend(page.get("NetworkInterfaces", []))
+        return out
+
+    return ctx.facts.memo(("sg.ingress.interfaces", vpcs), fetch)
+
+
+def _task_interfaces(ctx: CheckContext, net: WorkerNetwork) -> dict[str, str]:
+    """ENI id -> "task <service>/<task id>" for the running tasks of every worker service."""
+    out: dict[str, str] = {}
+    for service in sorted({s for services in net.sgs.values() for s in services}):
+        try:
+            tasks = ctx.facts.tasks(service)
+        except Exception:
+            continue  # the interface is still listed, by its own description
+        for t in tasks:
+            for a in t.get("attachments", []) or []:
+                eni = next((d.get("value") for d in a.get("details", []) or [] if d.get("name") == "networkInterfaceId"),
+                           None)
+                if eni:
+                    out[eni] = f"task {service}/{str(t.get('taskArn', '')).rsplit('/', 1)[-1]}"
+    return out
+
+
+def _label(eni: dict[str, Any], tasks: dict[str, str]) -> str:
+    eid = str(eni.get("NetworkInterfaceId"))
+    if eid in tasks:
+        return tasks[eid]
+    instance = (eni.get("Attachment") or {}).get("InstanceId")
+    if instance:
+        return f"instance {instance}"
+    what = eni.get("Description") or eni.get("InterfaceType") or "network interface"
+    return f"{eid} ({what}, {eni.get('PrivateIpAddress', '?')})"
+
+
+def _users(ctx: CheckContext, net: WorkerNetwork, vpcs: tuple[str, ...], source: str) -> Users:
+    """The worker services and network interfaces using ``source`` (an SG id, else a CIDR) today."""
+    is_sg = source.startswith("sg-")
+    users = Users(services=sorted(net.sgs.get(source, [])) if is_sg else [])
+    try:
+        enis = _interfaces(ctx, vpcs)
+    except Exception as e:
+        action = denied_action(e)
+        users.unreadable = f"{action} denied" if action else f"{type(e).__name__}: {e}"
+        return users
+    tasks = _task_interfaces(ctx, net)
+    for eni in enis:
+        if is_sg:
+            used = any(grp.get("GroupId") == source for grp in eni.get("Groups", []) or [])
+        else:
+            addresses = [a.get("PrivateIpAddress") for a in eni.get("PrivateIpAddresses", []) or []]
+            used = any(covers(f"{a}/32", source) for a in addresses or [eni.get("PrivateIpAddress")] if a)
+        if used:
+            users.interfaces.append(_label(eni, tasks))
+    users.interfaces.sort()
+    return users
+
+
+def _permission(protocol: str, lo: int | None, hi: int | None, source: str) -> str:
+    """The CLI arguments naming one rule's permission for ``source`` (an SG, an IPv4 or an IPv6 CIDR)."""
+    if ":" in source:  # IPv6: only --ip-permissions can name it
+        ports = "" if protocol == "-1" else f",FromPort={lo},ToPort={hi}"
+        return f"--ip-permissions 'IpProtocol={protocol}{ports},Ipv6Ranges=[{{CidrIpv6={source}}}]'"
+    ports = "--protocol all" if protocol == "-1" else f"--protocol {protocol} --port {lo}" + (
+        f"-{hi}" if hi != lo else "")
+    return f"{ports} {'--source-group' if source.startswith('sg-') else '--cidr'} {source}"
+
+
+def _cleanup(ctx: CheckContext, net: WorkerNetwork, groups: dict[str, dict[str, Any]], g: Grant,
+             sources: list[str]) -> tuple[str, dict[str, Any]]:
+    """After the grant: per stale source, the revoke command when nothing uses it, else the users to keep it for
+    (or, when the interfaces cannot be listed, how to list them). Returns (fix text, evidence)."""
+    vpcs = tuple(sorted({str(grp.get("VpcId")) for grp in groups.values() if grp.get("VpcId")} | set(net.vpcs)))
+    steps: list[str] = []
+    evidence: dict[str, Any] = {}
+    for source in sources:
+        users = _users(ctx, net, vpcs, source)
+        evidence[source] = users.evidence()
+        if users.names:
+            named = users.names[:MAX_NAMED_USERS]
+            more = len(users.names) - len(named)
+            steps.append(ctx.text("keep_used_source", source=source, users=", ".join(named) +
+                                  (f" and {more} more" if more else "")))
+        elif users.unreadable:
+            steps.append(ctx.text("list_source_users", source=source, why=users.unreadable,
+                                  filter=f"Name=group-id,Values={source}" if source.startswith("sg-")
+                                  else f"Name=vpc-id,Values={','.join(vpcs)}"))
+        else:
+            for group, protocol, lo, hi in dict.fromkeys(g.source_rules.get(source, [])):
+                steps.append(ctx.text("revoke_unused_source", group=group, source=source,
+                                      permission=_permission(protocol, lo, hi, source)))
+    return "".join(f"; then {s}" if i == 0 else f"; {s}" for i, s in enumerate(steps)), evidence
 
 
 def _egress(ctx: CheckContext, net: WorkerNetwork, label: str, store: DataStore) -> Iterator[Finding]:

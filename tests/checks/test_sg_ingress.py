@@ -240,3 +240,78 @@ def test_db_host_naming_a_stopped_cluster_judges_the_live_one(world, moto_sessio
                                  "stopped")
     ok = next(f for f in r.findings if "sg.aurora_ok" in f.signals)
     assert ok.evidence["store"] == "ame-aurora-new"
+
+
+# --- remediation safety: a stale rule's source is removed only when nothing uses it today ---------------------
+def move_image_to_new_sg(world: Any, session: Any) -> str:
+    """The image service is redeployed with its own new SG; sync and bulk keep running with the shared worker SG."""
+    new = ec2(session).create_security_group(GroupName="ame-image", Description="image workers",
+                                             VpcId=world.vpc_id)["GroupId"]
+    session.client("ecs", region_name="eu-west-1").update_service(
+        cluster=world.spec.cluster, service=world.services["image"], networkConfiguration={"awsvpcConfiguration": {
+            "subnets": world.worker_subnets, "securityGroups": [new], "assignPublicIp": "DISABLED"}})
+    return str(new)
+
+
+def test_shared_worker_sg_in_use_is_kept_and_its_users_named(world, moto_session) -> None:
+    """Only image's new SG lacks Redis ingress: the fix grants it and never suggests revoking the shared SG's rule,
+    which sync and bulk run with today; it names them (their services and running tasks) instead."""
+    new = move_image_to_new_sg(world, moto_session)
+    r = run_check("sg.ingress")
+    f = next(f for f in r.findings if f.uid.startswith("sg.ingress:redis_old_sg:"))
+    assert f.evidence["services"] == ["propertyfeedtemplate-image"], f.evidence
+    assert f"--group-id {world.redis_sg} --protocol tcp --port 6379 --source-group {new}" in f.remediation
+    assert "revoke" not in f.remediation, f.remediation
+    sync, bulk = world.services["sync"], world.services["bulk"]
+    assert f"keep the rule for {world.worker_sg}: {bulk}, {sync}, " in f.remediation, f.remediation
+    users = f.evidence["source_users"][world.worker_sg]
+    assert users["services"] == [bulk, sync]
+    assert {u.split("/")[0] for u in users["interfaces"]} >= {f"task {sync}", f"task {bulk}"}, users
+
+
+def test_unused_old_sg_rule_is_revoked_with_the_exact_command(world, moto_session) -> None:
+    client = ec2(moto_session)
+    old = client.create_security_group(GroupName="ame-worker-ec2-old", Description="old", VpcId=world.vpc_id)["GroupId"]
+    revoke_worker_rule(moto_session, world.aurora_sg, 3306, world.worker_sg)
+    client.authorize_security_group_ingress(GroupId=world.aurora_sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306, "UserIdGroupPairs": [{"GroupId": old}]}])
+    f = next(f for f in run_check("sg.ingress").findings if f.uid.startswith("sg.ingress:aurora_old_sg:"))
+    assert f.remediation.endswith(f"; then nothing uses {old} today, so its rule can go: aws ec2 "
+                                  f"revoke-security-group-ingress --group-id {world.aurora_sg} --protocol tcp "
+                                  f"--port 3306 --source-group {old}"), f.remediation
+    assert f.evidence["source_users"] == {old: {"services": [], "interfaces": []}}
+
+
+def test_old_ip_rules_kept_for_an_address_in_use(world, moto_session) -> None:
+    """Of two /32 rules outside the worker subnets, one is the web tier's app host that still pushes jobs: it is kept
+    and named; only the unused one is revoked."""
+    client = ec2(moto_session)
+    hosts = client.create_subnet(VpcId=world.vpc_id, CidrBlock="10.20.50.0/24")["Subnet"]["SubnetId"]
+    app_host = client.create_network_interface(SubnetId=hosts, PrivateIpAddress="10.20.50.11",
+                                               Description="web tier app host")["NetworkInterface"]
+    revoke_worker_rule(moto_session, world.redis_sg, 6379, world.worker_sg)
+    client.authorize_security_group_ingress(GroupId=world.redis_sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 6379, "ToPort": 6379,
+        "IpRanges": [{"CidrIp": "10.20.50.11/32"}, {"CidrIp": "10.20.50.12/32"}]}])
+    f = next(f for f in run_check("sg.ingress").findings if f.uid.startswith("sg.ingress:redis_old_ips:"))
+    eni = app_host["NetworkInterfaceId"]
+    assert (f"keep the rule for 10.20.50.11/32: {eni} (web tier app host, 10.20.50.11) use it today"
+            in f.remediation), f.remediation
+    assert f"--port 6379 --cidr 10.20.50.11/32" not in f.remediation
+    assert f.remediation.endswith(f"revoke-security-group-ingress --group-id {world.redis_sg} --protocol tcp "
+                                  "--port 6379 --cidr 10.20.50.12/32"), f.remediation
+
+
+def test_interfaces_unreadable_suggests_listing_them_not_revoking(world, moto_session) -> None:
+    client = ec2(moto_session)
+    old = client.create_security_group(GroupName="ame-worker-ec2-old", Description="old", VpcId=world.vpc_id)["GroupId"]
+    revoke_worker_rule(moto_session, world.aurora_sg, 3306, world.worker_sg)
+    client.authorize_security_group_ingress(GroupId=world.aurora_sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306, "UserIdGroupPairs": [{"GroupId": old}]}])
+    # (the Redis SGs are read from ElastiCache's interfaces: Aurora's come from RDS and are still judged)
+    r = run_check("sg.ingress", deny={"ec2": ["DescribeNetworkInterfaces"]})
+    f = next(f for f in r.findings if f.uid.startswith("sg.ingress:aurora_old_sg:"))
+    assert "revoke" not in f.remediation, f.remediation
+    assert (f"keep the rule for {old} until you know what uses it (the network interfaces could not be listed: "
+            f"ec2:DescribeNetworkInterfaces denied): aws ec2 describe-network-interfaces --filters "
+            f"Name=group-id,Values={old}") in f.remediation, f.remediation
