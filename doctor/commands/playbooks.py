@@ -55,6 +55,12 @@ def _signals(c: Any) -> list[tuple[str, list[Any]]]:
             ("ruled out by", c.rule_out)]
 
 
+def _relations(c: Any) -> list[tuple[str, list[str]]]:
+    """The causal links as written: what this cause explains (its consequences), what explains it."""
+    return [(label, refs) for label, refs in (("explains (when it holds in the same scope)", c.explains),
+                                              ("explained by", c.yields_to)) if refs]
+
+
 def text(b: Any) -> str:
     out = [f"{b.id} — {b.title}", "", b.summary, "", f"Checks (run first with --symptom {b.id}): "
            f"{', '.join(b.checks)}", "", "Causes"]
@@ -66,6 +72,8 @@ def text(b: Any) -> str:
         for label, exprs in _signals(c):
             if exprs:
                 out.append(f"     {label}: {'; '.join(str(e) for e in exprs)}")
+        for label, refs in _relations(c):
+            out.append(f"     {label}: {', '.join(refs)}")
         out.append("     next steps:")
         out.extend(f"       $ {s}" for s in c.next_steps)
         out.append("")
@@ -85,6 +93,8 @@ def markdown(b: Any) -> str:
         for label, exprs in _signals(c):
             if exprs:
                 out.append(f"- {label}: {', '.join(f'`{e}`' for e in exprs)}")
+        for label, refs in _relations(c):
+            out.append(f"- {label}: {', '.join(f'`{r}`' for r in refs)}")
         out.append("")
         out.append("```sh")
         out.extend(c.next_steps)

@@ -81,6 +81,14 @@ TABLE: list[tuple[str, list[str], dict[str, str], CauseState]] = [
     ("bad-bootstrap", ["startup.ok"], {"ecs.service": "unknown"}, U),           # half the rule-out
     ("bad-bootstrap", ["ecs.restart_storm", "startup.ok", "ecs.steady"], {}, P),
     # workers-not-consuming
+    ("scaler-not-waking", ["scaler.idle_with_backlog", "scaler.errors"], {}, C),
+    ("scaler-not-waking", ["scaler.idle_with_backlog", "scaler.disabled"], {}, C),
+    ("scaler-not-waking", ["scaler.idle_with_backlog", "scaler.role_denied"], {}, L),
+    ("scaler-not-waking", ["scaler.idle_with_backlog"], {}, P),
+    ("scaler-not-waking", ["scaler.errors"], {"scaler.controller": "fail", "queue.state": "pass",
+                                              "ecs.service": "pass"}, R),
+    ("scaler-not-waking", ["scaler.ok"], {}, R),
+    ("scaler-not-waking", [], {"scaler.controller": "unknown"}, U),
     ("workers-not-consuming", ["queue.no_consumer"], {}, C),
     ("workers-not-consuming", ["queue.stale_reservations"], {}, C),
     ("workers-not-consuming", ["queue.sync_connection_trap"], {}, C),

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = {
     "jobs-fail-immediately": ["bad-db-host", "missing-aurora-ingress", "missing-redis-ingress", "stale-ssm-values"],
     "no-steady-state": ["bad-container-image", "missing-runtime-dirs", "bad-bootstrap"],
-    "queue-not-draining": ["workers-not-consuming", "jobs-failing-and-requeueing", "wrong-redis"],
+    "queue-not-draining": ["workers-not-consuming", "jobs-failing-and-requeueing", "wrong-redis", "scaler-not-waking"],
     "timeout-symptoms": ["db-path-blocked", "redis-path-unhealthy"],
 }
 
@@ -286,12 +286,16 @@ def test_cli_prints_one_playbook_text_markdown_json(cli) -> None:  # type: ignor
     assert text.returncode == 0, text.stderr
     assert "missing-redis-ingress" in text.stdout and "Operating rules" in text.stdout
     assert "$ aws ec2 authorize-security-group-ingress --group-id {redis_sg}" in text.stdout
-    assert "queue-not-draining" not in text.stdout.split("## What it looks like")[0]
+    assert "queue-not-draining" not in text.stdout.split("explains")[0]
+    causal = cli("playbooks", "no-steady-state")
+    assert "explains (when it holds in the same scope): bad-bootstrap, queue-not-draining/workers-not-consuming" \
+        in causal.stdout
 
     md = cli("playbooks", "queue-not-draining", "--format", "markdown")
     assert md.returncode == 0, md.stderr
     assert md.stdout.startswith("# The queue is not draining")
     assert "### `wrong-redis`" in md.stdout and "```sh" in md.stdout
+    assert "- explains (when it holds in the same scope): `workers-not-consuming`" in md.stdout
 
     js = cli("playbooks", "timeout-symptoms", "--format", "json")
     assert js.returncode == 0, js.stderr

@@ -24,7 +24,8 @@ from doctor.model import (
 CHECK_OF = {  # signal prefix -> the check that emits it
     "ssm": "ssm.values", "sg": "sg.ingress", "dns": "dns.resolve", "s3": "s3.access", "startup": "ecs.startup",
     "logs": "ecs.startup", "drift": "env.drift", "ecs": "ecs.service", "queue": "queue.state",
-    "net": "net.egress", "exec": "exec.ready", "probe": "reach.redis",
+    "net": "net.egress", "exec": "exec.ready", "probe": "reach.redis", "scaler": "scaler.controller",
+    "sentry": "sentry.errors",
 }
 CLUSTER = "propertyfeedtemplate-production"
 SERVICES = {"sync": "propertyfeedtemplate-sync", "image": "propertyfeedtemplate-image",
