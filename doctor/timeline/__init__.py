@@ -19,9 +19,6 @@ One idea per module, dependencies pointing down the list:
 
 from __future__ import annotations
 
-from doctor.timeline.assemble import assemble
-from doctor.timeline.collect import Collected, collect, window_for
-from doctor.timeline.correlate import gap
 from doctor.timeline.runner import TimelineJob
 
-__all__ = ["Collected", "TimelineJob", "assemble", "collect", "gap", "window_for"]
+__all__ = ["TimelineJob"]  # the engine's entry; everything else from its own module (no name shadows a module)

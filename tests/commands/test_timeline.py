@@ -13,7 +13,7 @@ import pytest
 from doctor.config import Config
 from doctor.redact import Redactor
 from doctor.sim.cloudtrail import CloudTrailStandIn, event
-from doctor.timeline import assemble
+from doctor.timeline.assemble import assemble
 
 from support.ecs_helpers import backend_task
 from support.render import check, finding, report, root_cause

@@ -12,7 +12,7 @@ from doctor.model import Report, SourceStatus, TimelineEvent, TimelineSource, lo
 from doctor.redact import Redactor
 from doctor.render import render
 from doctor.render.timeline import render_text, what_changed
-from doctor.timeline import assemble
+from doctor.timeline.assemble import assemble
 
 from support.render import check, finding, report, root_cause
 from support.timeline import IMAGE, change, collected, symptom

@@ -8,8 +8,9 @@ import pytest
 from doctor.config import Config
 from doctor.model import Finding, Report, RootCause, Timeline, TimelineEvent
 from doctor.redact import Redactor
-from doctor.timeline import assemble, gap
+from doctor.timeline.assemble import assemble
 from doctor.timeline.context import ServiceContext
+from doctor.timeline.correlate import gap
 
 from support.render import check, finding, report, root_cause
 from support.timeline import IMAGE, change, collected, symptom
