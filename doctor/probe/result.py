@@ -16,9 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from doctor.redact import clip
-
 from doctor.probe.keys import KeyExchange, fingerprint
+from doctor.redact import clip
 
 MARK = "AMEPROBE"
 EXIT_SENTINEL = "AMEPROBE-EXIT"
