@@ -72,7 +72,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     else:
         own = list(_autoscaling(ctx, controller))
     yield from own
-    failing = any(set(f.signals) & FAILING and f.severity.rank >= Severity.warning.rank for f in own)
+    failing = sorted({s for f in own if f.severity.rank >= Severity.warning.rank for s in set(f.signals) & FAILING})
     yield from _drain(ctx, controller, failing)
 
 
@@ -352,7 +352,7 @@ def _activities(ctx: CheckContext, rid: str, since: datetime) -> list[dict[str, 
 
 
 # --- the drain rule and the wake-up, after the fact -----------------------------------------------------------
-def _drain(ctx: CheckContext, controller: Controller, failing: bool) -> Iterator[Finding]:
+def _drain(ctx: CheckContext, controller: Controller, failing: list[str]) -> Iterator[Finding]:
     cfg = ctx.config
     described = ctx.attempt("ECS services", ctx.facts.services) or {}
     services = {name: svc for name, svc in described.items() if svc}
@@ -418,7 +418,9 @@ def _drained(ctx: CheckContext, controller: Controller, queue: str, service: str
 
 
 def _idle(ctx: CheckContext, controller: Controller, queue: str, service: str, d: dict[str, Any],
-          failing: bool) -> Iterator[Finding]:
+          failing: list[str]) -> Iterator[Finding]:
+    """A ready backlog older than one controller run at desired 0 (read as ``failing`` when the controller's
+    own findings show it failing: ``failing`` holds their signals)."""
     ready, age = int(d.get("ready") or 0), d.get("oldest_ready_age_s")
     expired, overdue = int(d.get("expired_reserved") or 0), int(d.get("overdue_delayed") or 0)
     if not ready:
@@ -432,10 +434,11 @@ def _idle(ctx: CheckContext, controller: Controller, queue: str, service: str, d
         reasons.append(f"{overdue} delayed job(s) overdue")
     if not reasons:
         return
-    yield ctx.finding("idle_backlog", service, severity="error" if failing else None, service=service, queue=queue,
-                      ready=ready, age=f"oldest {_duration(int(float(age)))}" if age is not None else "age unknown",
+    yield ctx.finding("idle_backlog", service, variant="failing" if failing else None,
+                      signals=["scaler.not_waking"] if failing else [], service=service, queue=queue, ready=ready,
+                      age=f"oldest {_duration(int(float(age)))}" if age is not None else "age unknown",
                       interval=_duration(controller.interval), reasons="; ".join(reasons),
-                      cluster=ctx.config.ecs.cluster,
+                      failures=", ".join(failing), cluster=ctx.config.ecs.cluster,
                       evidence={"service": service, "queue": queue, "ready": ready, "oldest_ready_age_s": age,
                                 "expired_reserved": expired, "overdue_delayed": overdue,
                                 "interval_s": controller.interval, "controller_failing": failing})

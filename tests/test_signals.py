@@ -44,6 +44,7 @@ sentry.redis_burst sentry.db_burst sentry.auth_burst sentry.readonly_burst sentr
 sentry.runtime_dirs_burst sentry.other_burst sentry.historical_open sentry.quiet sentry.project_missing
 scaler.missing scaler.disabled scaler.errors scaler.throttled scaler.no_redis_path scaler.no_ecs_path
 scaler.role_denied scaler.range_mismatch scaler.drained_too_early scaler.idle_with_backlog scaler.ok
+scaler.not_waking
 """.split())  # noqa: SIM905  (a prose list is easier to scan than 120 literals)
 
 

@@ -26,7 +26,7 @@ CONNECTIVITY_PREFIXES = ("reach.redis_", "reach.aurora_", "logs.db_", "logs.redi
 CONTROLLER_FAILING_SIGNALS = {"scaler.missing", "scaler.errors", "scaler.throttled", "scaler.disabled",
                               "scaler.no_redis_path", "scaler.no_ecs_path"}
 # what the controller did to a queue: the queue's symptom, not a reason to refuse changing it
-CONTROLLER_SYMPTOM_SIGNALS = {"scaler.idle_with_backlog", "scaler.drained_too_early"}
+CONTROLLER_SYMPTOM_SIGNALS = {"scaler.idle_with_backlog", "scaler.not_waking", "scaler.drained_too_early"}
 FAILING_QUEUE_SIGNALS = {"queue.failing_requeue", "queue.attempts_exhausted", "logs.max_attempts"}
 NOT_STEADY_SIGNALS = {"ecs.not_steady", "ecs.zero_running", "ecs.restart_storm", "ecs.circuit_breaker_tripped",
                       "ecs.deployment_in_progress"}

@@ -296,6 +296,7 @@ def test_idle_backlog_older_than_a_run(live: dict[str, Any], moto_session: Any) 
     r = drain_run(live)
     f = by_kind(r, "idle_backlog")
     assert f.signals == ["scaler.idle_with_backlog"] and f.severity == Severity.warning  # the controller looks fine
+    assert f.evidence["controller_failing"] == []
     assert f.evidence["queue"] == "image" and f.evidence["ready"] == 12
     assert "longer than one run (60s)" in f.detail
     assert "drained_too_early" not in kinds(r)  # those jobs arrived after the scale-in
@@ -314,7 +315,9 @@ def test_drained_while_the_queue_held_jobs(live: dict[str, Any], moto_session: A
     assert f.signals == ["scaler.drained_too_early"] and f.evidence["service"] == w.services["bulk"]
     assert f.title == f"{w.services['bulk']} was scaled to 0 while 'bulk' still held 1 reserved and 5 ready"
     idle = by_kind(r, "idle_backlog")
-    assert idle.severity == Severity.error and idle.evidence["controller_failing"] is True
+    assert idle.severity == Severity.critical and idle.evidence["controller_failing"] == ["scaler.errors"]
+    assert idle.signals == ["scaler.idle_with_backlog", "scaler.not_waking"]
+    assert "the controller that should wake it is failing (scaler.errors)" in idle.title
 
 
 def test_drain_rule_unknown_without_queue_readings(ctl: sim.ControllerWorld, moto_session: Any, world: Any) -> None:
