@@ -4,6 +4,8 @@ source reads on its own: a denied or failing one is a status, the others still r
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +20,8 @@ from doctor.timeline.logs import read as read_logs
 from doctor.timeline.sources import SourceRead, Window, guarded
 from doctor.timeline.ssm_history import read as read_ssm_history
 from doctor.util import parse_duration
+
+CUT_OFF_GRACE = 2.0  # seconds past the deadline a source may take to notice it between two pages
 
 
 @dataclass
@@ -35,9 +39,16 @@ def window_for(config: Config, since: timedelta | None = None, now: datetime | N
 
 
 def collect(facts: Facts, window: Window, redactor: Redactor) -> Collected:
+    """Every source; CloudTrail (the slow one: two lookups a second) in its own daemon thread beside the others
+    (a stuck call never holds the process)."""
     config = facts.config
     pages = config.timeline.max_pages
     out = Collected(window)
+    trail: list[SourceRead] = []
+    reader = threading.Thread(target=lambda: trail.append(guarded(
+        "cloudtrail", lambda r: read_cloudtrail(r, facts.aws, window, pages, redactor))),
+        name="doctor-timeline-cloudtrail", daemon=True)
+    reader.start()
     holder: dict[str, dict[str, ServiceContext]] = {}
 
     def contexts(read: SourceRead) -> None:
@@ -48,12 +59,12 @@ def collect(facts: Facts, window: Window, redactor: Redactor) -> Collected:
     out.scaler = scaler_tokens(facts)
     if ecs_read.status == SourceStatus.ok:
         ecs_read = guarded("ecs", lambda r: read_ecs(r, facts, out.contexts, window))
-    out.reads = [
-        guarded("cloudtrail", lambda r: read_cloudtrail(r, facts.aws, window, pages, redactor)),
-        guarded("ssm-history", lambda r: read_ssm_history(r, facts, window, pages)),
-        ecs_read,
-        guarded("logs", lambda r: read_logs(r, facts, out.contexts, window, pages, redactor)) if out.contexts
-        else SourceRead("logs", status=ecs_read.status, note="no worker service could be read (see ecs)",
-                        unlock=ecs_read.unlock),
-    ]
+    history = guarded("ssm-history", lambda r: read_ssm_history(r, facts, window, pages))
+    logs = (guarded("logs", lambda r: read_logs(r, facts, out.contexts, window, pages, redactor)) if out.contexts
+            else SourceRead("logs", status=ecs_read.status, note="no worker service could be read (see ecs)",
+                            unlock=ecs_read.unlock))
+    left = window.deadline - time.monotonic()
+    reader.join(None if left == float("inf") else max(0.0, left) + CUT_OFF_GRACE)
+    cut = SourceRead("cloudtrail", status=SourceStatus.error, note="no answer before the run deadline")
+    out.reads = [trail[0] if trail else cut, history, ecs_read, logs]
     return out
