@@ -115,6 +115,7 @@ class SentryClient:
     deadline: float | None = None
     sleep: Callable[[float], None] = time.sleep
     requests: list[str] = field(default_factory=list)  # paths asked for, in order (tests, evidence)
+    _truncated: bool = field(default=False, init=False, repr=False)  # the last page series left pages unread
 
     def __post_init__(self) -> None:
         base = self.base_url.strip().rstrip("/")
