@@ -80,6 +80,7 @@ class AwsSession:
         self._lock = threading.Lock()
         self.calls: list[tuple[str, str]] = []  # (service, operation), for tests and the IAM policy
         self.unreachable: dict[str, BaseException] = {}  # endpoint URL -> the connection error seen
+        self.down: BaseException | None = None  # AWS found unreachable for the run: every call fails with it
 
     def _boto_session(self) -> Any:
         """The boto3 session, made once, with the read-only guard on its events: every client made from it
@@ -126,9 +127,10 @@ class AwsSession:
                 self.unreachable.setdefault(endpoint, exc)
 
     def _fail_fast(self, endpoint: str) -> None:
-        """Once an endpoint was unreachable, later calls to it fail at once instead of retrying again."""
+        """Once an endpoint was unreachable (or AWS as a whole, ``down``), later calls to it fail at once
+        instead of retrying again."""
         with self._lock:
-            exc = self.unreachable.get(endpoint)
+            exc = self.down or self.unreachable.get(endpoint)
         if exc is not None:
             raise exc
 

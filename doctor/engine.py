@@ -250,8 +250,10 @@ class Engine:
         if sts:
             self.account = str(sts.get("Account") or "") or None
         if sts_err is not None and error_code(sts_err) in REJECTED_CODES:
+            self.aws.down = sts_err  # whatever runs after (views, a timeline) fails at once too
             return f"AWS refused the credentials ({error_code(sts_err)}): {sts_err}"
         if sts_err is not None and ecs_err is not None:
+            self.aws.down = ecs_err
             return f"AWS endpoint unreachable: {ecs_err}"
         return None
 

@@ -157,3 +157,14 @@ def test_the_reachability_call_is_guarded_and_read_only(moto_session: Any) -> No
     assert error is None and answer is not None and answer["Account"]
     assert aws.reach("ecs", "no-such-cluster")[1] is None
     assert aws.calls == [("sts", "GetCallerIdentity"), ("ecs", "DescribeClusters")]
+
+
+def test_once_aws_is_down_every_call_fails_at_once(moto_session: Any) -> None:
+    """After the engine found AWS unreachable, later calls (the gate's views, a timeline) do not wait again."""
+    from botocore.exceptions import EndpointConnectionError
+
+    aws = AwsSession("eu-west-1")
+    aws.down = EndpointConnectionError(endpoint_url="http://127.0.0.1:9/")
+    with pytest.raises(EndpointConnectionError):
+        aws.client("ecs").describe_services(cluster="c", services=["s"])
+    assert aws.calls == [("ecs", "DescribeServices")]  # guarded first, then stopped before the network
