@@ -153,8 +153,8 @@ class AwsSession:
         from botocore.config import Config as BotoConfig
 
         cfg = BotoConfig(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=3)
-        client = self._boto_session().client(service, config=cfg)  # guarded by the session's hook
         try:
+            client = self._boto_session().client(service, config=cfg)  # guarded by the session's hook
             if service == "sts":
                 return dict(client.get_caller_identity()), None
             return dict(client.describe_clusters(clusters=[cluster])), None
