@@ -89,10 +89,11 @@ def decide(spec: RunSpec, request: GateRequest) -> tuple[GateDecision, Engine]:
         spec = dataclasses.replace(spec, only=tuple(c.id for c in spec.checks if c.id in HEALTH_CHECKS))
     engine = spec.engine()
     report = asyncio.run(engine.run())
-    views = build_views(report, engine.facts, spec.config)
+    unreadable = no_data(engine, report)  # first: with AWS unreachable, reading the views would wait on the
+    views = {} if unreadable else build_views(report, engine.facts, spec.config)  # checks' stuck calls
     now = datetime.now(UTC)
     cluster = spec.config.ecs.cluster
-    allowed, rules, commands = evaluate(request, views, now, cluster, unreadable=no_data(engine, report))
+    allowed, rules, commands = evaluate(request, views, now, cluster, unreadable=unreadable)
     decision = GateDecision(decided_at=now.isoformat(), cluster=cluster, request=request, allowed=allowed,
                             rules=rules, commands=commands, report_run_id=report.run.id,
                             override_reason=request.reason if request.override_range else None)

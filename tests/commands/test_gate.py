@@ -141,3 +141,15 @@ def test_gate_refuses_when_aws_cannot_be_reached(cli: Any, refused_port: int, tm
     assert d["allowed"] is False and d["commands"] == []
     assert [(r["id"], r["verdict"]) for r in d["rules"]] == [("data-available", "fail")]
     assert json.loads((tmp_path / "gate.json").read_text()) == d
+
+
+def test_gate_refuses_quickly_when_aws_never_answers(cli: Any) -> None:
+    """An endpoint that accepts and never answers: the early calls decide (exit 3); the gate does not then
+    wait on the checks' stuck calls to read its views (that took ~100 s). 75 s is a hang guard, not a timing."""
+    from support.netfaults import SilentServer
+
+    with SilentServer() as silent:
+        res = cli("gate", "--scale", "image=1", "--format", "json", env={"AWS_ENDPOINT_URL": silent.url}, timeout=75)
+    assert res.returncode == 3, res.stderr
+    assert "gate refused: no data to decide on: AWS endpoint unreachable: Read timeout" in res.stderr
+    assert json.loads(res.stdout)["allowed"] is False
