@@ -36,8 +36,13 @@ def budget(ctx: CheckContext) -> float:
     return max(1.0, (ctx.meta.timeout or ctx.config.run.check_timeout) - MARGIN)
 
 
-def host_timeout(ctx: CheckContext) -> float:
-    return max(1.0, min(5.0, ctx.config.exec.timeout / 6))
+def host_probe_kwargs(ctx: CheckContext) -> dict[str, Any]:
+    """The host probe's timeouts (``[run] connect_timeout`` / ``read_timeout``, within the check's budget) and
+    the run's dead-endpoint memo: what ``redis_check`` / ``mysql_check`` take besides the target."""
+    connect, read = ctx.config.host_timeouts()
+    room = budget(ctx)
+    return {"timeout": min(connect, room / 2), "read_timeout": min(read, room / 2),
+            "dead": ctx.facts.dead_endpoints}
 
 
 def gather(ctx: CheckContext, host_fn: Callable[[], Outcome]) -> tuple[Outcome | None, dict[str, list[ProbeResult]]]:

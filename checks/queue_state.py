@@ -4,23 +4,31 @@ This module gathers the data (SSM values, ECS services and task definitions, the
 and reports what the pure judgements in :mod:`doctor.queues` find (routing, judge, split, failed_jobs); the
 finding kinds' text is in ``queue_state.toml``. Redis is read from the doctor's host ("vantage host"); when
 the host cannot reach it, the in-task probe's counts (read under each worker's own prefix and DB) stand in.
+
+The independent waits run at once: the first PING to Redis and the failed_jobs read start in the background
+while the routing is read and the in-task probe (shared with reach.redis / reach.aurora) finishes. Both go
+through the run's dead-endpoint memo (``Facts.dead_endpoints``): an endpoint reach.redis or reach.aurora found
+timing out is not waited on again, and one they are still probing is waited for, not probed twice.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from doctor.aws import denied_action
 from doctor.checkapi import CheckContext, check, load_meta
-from doctor.facts import RedisTarget
-from doctor.facts.datastores import writer_for_stale_db_host
+from doctor.facts import DbTarget, RedisTarget
+from doctor.facts.datastores import DataStore, writer_for_stale_db_host
 from doctor.facts.logs import awslogs_config, recent_events, task_stream
 from doctor.model import Finding
 from doctor.net.dns import connect_address
+from doctor.net.hostprobe import DeadEndpoint, redis_timeout_phase
 from doctor.probe import probe_all
 from doctor.queues import (
     Consumer,
@@ -48,6 +56,7 @@ from doctor.queues import (
 from doctor.util import to_datetime, to_int
 
 META = load_meta(__file__)
+T = TypeVar("T")
 
 SAMPLE_MARGIN = 20.0  # seconds of the check deadline kept free when sampling
 ACTIVE_MINUTES = 15   # job lines this recent make a service a consumer
@@ -63,12 +72,17 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         action = denied_action(e)
         ctx.unknown(f"SSM values unreadable ({action or type(e).__name__}); using config and defaults", unlock=action)
     target = ctx.facts.redis_target()
+    connect, read = _timeouts(ctx)
+    address = _redis_address(target, ctx.config.dns.nameservers)
+    ping = Background(functools.partial(_ping, ctx, target, address, connect, read)) if isinstance(address, str) \
+        else None
+    failed = Background(functools.partial(_read_failed_jobs, ctx, connect, read))
 
     consumers = yield from _routing(ctx, values, target)
 
     probes = _probe_locations(ctx, consumers)
     task_readings = {svc: r for svc, r in probes.items() if r.ok and (r.queues or {}).get("queues")}
-    pool, note = _connect(ctx, target, probes, bool(task_readings))
+    pool, note = _connect(ctx, target, address, ping, probes, bool(task_readings))
     if note is not None:
         yield note
     if pool is None and task_readings:
@@ -79,7 +93,36 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         finally:
             pool.close()
 
-    yield from _failed_jobs(ctx)
+    yield from _failed_jobs(ctx, failed.result())
+
+
+class Background(Generic[T]):
+    """``fn()`` started now in a thread of its own; :meth:`result` waits for it (its exception is raised there)."""
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self._box: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._run, args=(fn,), name="queue.state-io", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], T]) -> None:
+        try:
+            self._box["value"] = fn()
+        except BaseException as e:  # handed to the caller of result()
+            self._box["error"] = e
+
+    def result(self) -> T:
+        self._thread.join()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["value"]  # type: ignore[no-any-return]
+
+
+def _timeouts(ctx: CheckContext) -> tuple[float, float]:
+    """The host connections' (connect, read) timeouts ([run] connect_timeout / read_timeout), kept to a sixth of
+    the check's budget each: the probe wait (a third), a connect and the reads fit in it whatever black-holes."""
+    connect, read = ctx.config.host_timeouts()
+    room = max(0.5, (ctx.meta.timeout or ctx.config.run.check_timeout) / 6)
+    return min(connect, room), min(read, room)
 
 
 def _report(ctx: CheckContext, items: Iterable[ToReport]) -> Iterator[Finding]:
@@ -207,17 +250,47 @@ def _activity(ctx: CheckContext, c: Consumer) -> WorkerActivity:
 
 
 # --- Redis ------------------------------------------------------------------------------------
-def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any],
-             task_counts: bool = False) -> tuple[RedisPool | None, Finding | None]:
-    """A client pool for the target after a PING, or None (with the vantage in the reason). When the in-task
-    probe read the queue counts (``task_counts``) the check is not unknown: only the key-split search is."""
+def _redis_address(target: RedisTarget, nameservers: list[str]) -> str | Exception | None:
+    """The address to connect to Redis at, the lookup's error, or None without a host."""
     if not target.host:
+        return None
+    try:
+        return connect_address(target.host, nameservers)
+    except Exception as e:
+        return e
+
+
+def _ping(ctx: CheckContext, target: RedisTarget, address: str, connect: float,
+          read: float) -> tuple[RedisPool, BaseException | DeadEndpoint | None]:
+    """A client pool for the target and what its first PING met: None (it answered), the endpoint's timeout (this
+    PING's or one remembered from earlier in the run) or the error."""
+    pool = RedisPool.for_target(target, address, connect, read)
+    assert target.host is not None
+    with ctx.facts.dead_endpoints.attempt("host", target.host, target.port, wait=connect + read) as turn:
+        if turn.dead is not None:
+            return pool, turn.dead
+        import redis
+
+        try:
+            pool.ping(target.db)
+        except redis.exceptions.TimeoutError as e:
+            return pool, turn.timed_out(*redis_timeout_phase(e, connect, read))
+        except Exception as e:
+            return pool, e
+    return pool, None
+
+
+def _connect(ctx: CheckContext, target: RedisTarget, address: str | Exception | None,
+             ping: Background[tuple[RedisPool, BaseException | DeadEndpoint | None]] | None, probes: dict[str, Any],
+             task_counts: bool = False) -> tuple[RedisPool | None, Finding | None]:
+    """The client pool once the first PING answered, or None (with the vantage in the reason). When the in-task
+    probe read the queue counts (``task_counts``) the check is not unknown: only the key-split search is."""
+    if address is None:
         ctx.unknown("Redis not inspected: no REDIS_HOST in SSM and no [redis] host in the config",
                     unlock="[redis] host")
         return None, None
-    try:
-        address = connect_address(target.host, ctx.config.dns.nameservers)
-    except Exception as e:
+    if isinstance(address, Exception):
+        e = address
         ctx.unknown(f"Redis not inspected from vantage host (the doctor's host): {target.host} does not resolve "
                     f"({type(e).__name__}: {e}); dns.resolve reports why"
                     + ("; queue counts read through the in-task probe, key-split search skipped" if task_counts
@@ -227,31 +300,33 @@ def _connect(ctx: CheckContext, target: RedisTarget, probes: dict[str, Any],
                                           "nameservers": ctx.config.dns.nameservers or ["system resolver"],
                                           "error": f"{type(e).__name__}: {e}"},
             variant="unresolved", host=target.host)
-    pool = RedisPool.for_target(target, address)
-    try:
-        pool.client(target.db).ping()
-    except Exception as e:
-        pool.close()
-        from_tasks = {svc: {k: (r.redis or {}).get(k) for k in ("tcp", "reply", "role")} | {"ok": r.ok}
-                      for svc, r in probes.items()}
-        note = ctx.finding(
-            "vantage", "redis",
-            evidence={"vantage": "host", "host": target.host, "port": target.port, "db": target.db,
-                      "error": f"{type(e).__name__}: {e}", "in_task_probe": from_tasks},
-            variant="counts_in_tasks" if task_counts else None, host=target.host, port=target.port)
-        if task_counts:
-            ctx.unknown(
-                f"key-split search and head-job details skipped: Redis {target.host}:{target.port} not reachable "
-                f"from the doctor's host ({type(e).__name__}); queue counts read through the in-task probe",
-                unlock="run ame-doctor where the Redis endpoint is reachable (e.g. a bastion in the worker VPC)")
-        else:
-            ctx.unknown(
-                f"Redis {target.host}:{target.port} not reachable from vantage host (the doctor's host): "
-                f"{type(e).__name__}: {e}. The in-task probe read no queue counts (exec off or no php); run the "
-                "doctor where Redis is reachable, or with --exec, to read them",
-                unlock="--exec ecs-exec|probe-task, or run ame-doctor where the Redis endpoint is reachable")
-        return None, note
-    return pool, None
+    assert ping is not None
+    pool, failure = ping.result()
+    if failure is None:
+        return pool, None
+    pool.close()
+    error = failure.detail if isinstance(failure, DeadEndpoint) else f"{type(failure).__name__}: {failure}"
+    what = "Timeout" if isinstance(failure, DeadEndpoint) else type(failure).__name__
+    from_tasks = {svc: {k: (r.redis or {}).get(k) for k in ("tcp", "reply", "role")} | {"ok": r.ok}
+                  for svc, r in probes.items()}
+    note = ctx.finding(
+        "vantage", "redis",
+        evidence={"vantage": "host", "host": target.host, "port": target.port, "db": target.db,
+                  "error": error, "in_task_probe": from_tasks,
+                  **(failure.evidence() if isinstance(failure, DeadEndpoint) else {})},
+        variant="counts_in_tasks" if task_counts else None, host=target.host, port=target.port)
+    if task_counts:
+        ctx.unknown(
+            f"key-split search and head-job details skipped: Redis {target.host}:{target.port} not reachable "
+            f"from the doctor's host ({what}); queue counts read through the in-task probe",
+            unlock="run ame-doctor where the Redis endpoint is reachable (e.g. a bastion in the worker VPC)")
+    else:
+        ctx.unknown(
+            f"Redis {target.host}:{target.port} not reachable from vantage host (the doctor's host): "
+            f"{error}. The in-task probe read no queue counts (exec off or no php); run the "
+            "doctor where Redis is reachable, or with --exec, to read them",
+            unlock="--exec ecs-exec|probe-task, or run ame-doctor where the Redis endpoint is reachable")
+    return None, note
 
 
 def _redis_findings(ctx: CheckContext, for_db: Any, target: RedisTarget, consumers: list[Consumer],
@@ -302,41 +377,72 @@ def _redis_findings(ctx: CheckContext, for_db: Any, target: RedisTarget, consume
 
 
 # --- failed_jobs --------------------------------------------------------------------------------
-def _failed_jobs(ctx: CheckContext) -> Iterator[Finding]:
+@dataclass
+class FailedJobsRead:
+    """What reading failed_jobs met (read in the background, reported at the end in the check's order)."""
+
+    db: DbTarget
+    host: str | None = None            # where it was read: DB_HOST, or the live writer when DB_HOST is stale
+    live: DataStore | None = None      # the live cluster read through instead of DB_HOST
+    rows: list[dict[str, Any]] | None = None
+    not_read: str | None = None        # why not (the check's unknown reason)
+    unlock: str | None = None
+
+
+def _read_failed_jobs(ctx: CheckContext, connect: float, read: float) -> FailedJobsRead:
     db = ctx.facts.db_target()
     if not db.host:
-        ctx.unknown("failed_jobs not read: no DB_HOST in SSM and no [database] host", unlock="[database] host")
-        return
-    host, live = db.host, None
+        return FailedJobsRead(db, not_read="failed_jobs not read: no DB_HOST in SSM and no [database] host",
+                              unlock="[database] host")
+    out = FailedJobsRead(db, host=db.host)
     if db.source == "ssm":
         try:
-            live, several = writer_for_stale_db_host(ctx.facts, db.host, ctx.config.database.cluster)
+            out.live, several = writer_for_stale_db_host(ctx.facts, db.host, ctx.config.database.cluster)
         except Exception:
-            live, several = None, []  # RDS unreadable: read through DB_HOST as configured
+            out.live, several = None, []  # RDS unreadable: read through DB_HOST as configured
         if several:
-            ctx.unknown(f"failed_jobs not read: DB_HOST names no live Aurora cluster and the account has several "
-                        f"({', '.join(several)}); set [database] cluster to read them through its writer",
-                        unlock="[database] cluster")
-            return
-        if live is not None:
-            host = live.writer_endpoint
-            yield ctx.finding("failed_jobs_source", live.id, evidence={
-                "db_host": db.host, "read_through": host, "cluster": live.id, "credentials": "SSM (DB_USERNAME)"},
-                resources=[db.host, live.id], db_host=db.host, writer=host, cluster=live.id)
-    try:
-        address = connect_address(host, ctx.config.dns.nameservers)
-        rows = read_failed_jobs(address, db.port, db.username, db.password, db.database, minutes=60)
-    except FailedJobsUnavailable as e:
-        ctx.unknown(f"failed_jobs not read (vantage host): {e.reason}")
+            out.not_read = (f"failed_jobs not read: DB_HOST names no live Aurora cluster and the account has several "
+                            f"({', '.join(several)}); set [database] cluster to read them through its writer")
+            out.unlock = "[database] cluster"
+            return out
+        if out.live is not None:
+            out.host = out.live.writer_endpoint
+    host = out.host
+    assert host is not None
+    with ctx.facts.dead_endpoints.attempt("host", host, db.port, wait=connect + 2 * read) as turn:
+        dead = turn.dead
+        if dead is None:
+            try:
+                address = connect_address(host, ctx.config.dns.nameservers)
+                out.rows = read_failed_jobs(address, db.port, db.username, db.password, db.database, minutes=60,
+                                            timeout=connect, read_timeout=read)
+            except FailedJobsUnavailable as e:
+                if e.timed_out is None:
+                    out.not_read = f"failed_jobs not read (vantage host): {e.reason}"
+                else:
+                    dead = turn.timed_out(e.timed_out, connect if e.timed_out == "connect" else read)
+            except Exception as e:
+                out.not_read = f"failed_jobs not read (vantage host): {host} {type(e).__name__}: {e}"
+    if dead is not None:  # measured now or earlier in the run: reported alike
+        out.not_read = (f"failed_jobs not read (vantage host): {dead.detail} "
+                        f"(measured {dead.measured_at:%H:%M:%S} UTC)")
+    return out
+
+
+def _failed_jobs(ctx: CheckContext, read: FailedJobsRead) -> Iterator[Finding]:
+    db, live = read.db, read.live
+    if live is not None:
+        yield ctx.finding("failed_jobs_source", live.id, evidence={
+            "db_host": db.host, "read_through": read.host, "cluster": live.id, "credentials": "SSM (DB_USERNAME)"},
+            resources=[str(db.host), live.id], db_host=db.host, writer=read.host, cluster=live.id)
+    if read.not_read is not None:
+        ctx.unknown(read.not_read, unlock=read.unlock)
         return
-    except Exception as e:
-        ctx.unknown(f"failed_jobs not read (vantage host): {host} {type(e).__name__}: {e}")
-        return
-    for row in rows:
+    for row in read.rows or []:
         row["first_line"] = ctx.redactor.scrub(row["first_line"])
-    for r in judge_failed_jobs(rows, ctx.config.service_for, db.database):
+    for r in judge_failed_jobs(read.rows or [], ctx.config.service_for, db.database):
         if live is not None:
-            r.evidence.update(read_through=host, db_host=db.host)
+            r.evidence.update(read_through=read.host, db_host=db.host)
         yield from _report(ctx, [r])
 
 

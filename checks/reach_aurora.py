@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from checks._reach import (
     CONNECTED_OUTCOMES,
     gather,
-    host_timeout,
+    host_probe_kwargs,
     outcome_finding,
     summary,
     task_findings,
@@ -32,7 +32,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         ctx.unknown("no DB host (DB_HOST not in SSM, [database] host unset) and no exec transport",
                     unlock="ssm:GetParametersByPath or [database] host")
         return
-    host, tasks = gather(ctx, lambda: mysql_check(target, ctx.config.dns.nameservers, host_timeout(ctx)))
+    host, tasks = gather(ctx, lambda: mysql_check(target, ctx.config.dns.nameservers, **host_probe_kwargs(ctx)))
     yield from transport_findings(ctx, tasks)
     probed = []
     for svc, results in tasks.items():

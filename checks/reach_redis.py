@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from checks._reach import (
     CONNECTED_OUTCOMES,
     gather,
-    host_timeout,
+    host_probe_kwargs,
     outcome_finding,
     summary,
     task_facts,
@@ -30,7 +30,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         ctx.unknown("no Redis host (REDIS_HOST not in SSM, [redis] host unset) and no exec transport",
                     unlock="ssm:GetParametersByPath or [redis] host")
         return
-    host, tasks = gather(ctx, lambda: redis_check(target, ctx.config.dns.nameservers, host_timeout(ctx)))
+    host, tasks = gather(ctx, lambda: redis_check(target, ctx.config.dns.nameservers, **host_probe_kwargs(ctx)))
     yield from transport_findings(ctx, tasks)
     ssm = _ssm_values(ctx)
     probed = []

@@ -151,6 +151,13 @@ class ExecConfig(_Section):
     app_root: Name | None = None
     fallback: Transport = "off"
     max_tasks_per_service: int = Field(3, ge=1, le=100, description="ecs-exec: RUNNING tasks probed per service")
+    connect_timeout: float | None = Field(None, gt=0, le=60, description="the in-task probe's connect and read "
+                                          "timeout, seconds; default [exec] timeout / 6 within 1..5")
+
+    @property
+    def probe_timeout(self) -> float:
+        """The in-task probe's connect (and read) timeout."""
+        return self.connect_timeout or max(1.0, min(5.0, self.timeout / 6))
 
 
 class RunConfig(_Section):
@@ -165,6 +172,10 @@ class RunConfig(_Section):
     soak_minutes: int = Field(15, ge=0, le=24 * 60)
     sample: float = Field(0.0, ge=0, le=3600, description="queue.state: seconds over which to take queue readings "
                           "for the drain rate (--sample); 0 = one reading")
+    connect_timeout: float | None = Field(None, gt=0, le=60, description="TCP connect from the doctor's host to "
+                                          "Redis and MySQL, seconds; default the in-task probe's ([exec])")
+    read_timeout: float | None = Field(None, gt=0, le=300, description="waiting for Redis / MySQL to answer on an "
+                                       "open connection from the doctor's host, seconds; default connect_timeout")
 
     @model_validator(mode="after")
     def _room_for_sample(self) -> RunConfig:
@@ -240,6 +251,11 @@ class Config(_Section):
         if "default" in self.queues:
             raise ValueError("queues.default: 'default' stays on the app hosts and cannot be an ECS queue")
         return self
+
+    def host_timeouts(self) -> tuple[float, float]:
+        """(connect, read) timeouts of the doctor's own connections to Redis and MySQL ([run], else [exec])."""
+        connect = self.run.connect_timeout or self.exec.probe_timeout
+        return connect, self.run.read_timeout or connect
 
     def service_for(self, queue: str) -> str | None:
         q = self.queues.get(queue)

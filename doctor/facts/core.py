@@ -1,9 +1,9 @@
 """Per-run shared facts: fetched once, lazily, shared between checks (thread-safe memo).
 
 Facts that several checks need live here (SSM values, ECS services, tasks, task definitions,
-the Redis and DB targets). Other modules add their own with ``facts.memo(key, fn)``: the network
-and data-store facts in :mod:`doctor.facts.network`, :mod:`doctor.facts.security_groups` and
-:mod:`doctor.facts.datastores` are memoised the same way.
+the Redis and DB targets, the endpoints found dead). Other modules add their own with
+``facts.memo(key, fn)``: the network and data-store facts in :mod:`doctor.facts.network`,
+:mod:`doctor.facts.security_groups` and :mod:`doctor.facts.datastores` are memoised the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from doctor.facts.laravel import laravel_redis_prefix
+from doctor.net.hostprobe import DeadEndpoints
 from doctor.net.targets import DbTarget, RedisTarget
 from doctor.util import parse_datetime, to_datetime, to_int
 
@@ -39,6 +40,7 @@ class Facts:
         self._locks: dict[Any, threading.Lock] = {}
         self._guard = threading.Lock()
         self.now = datetime.now(UTC)
+        self.dead_endpoints = DeadEndpoints()  # host:port found dead per vantage: not waited on twice in a run
 
     def memo(self, key: Any, fn: Callable[[], T]) -> T:
         """Compute ``fn()`` once per run; a failure is remembered and re-raised to every caller."""

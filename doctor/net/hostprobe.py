@@ -4,6 +4,13 @@
 Every outcome is classified into one word the checks map to signals:
 ``ok | dns | refused | timeout | unreachable | auth_failed | readonly | reader | error | unset``.
 Nothing here ever returns a password; error texts are scrubbed by the engine's redactor as well.
+
+A dead endpoint is dead for the whole run: :class:`DeadEndpoints` (one per run, ``Facts.dead_endpoints``)
+remembers the first timeout on ``host:port`` from a vantage. Attempts on one endpoint take turns, so a second
+caller waits for the first one's outcome instead of starting its own wait, and once an attempt timed out every
+later one gets the same :class:`DeadEndpoint` at once — its detail says it was a timeout, its ``measured_at``
+when it was measured. Callers build their findings from the :class:`DeadEndpoint` whether they measured it or
+not, so a remembered timeout reads exactly like a fresh one.
 """
 
 from __future__ import annotations
@@ -11,8 +18,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from doctor.net.dns import DnsFailure, resolve
@@ -31,6 +41,12 @@ class Outcome:
     addrs: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
 
+    def timed_out(self, dead: DeadEndpoint) -> Outcome:
+        """This outcome is the endpoint's timeout (measured now or earlier in the run: it reads the same)."""
+        self.outcome, self.detail = "timeout", dead.detail
+        self.info.update(dead.evidence())
+        return self
+
     def evidence(self) -> dict[str, Any]:
         ev: dict[str, Any] = {"vantage": self.vantage, "host": self.host, "port": self.port, "outcome": self.outcome,
                               "addresses": self.addrs}
@@ -38,6 +54,88 @@ class Outcome:
             ev["detail"] = self.detail
         ev.update(self.info)
         return ev
+
+
+@dataclass(frozen=True)
+class DeadEndpoint:
+    """``host:port`` timed out from ``vantage``: in the TCP connect (``phase`` connect) or, connected, waiting
+    for the server to speak (``phase`` answer). Kept for the rest of the run."""
+
+    vantage: str
+    host: str
+    port: int
+    phase: str               # connect | answer
+    timeout: float           # the wait that ran out, seconds
+    measured_at: datetime
+
+    @property
+    def detail(self) -> str:
+        if self.phase == "connect":
+            return f"connect to {self.host}:{self.port} timed out after {self.timeout:g}s"
+        return f"{self.host}:{self.port} accepted the connection but did not answer within {self.timeout:g}s"
+
+    def evidence(self) -> dict[str, Any]:
+        return {"timed_out": self.phase, "measured_at": self.measured_at.isoformat(timespec="seconds")}
+
+
+class Attempt:
+    """One turn at an endpoint (see :meth:`DeadEndpoints.attempt`): ``dead`` is the remembered timeout, if any;
+    :meth:`timed_out` records this attempt's."""
+
+    def __init__(self, memo: DeadEndpoints | None, vantage: str, host: str, port: int,
+                 dead: DeadEndpoint | None) -> None:
+        self.memo, self.vantage, self.host, self.port, self.dead = memo, vantage, host, port, dead
+
+    def timed_out(self, phase: str, timeout: float) -> DeadEndpoint:
+        dead = DeadEndpoint(self.vantage, self.host, self.port, phase, timeout, datetime.now(UTC))
+        if self.memo is not None:
+            dead = self.memo.remember(dead)
+        self.dead = dead
+        return dead
+
+
+class DeadEndpoints:
+    """The endpoints found dead in this run, per vantage (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._dead: dict[tuple[str, str, int], DeadEndpoint] = {}
+        self._turns: dict[tuple[str, str, int], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @staticmethod
+    def _key(vantage: str, host: str, port: int) -> tuple[str, str, int]:
+        return vantage, host.strip().rstrip(".").lower(), int(port)
+
+    def get(self, vantage: str, host: str, port: int) -> DeadEndpoint | None:
+        with self._guard:
+            return self._dead.get(self._key(vantage, host, port))
+
+    def remember(self, dead: DeadEndpoint) -> DeadEndpoint:
+        """Keep the first timeout seen on the endpoint; returns the one kept."""
+        with self._guard:
+            return self._dead.setdefault(self._key(dead.vantage, dead.host, dead.port), dead)
+
+    @contextlib.contextmanager
+    def attempt(self, vantage: str, host: str, port: int, wait: float) -> Iterator[Attempt]:
+        """A turn at ``host:port`` from ``vantage``: waits (at most ``wait`` seconds) while another attempt on
+        the same endpoint is under way, then yields an :class:`Attempt` carrying the remembered timeout, if any."""
+        key = self._key(vantage, host, port)
+        with self._guard:
+            turn = self._turns.setdefault(key, threading.Lock())
+        mine = turn.acquire(timeout=max(0.0, wait))
+        try:
+            yield Attempt(self, vantage, host, port, self.get(vantage, host, port))
+        finally:
+            if mine:
+                turn.release()
+
+
+def attempt(memo: DeadEndpoints | None, vantage: str, host: str, port: int,
+            wait: float) -> contextlib.AbstractContextManager[Attempt]:
+    """``memo.attempt(...)``, or a turn that remembers nothing when the caller keeps no memo."""
+    if memo is None:
+        return contextlib.nullcontext(Attempt(None, vantage, host, port, None))
+    return memo.attempt(vantage, host, port, wait)
 
 
 def classify_oserror(e: BaseException) -> str:
@@ -76,12 +174,12 @@ def _addrs(out: Outcome, host: str, nameservers: list[str] | None, timeout: floa
     return out.addrs[0] if nameservers else host
 
 
-def redis_check(t: RedisTarget, nameservers: list[str] | None = None, timeout: float = 3.0) -> Outcome:
-    """PING (AUTH when a password is set), ROLE, maxmemory-policy and evicted_keys, from this host."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
+def redis_check(t: RedisTarget, nameservers: list[str] | None = None, timeout: float = 3.0, *,
+                read_timeout: float | None = None, dead: DeadEndpoints | None = None) -> Outcome:
+    """PING (AUTH when a password is set), ROLE, maxmemory-policy and evicted_keys, from this host.
 
+    ``timeout`` bounds the name lookup and the connect, ``read_timeout`` (default ``timeout``) each reply;
+    ``dead``: the run's :class:`DeadEndpoints` (a remembered timeout is the outcome at once)."""
     out = Outcome("redis", "host", t.host, t.port, "unset")
     if not t.host:
         out.detail = "no Redis host configured"
@@ -89,11 +187,24 @@ def redis_check(t: RedisTarget, nameservers: list[str] | None = None, timeout: f
     addr = _addrs(out, t.host, nameservers, timeout)
     if addr is None:
         return out
+    read = read_timeout or timeout
+    with attempt(dead, "host", t.host, t.port, timeout + read) as turn:
+        if turn.dead is not None:
+            return out.timed_out(turn.dead)
+        _redis_session(out, t, addr, timeout, read, turn)
+    return out
+
+
+def _redis_session(out: Outcome, t: RedisTarget, addr: str, timeout: float, read: float, turn: Attempt) -> None:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     kw: dict[str, Any] = {}
     if t.tls:
         kw.update(ssl=True, ssl_cert_reqs="none", ssl_check_hostname=False)
     client = redis.Redis(host=addr, port=t.port, password=t.password, db=t.db, socket_connect_timeout=timeout,
-                         socket_timeout=timeout, retry=Retry(NoBackoff(), 0), **kw)
+                         socket_timeout=read, retry=Retry(NoBackoff(), 0), **kw)
     start = time.monotonic()
     try:
         client.ping()
@@ -129,7 +240,7 @@ def redis_check(t: RedisTarget, nameservers: list[str] | None = None, timeout: f
         else:
             out.outcome, out.detail = "error", text
     except redis.exceptions.TimeoutError as e:
-        out.outcome, out.detail = "timeout", f"no answer within {timeout:g}s ({_first(e)})"
+        out.timed_out(turn.timed_out(*redis_timeout_phase(e, timeout, read)))
     except redis.exceptions.ConnectionError as e:
         cause = e.__cause__ or e.__context__ or e
         out.outcome, out.detail = classify_oserror(cause if isinstance(cause, OSError) else e), _first(e)
@@ -138,19 +249,28 @@ def redis_check(t: RedisTarget, nameservers: list[str] | None = None, timeout: f
     finally:
         with contextlib.suppress(Exception):
             client.close()
-    return out
 
 
-def mysql_greeting(addr: str, port: int, timeout: float) -> dict[str, Any]:
-    """TCP connect and read the server greeting: {tcp, protocol, version} or {tcp, error}."""
+def redis_timeout_phase(e: BaseException, connect: float, read: float) -> tuple[str, float]:
+    """(phase, the wait that ran out) of a redis-py ``TimeoutError``."""
+    return ("connect", connect) if "connecting" in str(e).lower() else ("answer", read)
+
+
+def mysql_greeting(addr: str, port: int, timeout: float, read_timeout: float | None = None) -> dict[str, Any]:
+    """TCP connect and read the server greeting: {tcp, protocol, version} or {tcp, error} (and ``phase``
+    ``answer`` when the connection opened and the read failed)."""
     try:
-        with socket.create_connection((addr, port), timeout=timeout) as s:
-            s.settimeout(timeout)
+        s = socket.create_connection((addr, port), timeout=timeout)
+    except OSError as e:
+        return {"tcp": classify_oserror(e), "error": str(e)}
+    try:
+        with s:
+            s.settimeout(read_timeout or timeout)
             head = _recv(s, 4)
             n = head[0] | head[1] << 8 | head[2] << 16 if len(head) == 4 else 0
             body = _recv(s, min(n, 256)) if n else b""
     except OSError as e:
-        return {"tcp": classify_oserror(e), "error": str(e)}
+        return {"tcp": classify_oserror(e), "error": str(e), "phase": "answer"}
     if not body:
         return {"tcp": "ok", "greeting": "none"}
     if body[0] == 0xFF:
@@ -169,10 +289,10 @@ def _recv(s: socket.socket, n: int) -> bytes:
     return data
 
 
-def mysql_check(t: DbTarget, nameservers: list[str] | None = None, timeout: float = 3.0) -> Outcome:
-    """Greeting, login, ``@@innodb_read_only`` and, on Aurora, the writer identity."""
-    import pymysql
-
+def mysql_check(t: DbTarget, nameservers: list[str] | None = None, timeout: float = 3.0, *,
+                read_timeout: float | None = None, dead: DeadEndpoints | None = None) -> Outcome:
+    """Greeting, login, ``@@innodb_read_only`` and, on Aurora, the writer identity. Timeouts and ``dead`` as
+    :func:`redis_check`."""
     out = Outcome("mysql", "host", t.host, t.port, "unset")
     if not t.host:
         out.detail = "no DB host configured"
@@ -180,27 +300,42 @@ def mysql_check(t: DbTarget, nameservers: list[str] | None = None, timeout: floa
     addr = _addrs(out, t.host, nameservers, timeout)
     if addr is None:
         return out
-    g = mysql_greeting(out.addrs[0], t.port, timeout)
-    out.info.update({k: v for k, v in g.items() if k != "error"})
-    if g["tcp"] != "ok":
-        out.outcome, out.detail = g["tcp"], str(g.get("error", ""))
-        return out
-    if g.get("greeting") != "ok":
-        out.outcome, out.detail = "error", f"no MySQL greeting: {g.get('error', 'connection closed')}"
-        return out
-    if not t.username:
-        out.outcome, out.detail = "ok", "greeting only: no DB_USERNAME to log in with"
-        out.info["login"] = "skipped"
-        return out
+    read = read_timeout or timeout
+    with attempt(dead, "host", t.host, t.port, timeout + read) as turn:
+        if turn.dead is not None:
+            return out.timed_out(turn.dead)
+        g = mysql_greeting(out.addrs[0], t.port, timeout, read)
+        if g["tcp"] == "timeout":  # reads as a remembered one: the timeout's evidence only
+            answer = g.get("phase") == "answer"
+            return out.timed_out(turn.timed_out("answer" if answer else "connect", read if answer else timeout))
+        out.info.update({k: v for k, v in g.items() if k not in ("error", "phase")})
+        if g["tcp"] != "ok":
+            out.outcome, out.detail = g["tcp"], str(g.get("error", ""))
+            return out
+        if g.get("greeting") != "ok":
+            out.outcome, out.detail = "error", f"no MySQL greeting: {g.get('error', 'connection closed')}"
+            return out
+        if not t.username:
+            out.outcome, out.detail = "ok", "greeting only: no DB_USERNAME to log in with"
+            out.info["login"] = "skipped"
+            return out
+        return _mysql_login(out, t, addr, timeout, read, turn)
+
+
+def _mysql_login(out: Outcome, t: DbTarget, addr: str, timeout: float, read: float, turn: Attempt) -> Outcome:
+    import pymysql
+
     try:
         conn = pymysql.connect(host=addr, port=t.port, user=t.username, password=t.password or "",
-                               database=t.database or None, connect_timeout=timeout, read_timeout=timeout,
-                               write_timeout=timeout)
+                               database=t.database or None, connect_timeout=timeout, read_timeout=read,
+                               write_timeout=read)
     except pymysql.err.OperationalError as e:
         code = e.args[0] if e.args else 0
         msg = str(e.args[1]) if len(e.args) > 1 else str(e)
         if code in (1044, 1045, 1049, 1698):
             out.outcome, out.detail = "auth_failed", f"({code}) {msg}"
+        elif classify_oserror(OSError(msg)) == "timeout":  # 2003: its own connect; else the login went unanswered
+            out.timed_out(turn.timed_out(*(("connect", timeout) if code == 2003 else ("answer", read))))
         else:
             out.outcome, out.detail = classify_oserror(OSError(msg)), f"({code}) {msg}"
         out.info["login"] = "failed"

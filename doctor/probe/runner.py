@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 
 
 def probe_spec(facts: Facts, transport: str) -> ProbeSpec:
-    """The spec for this run: a fresh key exchange, a connect timeout derived from ``[exec] timeout``, the
-    configured app root. The local transport is its own container: this directory, this user."""
+    """The spec for this run: a fresh key exchange, the connect timeout (``[exec] connect_timeout``, else
+    ``[exec] timeout`` / 6 within 1..5 s), the configured app root. The local transport is its own container:
+    this directory, this user."""
     cfg = facts.config.exec
-    timeout = max(1.0, min(5.0, cfg.timeout / 6))
+    timeout = cfg.probe_timeout
     root, source = cfg.app_root, "config" if cfg.app_root else None
     run_as = None
     if transport == "local":

@@ -24,10 +24,11 @@ FAILED_JOBS_SQL = (
 
 
 class FailedJobsUnavailable(Exception):
-    def __init__(self, reason: str, missing_table: bool = False) -> None:
+    def __init__(self, reason: str, missing_table: bool = False, timed_out: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.missing_table = missing_table
+        self.timed_out = timed_out  # connect | answer: the server never answered (a dead endpoint)
 
 
 def exception_class(first_line: str) -> str:
@@ -37,19 +38,22 @@ def exception_class(first_line: str) -> str:
 
 
 def read_failed_jobs(host: str, port: int, user: str | None, password: str | None, database: str | None,
-                     minutes: int = 60, timeout: float = 5.0) -> list[dict[str, Any]]:
+                     minutes: int = 60, timeout: float = 5.0, read_timeout: float | None = None) -> list[dict[str, Any]]:
     """Failures in the last ``minutes``, grouped by queue and first exception line. Read-only session.
+    ``timeout`` bounds the connect, ``read_timeout`` (default ``timeout``) each answer.
 
     Rows: ``{"queue", "exception", "first_line", "count", "last_failed_at", "first_failed_at"}`` (the first as
     ISO 8601 UTC: UNIX_TIMESTAMP reads a TIMESTAMP column whatever the session's time zone), most frequent first."""
     import pymysql
 
+    read = read_timeout or timeout
     try:
         conn = pymysql.connect(host=host, port=port, user=user or "", password=password or "", database=database,
-                               connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
+                               connect_timeout=timeout, read_timeout=read, write_timeout=read,
                                autocommit=True, charset="utf8mb4")
     except pymysql.MySQLError as e:
-        raise FailedJobsUnavailable(f"cannot connect to {host}:{port}: {_mysql_msg(e)}") from None
+        raise FailedJobsUnavailable(f"cannot connect to {host}:{port}: {_mysql_msg(e)}",
+                                    timed_out=_timeout_phase(e)) from None
     try:
         with conn.cursor() as cur:
             cur.execute("SET SESSION TRANSACTION READ ONLY")
@@ -59,7 +63,8 @@ def read_failed_jobs(host: str, port: int, user: str | None, password: str | Non
         code = e.args[0] if e.args else None
         if code == 1146:
             raise FailedJobsUnavailable(f"table {database}.failed_jobs does not exist", missing_table=True) from None
-        raise FailedJobsUnavailable(f"query failed: {_mysql_msg(e)}") from None
+        raise FailedJobsUnavailable(f"query failed: {_mysql_msg(e)}",
+                                    timed_out="answer" if _timeout_phase(e) else None) from None
     finally:
         conn.close()
     out = []
@@ -73,6 +78,13 @@ def read_failed_jobs(host: str, port: int, user: str | None, password: str | Non
 
 def _mysql_msg(e: Exception) -> str:
     return str(e.args[1]) if len(e.args) > 1 else str(e)
+
+
+def _timeout_phase(e: Exception) -> str | None:
+    """``connect`` (2003: the TCP connect timed out), ``answer`` (connected, the server went silent) or None."""
+    if "timed out" not in _mysql_msg(e).lower():
+        return None
+    return "connect" if e.args and e.args[0] == 2003 else "answer"
 
 
 def judge_failed_jobs(rows: list[dict[str, Any]], service_for: Callable[[str], str | None],

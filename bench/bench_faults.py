@@ -1,0 +1,285 @@
+"""Time to diagnosis when dependencies are black-holed: the whole ``ame-doctor run`` against the simulated
+production (doctor.sim: moto, real redis-server and MariaDB, the DNS responder, the in-task probe through the
+``local`` transport) in five worlds, and a narrow ``run --only exec.ready``.
+
+    python bench/bench_faults.py                      # every world once, then --only exec.ready (median of 5)
+    python bench/bench_faults.py --worlds healthy,both-dropped --runs 3
+
+Each world's run is a real ``ame-doctor run`` process (moto's HTTP server in this process stands in for AWS
+through AWS_ENDPOINT_URL). Per world it prints the process wall time, the run's own duration (the report's
+``duration_ms``: engine start to report), the critical path — the slowest single probe's wait in that world,
+each probe timed alone here (the host's Redis and MySQL probes, one service's in-task probe) — and the ratios,
+then the peak RSS of the run. Goals (issue 15): every faulted world within 1.5x its critical path and within
+2x the healthy run plus one connect timeout; ``run --only exec.ready`` under 0.5 s; peak RSS under 150 MB.
+
+Numbers, not assertions: tests never time things; this script is where timing lives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from doctor.sim import scenarios as sc  # noqa: E402
+from doctor.sim.platform import SimPlatform  # noqa: E402
+from doctor.sim.servers import MariaDB, RedisServer, free_port  # noqa: E402
+
+PYCACHE = os.path.join(tempfile.gettempdir(), "ame-bench-faults-pycache")
+
+
+class Silent:
+    """A listener that accepts and reads but never answers: a Redis stuck mid-failover."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, name=f"silent-{host}:{port}", daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._open.append(conn)  # held open, never written to
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()
+        for s in self._open:
+            s.close()
+
+
+def _drop_redis(p: SimPlatform) -> None:
+    sc.healthy(p)
+    p.drop_path(p.w.redis_host, "127.0.0.3", p.redis.port)
+
+
+def _drop_aurora(p: SimPlatform) -> None:
+    sc.healthy(p)
+    for endpoint in p.w.db_instance_endpoints.values():
+        p.drop_path(endpoint, "127.0.0.2", p.db.port)
+
+
+def _drop_both(p: SimPlatform) -> None:
+    _drop_redis(p)
+    for endpoint in p.w.db_instance_endpoints.values():
+        p.drop_path(endpoint, "127.0.0.2", p.db.port)
+
+
+def _silent_redis(p: SimPlatform) -> None:
+    sc.healthy(p)
+    silent = Silent("127.0.0.6", p.redis.port)
+    p._closers.append(silent.close)
+    p.dns.set(p.w.redis_host, "A", "127.0.0.6")
+
+
+WORLDS: dict[str, Callable[[SimPlatform], None]] = {
+    "healthy": sc.healthy,
+    "redis-dropped": _drop_redis,
+    "aurora-dropped": _drop_aurora,
+    "both-dropped": _drop_both,
+    "redis-silent": _silent_redis,
+}
+
+
+def _platform(world: str, redis: RedisServer, db: MariaDB, workdir: Path) -> SimPlatform:
+    for n in range(16):
+        redis.client(n).flushdb()
+    db.execute_root([f"DELETE FROM `{db.database}`.failed_jobs"])
+    platform = SimPlatform(workdir=workdir)
+    platform.redis, platform.db = redis, db
+    platform.start()
+    try:
+        WORLDS[world](platform)
+    except BaseException:
+        platform.stop()
+        raise
+    return platform
+
+
+def critical_path(platform: SimPlatform) -> dict[str, float]:
+    """Each single probe of the run timed alone (seconds): the host's Redis and MySQL probes, and every
+    service's in-task probe (local transport)."""
+    from doctor.aws import AwsSession
+    from doctor.config import Config
+    from doctor.facts import Facts
+    from doctor.net.hostprobe import mysql_check, redis_check
+    from doctor.probe.runner import probe_spec
+    from doctor.probe.transports import get_transport
+    from doctor.redact import Redactor
+
+    config = Config.model_validate(platform.config())
+    waits: dict[str, float] = {}
+    connect, read = config.host_timeouts()
+    ns = config.dns.nameservers
+    facts = Facts(config, AwsSession(config.aws.region, transport="local"), Redactor(config.ssm.secret_keys))
+    for name, probe in (("host redis", lambda: redis_check(facts.redis_target(), ns, connect, read_timeout=read)),
+                        ("host mysql", lambda: mysql_check(facts.db_target(), ns, connect, read_timeout=read))):
+        start = time.perf_counter()
+        probe()
+        waits[name] = time.perf_counter() - start
+    for svc in [q.service for q in config.queues.values()]:
+        start = time.perf_counter()
+        get_transport("local").run_all(facts, svc, probe_spec(facts, "local"))
+        waits[f"task {svc.rsplit('-', 1)[-1]}"] = time.perf_counter() - start
+    return waits
+
+
+def _connect_timeout(config: Any) -> float:
+    """The connect timeout of the run's host probes ([run] connect_timeout, else the in-task probe's)."""
+    return float(config.host_timeouts()[0])
+
+
+# Runs the doctor and, at exit, writes its own peak RSS (VmHWM: this process image only, not the bench process
+# it was forked from, which ru_maxrss would count) to the file named by $AME_BENCH_RSS.
+LAUNCHER = """
+import atexit, os, runpy, sys
+def _peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            open(os.environ["AME_BENCH_RSS"], "w").write(line.split()[1])
+atexit.register(_peak)
+sys.argv = ["ame-doctor", *sys.argv[1:]]
+runpy.run_module("doctor", run_name="__main__")
+"""
+
+
+def run_doctor(platform: SimPlatform, endpoint: str, extra: list[str]) -> tuple[float, dict[str, Any], int]:
+    """One ``ame-doctor run`` process: (wall seconds, the JSON report, peak RSS in kB)."""
+    config = platform.write_config()
+    rss_file = platform.workdir / "rss"
+    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": PYCACHE,
+           "AME_BENCH_RSS": str(rss_file)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # measured as installed: with bytecode (kept out of the tree)
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", LAUNCHER, "run", "--config", str(config), "--format", "json",
+                           *[a for c in platform.skip for a in ("--skip", c)], *extra],
+                          capture_output=True, env=env, check=False)
+    wall = time.perf_counter() - start
+    try:
+        report = json.loads(proc.stdout)
+    except ValueError:
+        raise SystemExit(f"the run printed no report (exit {proc.returncode}):\n"
+                         f"{proc.stderr.decode(errors='replace')[-3000:]}") from None
+    return wall, report, int(rss_file.read_text() or 0)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--worlds", default=",".join(WORLDS), help=f"comma-separated, of {', '.join(WORLDS)}")
+    p.add_argument("--runs", type=int, default=1, help="runs per world (the median is printed)")
+    p.add_argument("--narrow-runs", type=int, default=5, help="runs of --only exec.ready (median)")
+    args = p.parse_args()
+    worlds = [w.strip() for w in args.worlds.split(",") if w.strip()]
+    unknown = [w for w in worlds if w not in WORLDS]
+    if unknown:
+        p.error(f"unknown world(s) {', '.join(unknown)}")
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").disabled = True  # moto's server logs every request and moto's gaps
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    redis = RedisServer().start()
+    db = MariaDB()
+    db.initialise()
+    db.start()
+    rows: list[dict[str, Any]] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="ame-bench-faults-") as tmp:
+            warm = _platform("healthy", redis, db, Path(tmp) / "warm-up")
+            try:  # the first run writes the bytecode; not counted
+                run_doctor(warm, endpoint, [])
+            finally:
+                warm.stop()
+            for world in worlds:
+                platform = _platform(world, redis, db, Path(tmp) / world)
+                try:
+                    connect_timeout = _connect_timeout(_config(platform))
+                    waits = critical_path(platform)
+                    runs = [run_doctor(platform, endpoint, []) for _ in range(args.runs)]
+                finally:
+                    platform.stop()
+                wall = statistics.median(r[0] for r in runs)
+                report = runs[len(runs) // 2][1]
+                slowest = sorted(((c["duration_ms"] / 1000, c["id"]) for c in report["checks"]), reverse=True)[:3]
+                rows.append({"world": world, "wall": wall, "run": report["run"]["duration_ms"] / 1000,
+                             "critical": max(waits.values()), "critical_what": max(waits, key=waits.__getitem__),
+                             "rss_mb": max(r[2] for r in runs) / 1024, "slowest": slowest,
+                             "status": {c["id"]: c["status"] for c in report["checks"]},
+                             "connect_timeout": connect_timeout})
+                print(_line(rows[-1]), flush=True)
+            narrow = _narrow(redis, db, Path(tmp) / "narrow", endpoint, args.narrow_runs)
+    finally:
+        db.stop()
+        redis.stop()
+        server.stop()
+    _summary(rows, narrow)
+    return 0
+
+
+def _config(platform: SimPlatform) -> Any:
+    from doctor.config import Config
+
+    return Config.model_validate(platform.config())
+
+
+def _narrow(redis: RedisServer, db: MariaDB, workdir: Path, endpoint: str, runs: int) -> float:
+    platform = _platform("healthy", redis, db, workdir)
+    try:
+        walls = [run_doctor(platform, endpoint, ["--only", "exec.ready"])[0] for _ in range(runs)]
+    finally:
+        platform.stop()
+    return statistics.median(walls)
+
+
+def _line(r: dict[str, Any]) -> str:
+    slow = ", ".join(f"{cid} {s:.1f}s" for s, cid in r["slowest"])
+    return (f"{r['world']:<15} wall {r['wall']:5.2f}s  run {r['run']:5.2f}s  critical path {r['critical']:5.2f}s "
+            f"({r['critical_what']})  wall/critical {r['wall'] / r['critical']:4.2f}  "
+            f"run/critical {r['run'] / r['critical']:4.2f}  peak RSS {r['rss_mb']:.0f} MB  slowest: {slow}")
+
+
+def _summary(rows: list[dict[str, Any]], narrow: float) -> None:
+    healthy = next((r for r in rows if r["world"] == "healthy"), None)
+    print()
+    for r in rows:
+        if r["world"] == "healthy":
+            continue
+        goal = [f"wall/critical {r['wall'] / r['critical']:.2f} (goal <= 1.5)"]
+        if healthy is not None:
+            bound = 2 * healthy["wall"] + r["connect_timeout"]
+            goal.append(f"wall {r['wall']:.2f}s vs 2 x healthy + one connect timeout = {bound:.2f}s "
+                        f"({'met' if r['wall'] <= bound else 'missed'})")
+        print(f"{r['world']:<15} " + "; ".join(goal))
+    print(f"run --only exec.ready: {narrow:.2f}s wall (median; goal < 0.5 s)")
+    print(f"peak RSS of a full run: {max(r['rss_mb'] for r in rows):.0f} MB (goal < 150 MB)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
