@@ -128,3 +128,41 @@ def test_progress_printer_plain_and_tty() -> None:
     assert "\x1b" not in plain.getvalue() and "\r" not in plain.getvalue()
     assert plain.getvalue().splitlines() == ["ame-doctor: running 1 checks against c", "     WARN syn.a — hmm (0 ms)"]
     assert "running: syn.a" in tty.getvalue() and "\r\x1b[K" in tty.getvalue()
+
+
+# --- lazy imports: a narrow run imports only what it runs ---------------------------------------------
+def test_the_vocabulary_and_ids_read_from_the_declarations_match_the_imported_checks() -> None:
+    """vocabulary() and check_ids() come from the TOML declarations without importing a check; they equal what
+    the imported checks' metadata says."""
+    loaded = registry.load_checks()
+    assert registry.vocabulary() == frozenset(s for rc in loaded.values() for s in rc.meta.signals())
+    assert registry.check_ids() == tuple(loaded)
+
+
+def test_run_only_one_check_imports_no_other_check_module(tmp_path: Any) -> None:
+    """`run --only exec.ready` (AWS refused: the run ends at once) imports checks.exec_ready and no other check
+    module, though it validates the ids, diagnoses and renders as every run does."""
+    import json
+    import subprocess
+    import sys
+
+    from doctor.sim.servers import free_port
+
+    from conftest import ROOT
+
+    probe = (
+        "import atexit, json, runpy, sys\n"
+        "atexit.register(lambda: print('MODULES ' + json.dumps(sorted(m for m in sys.modules"
+        " if m.startswith('checks.'))), file=sys.stderr))\n"
+        "sys.argv = ['ame-doctor', *sys.argv[1:]]\n"
+        "runpy.run_module('doctor', run_name='__main__')\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1",
+           "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+           "AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1"}
+    res = subprocess.run([sys.executable, "-c", probe, "run", "--only", "exec.ready", "--format", "json"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, stdin=subprocess.DEVNULL)
+    line = next(x for x in res.stderr.splitlines() if x.startswith("MODULES "))
+    assert json.loads(line.removeprefix("MODULES ")) == ["checks.exec_ready"], res.stderr[-2000:]
+    report = json.loads(res.stdout)
+    assert [c["id"] for c in report["checks"]] == ["exec.ready"] and "playbooks" in report
