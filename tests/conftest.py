@@ -151,6 +151,16 @@ def mariadb_pair() -> Iterator[tuple[MariaDB, MariaDB]]:
     reader.stop()
 
 
+@pytest.fixture(scope="session")
+def scenario_runs(redis_server: RedisServer, mariadb_pair: tuple[MariaDB, MariaDB],
+                  tmp_path_factory: pytest.TempPathFactory) -> object:
+    """name -> the demo scenario's run (report + world), built and diagnosed once per session: see
+    support.demo.ScenarioRuns."""
+    from support.demo import ScenarioRuns
+
+    return ScenarioRuns(redis_server, *mariadb_pair, tmp_path_factory)
+
+
 @pytest.fixture
 def mariadb(mariadb_pair: tuple[MariaDB, MariaDB]) -> MariaDB:
     writer = mariadb_pair[0]

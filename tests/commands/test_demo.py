@@ -1,14 +1,13 @@
 """ame-doctor demo: the scenario framework, the CLI, and every scenario diagnosed by the real checks.
 
-The scenario matrix runs in-process against the shared redis-server and MariaDB fixtures (one
-simulated production per scenario: moto world, DNS responder, local probe) and asserts the same bar
-as the end-to-end tests: the injected cause is confirmed or likely, ranks on top, and nothing the
-fault does not explain is confirmed.
+The scenario matrix reads each scenario's run from the session's ``scenario_runs`` (one simulated production per
+scenario on the shared redis-server and MariaDB: moto world, DNS responder, local probe; built once for this,
+the root-cause, timeline and evidence tables) and asserts the demo's verdict — the injected cause strictly on
+top, explaining exactly what it should — and the JUnit / Markdown outputs of that run.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from doctor.diagnosis import load_playbooks
 from doctor.sim.scenarios import SCENARIOS, Scenario, start, verdict
 
+from support.demo import run_platform
 from support.render import JUNIT_XSD
 
 
@@ -90,15 +90,6 @@ def test_demo_removes_its_temp_dir_on_error_and_ctrl_c(failure: type[BaseExcepti
 
 
 # --- the scenario matrix ----------------------------------------------------------------------
-def _run(platform: Any) -> Any:
-    from doctor.config import Config
-    from doctor.engine import Engine, EngineOptions
-    from doctor.registry import all_checks
-
-    config = Config.model_validate(platform.config())
-    return asyncio.run(Engine(config, all_checks(), EngineOptions(skip=list(platform.skip))).run())
-
-
 def _explain(report: Any) -> str:
     lines = [f"{c.id}: {c.status.value} {c.summary} {[f.signals for f in c.findings]}" for c in report.checks]
     lines += [f"{p.id}/{c.id}: {c.state.value} {c.score} {c.reason}" for p in report.playbooks for c in p.causes
@@ -108,17 +99,10 @@ def _explain(report: Any) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", list(SCENARIOS.values()), ids=list(SCENARIOS))
-def test_scenario_is_diagnosed(scenario: Scenario, redis_clean: Any, mariadb: Any, tmp_path: Path) -> None:
-    password = mariadb.password
-    platform = start(scenario, workdir=tmp_path, redis=redis_clean, db=mariadb)
-    try:
-        report = _run(platform)
-    finally:
-        platform.stop()
-        if mariadb.password != password:  # stale-ssm-values rotated the shared server's password
-            mariadb.execute_root([f"ALTER USER '{mariadb.user}'@'%' IDENTIFIED BY '{password}'",
-                                  f"ALTER USER '{mariadb.user}'@'localhost' IDENTIFIED BY '{password}'"])
-            mariadb.password = password
+def test_scenario_is_diagnosed(scenario: Scenario, scenario_runs: Any) -> None:
+    """The demo's verdict and its CI/incident outputs on the scenario's run (shared with the root-cause, timeline
+    and evidence tables: each world is built and diagnosed once per session)."""
+    report = scenario_runs(scenario.name).report
     ok, why = verdict(scenario, report)
     assert ok, f"{why}\n{_explain(report)}"
     _outputs_hold(scenario, report)
@@ -171,7 +155,7 @@ def test_without_servers_fakeredis_serves_and_the_database_parts_say_so(no_serve
         assert platform.redis_kind == "fakeredis" and platform.db is None
         assert platform.skip == ["reach.aurora"]
         assert any("no MariaDB/MySQL server installed" in n for n in platform.notes)
-        report = _run(platform)
+        report = run_platform(platform)
     finally:
         platform.stop()
     status = {c.id: c.status.value for c in report.checks}

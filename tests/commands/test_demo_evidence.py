@@ -1,27 +1,17 @@
 """The demo scenarios built for the evidence-quality cases carry the evidence they are built to show, whatever the
 ranking makes of it (the strict top-1 table is in test_demo.py): a stale DB_HOST does not blind sg.ingress or
 queue.state, a reader endpoint is seen, long jobs beside working consumers are not a missing consumer, and the
-history of a resolved incident stays quiet — from the CLI too."""
+history of a resolved incident stays quiet — from the CLI too. The scenarios' runs are the session's
+``scenario_runs`` (built once, shared with the root-cause and timeline tables)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from doctor.sim.scenarios import SCENARIOS, start
-
-from support.demo import explain, run_platform
-
-
-def run_scenario(name: str, tmp_path: Path, redis: Any, db: Any, reader: Any = None) -> Any:
-    platform = start(SCENARIOS[name], workdir=tmp_path, redis=redis, db=db, reader=reader)
-    try:
-        return run_platform(platform)
-    finally:
-        platform.stop()
+from support.demo import explain
 
 
 def by_signal(report: Any) -> dict[str, list[Any]]:
@@ -38,9 +28,8 @@ def check(report: Any, check_id: str) -> Any:
 
 
 @pytest.mark.slow
-def test_stale_db_host_still_judges_ingress_and_reads_failed_jobs(redis_clean: Any, mariadb: Any,
-                                                                  tmp_path: Path) -> None:
-    report = run_scenario("stale-db-host", tmp_path, redis_clean, mariadb)
+def test_stale_db_host_still_judges_ingress_and_reads_failed_jobs(scenario_runs: Any) -> None:
+    report = scenario_runs("stale-db-host").report
     why = explain(report)
     assert "dns.db_host_stale" in by_signal(report), why
     sg = check(report, "sg.ingress")
@@ -52,17 +41,16 @@ def test_stale_db_host_still_judges_ingress_and_reads_failed_jobs(redis_clean: A
 
 
 @pytest.mark.slow
-def test_db_host_on_the_reader_endpoint_is_seen(redis_clean: Any, mariadb: Any, mariadb_reader: Any,
-                                                tmp_path: Path) -> None:
-    report = run_scenario("db-host-reader", tmp_path, redis_clean, mariadb, mariadb_reader)
+def test_db_host_on_the_reader_endpoint_is_seen(scenario_runs: Any) -> None:
+    report = scenario_runs("db-host-reader").report
     signals = by_signal(report)
     assert "dns.db_host_not_writer" in signals and "logs.db_readonly" in signals, explain(report)
     assert any(f.evidence.get("vantage") == "host" for f in signals.get("reach.aurora_reader", [])), explain(report)
 
 
 @pytest.mark.slow
-def test_long_jobs_are_not_a_missing_consumer(redis_clean: Any, mariadb: Any, tmp_path: Path) -> None:
-    report = run_scenario("long-jobs-outlive-retry-after", tmp_path, redis_clean, mariadb)
+def test_long_jobs_are_not_a_missing_consumer(scenario_runs: Any) -> None:
+    report = scenario_runs("long-jobs-outlive-retry-after").report
     signals = by_signal(report)
     why = explain(report)
     assert {"queue.jobs_outlive_retry_after", "queue.timeout_ge_retry_after", "queue.failed_jobs_recent"} <= set(

@@ -3,62 +3,29 @@ platform, diagnosed by the real engine and checks: the injected cause is the str
 root cause ties with or outranks it) and explains exactly the scenario's ``explains``; a world with no fault,
 and one holding only the history of a resolved incident, has no root cause at all.
 
-The servers (redis-server, a MariaDB writer and its read-only twin) are shared by the whole module; each
-scenario gets a fresh simulated platform (moto, DNS, probe) on them, and runs once however many tests read it.
+Each scenario's run comes from the session's ``scenario_runs`` (support.demo.ScenarioRuns): built once on the
+shared servers (redis-server, a MariaDB writer and its read-only twin) and read by every table that needs it.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from doctor.model import CauseState, Report
-from doctor.sim.scenarios import SCENARIOS, runner_up, start, verdict
+from doctor.sim.scenarios import SCENARIOS, runner_up, verdict
 
 pytestmark = pytest.mark.slow
 
 NO_FAULT = ("healthy", "resolved-history")  # the worlds that must have no root cause (the ones that exist)
 
 
-def _run(platform: Any) -> Report:
-    from doctor.config import Config
-    from doctor.engine import Engine, EngineOptions
-    from doctor.registry import all_checks
-
-    config = Config.model_validate(platform.config())
-    return asyncio.run(Engine(config, all_checks(), EngineOptions(skip=list(platform.skip))).run())
-
-
-@pytest.fixture(scope="module")
-def diagnosed(redis_server: Any, mariadb_pair: Any, tmp_path_factory: pytest.TempPathFactory
-              ) -> Iterator[Callable[[str], Report]]:
-    """name -> the report of that scenario's run (each scenario runs once per module, on the shared servers)."""
-    writer, reader = mariadb_pair
-    reports: dict[str, Report] = {}
-
-    def run(name: str) -> Report:
-        if name not in reports:
-            for db in range(16):
-                redis_server.client(db).flushdb()
-            writer.execute_root([f"DELETE FROM `{writer.database}`.failed_jobs"])
-            password = writer.password
-            platform = start(SCENARIOS[name], workdir=Path(tmp_path_factory.mktemp(name)), redis=redis_server,
-                             db=writer, reader=reader)
-            try:
-                reports[name] = _run(platform)
-            finally:
-                platform.stop()
-                if writer.password != password:  # stale-ssm-values rotated the shared server's password
-                    writer.execute_root([f"ALTER USER '{writer.user}'@'%' IDENTIFIED BY '{password}'",
-                                         f"ALTER USER '{writer.user}'@'localhost' IDENTIFIED BY '{password}'"])
-                    writer.password = password
-        return reports[name]
-
-    yield run
+@pytest.fixture
+def diagnosed(scenario_runs: Any) -> Callable[[str], Report]:
+    """name -> the report of that scenario's run."""
+    return lambda name: scenario_runs(name).report
 
 
 def _explain(report: Report) -> str:

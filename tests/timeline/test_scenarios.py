@@ -1,18 +1,16 @@
 """The table: every demo fault scenario records the change that caused it as CloudTrail would, and the real run's
 timeline links that change to the scenario's root cause; the healthy and the resolved-history worlds link
-nothing. One simulated production per scenario (moto, the CloudTrail stand-in, the shared Redis and MariaDB)."""
+nothing. One simulated production per scenario (moto, the CloudTrail stand-in, the shared Redis and MariaDB), the
+session's ``scenario_runs``: the same runs the root-cause table reads."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from doctor.model import Report
-from doctor.sim.scenarios import SCENARIOS, start
+from doctor.sim.scenarios import SCENARIOS
 from doctor.sim.world import World
 
 IMAGE, BULK = "service:propertyfeedtemplate-image", "service:propertyfeedtemplate-bulk"
@@ -46,31 +44,12 @@ def test_the_table_covers_every_scenario() -> None:
     assert all((s.cause is None) == (CAUSED_BY[n] is None) for n, s in SCENARIOS.items())
 
 
-def _run(platform: Any) -> Report:
-    from doctor.config import Config
-    from doctor.engine import Engine, EngineOptions
-    from doctor.registry import all_checks
-
-    config = Config.model_validate(platform.config())
-    return asyncio.run(Engine(config, all_checks(), EngineOptions(skip=list(platform.skip), timeline=True)).run())
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_the_root_cause_is_linked_to_the_change_that_caused_it(name: str, redis_clean: Any, mariadb: Any,
-                                                                mariadb_reader: Any, tmp_path: Path) -> None:
+def test_the_root_cause_is_linked_to_the_change_that_caused_it(name: str, scenario_runs: Any) -> None:
     scenario = SCENARIOS[name]
-    password = mariadb.password
-    platform = start(scenario, workdir=tmp_path, redis=redis_clean, db=mariadb, reader=mariadb_reader)
-    try:
-        world = platform.w
-        report = _run(platform)
-    finally:
-        platform.stop()
-        if mariadb.password != password:  # stale-ssm-values rotated the shared server's password
-            mariadb.execute_root([f"ALTER USER '{mariadb.user}'@'%' IDENTIFIED BY '{password}'",
-                                  f"ALTER USER '{mariadb.user}'@'localhost' IDENTIFIED BY '{password}'"])
-            mariadb.password = password
+    run = scenario_runs(name)  # built and diagnosed once per session, with the timeline (support.demo)
+    world, report = run.world, run.report
     tl = report.timeline
     assert {s.name: s.status.value for s in tl.sources if s.name in ("cloudtrail", "ecs", "logs")} == {
         "cloudtrail": "ok", "ecs": "ok", "logs": "ok"}, tl.sources
