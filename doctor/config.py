@@ -75,6 +75,10 @@ class EcsConfig(_Section):
 class QueueConfig(_Section):
     service: EcsName
     scale: tuple[int, int] = (0, 1)
+    baseline: int | None = Field(None, ge=0, le=MAX_TASKS, description="the count waking from 0 goes to "
+                                 "(within scale); default 1, or scale's min/max when 1 is outside it")
+    healthy_backlog_per_task: int = Field(5, ge=0, le=1_000_000, description="a flat backlog of up to this many jobs "
+                                          "per running task, with live consumers and completions, is a healthy soak")
 
     @field_validator("scale")
     @classmethod
@@ -82,6 +86,19 @@ class QueueConfig(_Section):
         if v[0] < 0 or v[0] > v[1] or v[1] > MAX_TASKS:
             raise ValueError(f"scale must be [min, max] with 0 <= min <= max <= {MAX_TASKS}")
         return v
+
+    @model_validator(mode="after")
+    def _baseline_in_scale(self) -> QueueConfig:
+        lo, hi = self.scale
+        if self.baseline is not None and not lo <= self.baseline <= hi:
+            raise ValueError(f"baseline {self.baseline} is outside scale [{lo}, {hi}]")
+        return self
+
+    @property
+    def wake_to(self) -> int:
+        """The platform's baseline: the count a drained queue wakes to (above it is widening)."""
+        lo, hi = self.scale
+        return self.baseline if self.baseline is not None else min(max(1, lo), hi)
 
 
 def _default_queues() -> dict[str, QueueConfig]:

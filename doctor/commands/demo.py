@@ -34,6 +34,9 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", action="append", default=[], metavar="[FORMAT=]PATH",
                    help="also write the report to PATH (repeatable)")
     p.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
+    p.add_argument("--gate", action="append", default=[], metavar="QUEUE=COUNT",
+                   help="then decide this scale change with `ame-doctor gate` on the same simulated world (its "
+                        "decision follows the report; the exit code is the gate's), e.g. --gate bulk=1")
 
 
 def listing() -> str:
@@ -67,6 +70,12 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
         print("ame-doctor: cannot run the demo: it needs moto (pip install 'ame-doctor[demo]')", file=sys.stderr)
         return EXIT_CANNOT_RUN
     scenario = sc.SCENARIOS[args.scenario]
+    gate_scale: list[str] = getattr(args, "gate", None) or []
+    if gate_scale:
+        from doctor.commands.gate import parse_scale
+        from doctor.config import Config
+
+        parse_scale(gate_scale, Config().queues)  # the simulated world has the default queues: bad input exits 2 now
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.headless
 
     def progress(msg: str) -> None:
@@ -82,13 +91,13 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
     # the simulated app root, .env and report live here; removed however the demo ends (error, Ctrl-C)
     workdir = Path(tempfile.mkdtemp(prefix="ame-demo-"))
     try:
-        return _demo(args, sc, scenario, workdir, interactive, progress)
+        return _demo(args, sc, scenario, workdir, interactive, progress, gate_scale)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _demo(args: argparse.Namespace, sc: Any, scenario: Any, workdir: Path, interactive: bool,
-          progress: Callable[[str], None]) -> int:
+          progress: Callable[[str], None], gate_scale: list[str]) -> int:
     """Start the simulated production in ``workdir``, run the checks against it, stop it."""
     from doctor.model import EXIT_CANNOT_RUN
 
@@ -111,7 +120,9 @@ def _demo(args: argparse.Namespace, sc: Any, scenario: Any, workdir: Path, inter
         if args.no_color:
             run_argv.append("--no-color")
         code = _run(run_argv, interactive, args.format)
-        _explain(scenario, report_path, progress)
+        _explain(scenario, report_path, progress, asked=bool(gate_scale))
+        if gate_scale:
+            return _gate(config, platform.skip, gate_scale, args.format)
         return code
     finally:
         platform.stop()
@@ -130,8 +141,24 @@ def _run(run_argv: list[str], interactive: bool, fmt: str) -> int:
     return run.main(parser.parse_args([*run_argv, "--format", fmt]), ["demo", *run_argv, "--format", fmt])
 
 
-def _explain(scenario: Any, report_path: Path, progress: Callable[[str], None]) -> None:
+def _gate(config: Path, skip: list[str], scale: list[str], fmt: str) -> int:
+    """``ame-doctor gate --scale ...`` against the same simulated world, after the scenario's run."""
+    from doctor.commands import gate
+
+    parser = argparse.ArgumentParser(prog="ame-doctor demo")
+    gate.register(parser)
+    argv = ["--config", str(config), "--format", fmt if fmt in ("text", "json", "junit") else "text"]
+    for check_id in skip:
+        argv += ["--skip", check_id]
+    for item in scale:
+        argv += ["--scale", item]
+    print(flush=True)
+    return gate.main(parser.parse_args(argv), ["gate", *argv])
+
+
+def _explain(scenario: Any, report_path: Path, progress: Callable[[str], None], asked: bool = False) -> None:
     from doctor.model import ReportError, load_report
+    from doctor.rollout.rules import WAKE_REMEDIES
     from doctor.sim.scenarios import verdict
 
     try:
@@ -141,3 +168,13 @@ def _explain(scenario: Any, report_path: Path, progress: Callable[[str], None]) 
     ok, why = verdict(scenario, report)
     injected = scenario.cause or "no fault"
     progress(f"injected: {injected} -> {'diagnosed' if ok else 'NOT diagnosed as expected'}: {why}")
+    # a drained queue nobody wakes: show the wake the gate decides on this same world
+    wakes = sorted({q for r in report.diagnosis.root_causes if f"{r.playbook}/{r.cause}" in WAKE_REMEDIES
+                    for q in r.scope.queues})
+    if wakes and not asked:
+        from doctor.config import Config
+
+        queues = Config().queues  # the simulated world's
+        q = wakes[0]
+        progress(f"next: ame-doctor demo {scenario.name} --gate {q}={queues[q].wake_to if q in queues else 1} "
+                 "decides waking it on this same simulated world")

@@ -1,8 +1,9 @@
 """``ame-doctor gate``: the platform's scaling and cutover rules, enforced before anyone scales.
 
-The gate never changes anything. It runs the health checks, builds one view per queue (service counts,
-deployments, health, backlog), evaluates every rule, and answers allow or deny with each rule's verdict
-and evidence — and, when allowed, the exact ``aws ecs update-service`` command to run.
+The gate never changes anything. It runs the checks and the diagnosis, builds one view per queue (service
+counts, deployments, health, backlog, the root causes a new task would meet), names each request's kind
+(wake / widen / drain, see :mod:`doctor.rollout.rules`), evaluates every rule, and answers allow or deny
+with each rule's verdict and evidence — and, when allowed, the exact ``aws ecs update-service`` command.
 Exit 0 allow, 1 deny, 2 usage, 3 no data: when AWS cannot be reached, the ECS services cannot be read or
 no check gathered evidence, the gate refuses (deny) without evaluating its rules.
 """
@@ -77,17 +78,16 @@ def build_request(args: argparse.Namespace, spec: RunSpec) -> GateRequest:
 
 
 def decide(spec: RunSpec, request: GateRequest) -> tuple[GateDecision, Engine]:
-    """Run the health checks (or the --only ones), build the queues' views and evaluate the rules."""
+    """Run the checks (every one, or the --only/--skip selection: the root causes a wake is judged on need them
+    all) without the timeline, build the queues' views and evaluate the rules."""
     import asyncio
-    import dataclasses
     from datetime import UTC, datetime
 
-    from doctor.rollout.rules import GateDecision, evaluate
-    from doctor.rollout.views import HEALTH_CHECKS, build_views
+    from doctor.rollout.rules import GateDecision, changes, evaluate
+    from doctor.rollout.views import build_views
 
-    if not spec.only:
-        spec = dataclasses.replace(spec, only=tuple(c.id for c in spec.checks if c.id in HEALTH_CHECKS))
-    engine = spec.engine()
+    selected = [c.id for c in spec.checks if (not spec.only or c.id in spec.only) and c.id not in spec.skip]
+    engine = spec.engine(selected)  # an explicit selection: no timeline, which the rules do not read
     report = asyncio.run(engine.run())
     unreadable = no_data(engine, report)  # first: with AWS unreachable, reading the views would wait on the
     views = {} if unreadable else build_views(report, engine.facts, spec.config)  # checks' stuck calls
@@ -95,7 +95,8 @@ def decide(spec: RunSpec, request: GateRequest) -> tuple[GateDecision, Engine]:
     cluster = spec.config.ecs.cluster
     allowed, rules, commands = evaluate(request, views, now, cluster, unreadable=unreadable)
     decision = GateDecision(decided_at=now.isoformat(), cluster=cluster, request=request, allowed=allowed,
-                            rules=rules, commands=commands, report_run_id=report.run.id,
+                            changes=changes(request, views) if views else [], rules=rules, commands=commands,
+                            report_run_id=report.run.id,
                             override_reason=request.reason if request.override_range else None)
     return decision, engine
 

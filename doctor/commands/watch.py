@@ -3,18 +3,30 @@
 Every ``--interval`` seconds for ``--duration`` seconds it re-runs the cheap checks (service counts and
 deployments, stopped tasks and startup logs, queue depths) and shows per queue the backlog trend, drain
 rate, time to empty, restarts and new error signals: one line per sample, or the live view on a
-terminal. It ends with the soak verdict — steady state reached, no restart storm, jobs not failing in
-loops, backlog trending down, no fresh connectivity errors — and its exit code (0 healthy soak, 1 not).
+terminal. It ends with the soak verdict — steady state reached (a queue held at 0 is idle, in range), no
+restart storm, jobs not failing in loops (on failure evidence only), backlog trending down (or small and
+flat with live consumers and completions; idle at 0 with a backlog is the finding), no fresh connectivity
+errors, controller not failing — each with why, and its exit code (0 healthy soak, 1 not).
+
+The checks of a sample run concurrently, and the facts they share (each service's description, tasks,
+stopped tasks, task definition) are fetched concurrently ahead of them: one sample costs about its slowest
+AWS call path, not the sum of them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from doctor.commands.options import add_run_options
 
 if TYPE_CHECKING:
+    from doctor.config import Config
+    from doctor.facts.core import Facts
     from doctor.redact import Redactor
     from doctor.rollout.soak import Sampler
     from doctor.runspec import RunSpec
@@ -57,13 +69,72 @@ def engine_sampler(spec: RunSpec) -> tuple[Sampler, Redactor]:
 
     def sample() -> dict[str, QueueView]:
         engine = cheap.engine(diagnose=False, redactor=redactor)
-        report = asyncio.run(engine.run())
+        with prefetch(engine.facts, spec.config):
+            report = asyncio.run(engine.run())
         why = engine.why_cannot_run(report)
         if why:
             raise NoData(why)
         return build_views(report, engine.facts, spec.config)
 
     return sample, redactor
+
+
+@contextlib.contextmanager
+def prefetch(facts: Facts, config: Config) -> Iterator[None]:
+    """While the checks of a sample run, fetch the facts they read concurrently: the services, each service's
+    running and stopped tasks and task definition, the SSM parameters and, for a Lambda controller, its function,
+    trigger, metrics, log lines, subnets' path to ECS and the Redis security groups (scaler.controller starts
+    after queue.state and would read them one after the other). The checks read them through the same memo (a
+    fetch in flight is waited for, a failure is remembered for the check as if it had made the call), so a
+    sample costs its slowest call path instead of the sum of each check's calls."""
+    from doctor.facts import scaler as sf
+    from doctor.facts.datastores import redis_store, store_via_chain
+    from doctor.facts.security_groups import security_groups
+
+    pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="watch-prefetch")
+
+    def submit(call: Callable[[], object]) -> None:
+        def quiet() -> None:
+            with contextlib.suppress(Exception):  # remembered by the facts: the check meets it and reports it
+                call()
+        pool.submit(quiet)
+
+    def per_service(service: str) -> None:
+        facts.services()
+        submit(lambda: facts.tasks(service, "RUNNING"))
+        submit(lambda: facts.tasks(service, "STOPPED"))
+        facts.service_task_definition(service)
+
+    def controller() -> None:
+        cfg = config.scaler
+        fn = sf.lambda_function(facts, cfg.function or "")
+        if not fn:
+            return
+        name, arn = str(fn.get("FunctionName", cfg.function)), str(fn.get("FunctionArn", cfg.function))
+        since, until = sf.window(facts)
+        submit(lambda: sf.triggers(facts, arn, cfg.rule))
+        submit(lambda: sf.lambda_metrics(facts, name, since, until))
+        submit(lambda: sf.lambda_log_lines(facts, name, since))
+        subnet_ids = list((fn.get("VpcConfig") or {}).get("SubnetIds") or [])
+        if subnet_ids:
+            submit(lambda: [sf.path_from(facts, s, "ecs") for s in sf.subnets(facts, subnet_ids).values()])
+            submit(redis_groups)
+
+    def redis_groups() -> None:
+        host = facts.redis_target().host
+        store = store_via_chain(facts, host, lambda h: redis_store(facts, h)) if host else None
+        if store is not None and store.sgs:
+            security_groups(facts, store.sgs)
+
+    try:
+        submit(facts.ssm_parameters)
+        for service in [q.service for q in config.queues.values()]:
+            submit(functools.partial(per_service, service))
+        if config.scaler.kind == "lambda" and config.scaler.function:
+            submit(controller)
+        yield
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # none outlives the sample: what is left was not needed
 
 
 def main(args: argparse.Namespace, argv: list[str]) -> int:

@@ -27,11 +27,16 @@ def _decision_junit(d: GateDecision) -> str:
 
 def _decision_text(d: GateDecision) -> str:
     lines = [f"ame-doctor gate — cluster {d.cluster}", ""]
+    for change in d.changes:
+        lines.append(f"  {change.summary}")
+    if d.changes:
+        lines.append("")
     for r in d.rules:
         lines.append(f"  [{_MARK[r.verdict]:>8}] {r.title}")
         lines.append(f"             {r.detail}")
     lines.append("")
-    lines.append(f"{'ALLOW' if d.allowed else 'DENY'}")
+    kinds = ", ".join(f"{ch.kind} {ch.queue} {ch.current} -> {ch.requested}" for ch in d.changes)
+    lines.append(f"{'ALLOW' if d.allowed else 'DENY'}" + (f": {kinds}" if kinds else ""))
     if d.override_reason:
         lines.append(f"override recorded: {d.override_reason}")
     for c in d.commands:
@@ -62,16 +67,17 @@ def tick_line(t: float, views: dict[str, QueueView], soaks: dict[str, QueueSoak]
 
 
 def render_summary(r: SoakResult) -> str:
-    """The soak verdict: per queue the trend and each of the five verdicts."""
+    """The soak verdict: per queue its state, the trend and each verdict with why."""
     lines = ["", f"Soak verdict for {r.cluster}: {'HEALTHY' if r.healthy else 'NOT HEALTHY'}"]
     for q in r.queues:
         last = q.samples[-1] if q.samples else None
         tte = f"{q.time_to_empty_s:.0f}s" if q.time_to_empty_s is not None else "n/a"
-        lines.append(f"  {q.queue} ({q.service}): backlog {last.backlog if last else '?'}, drain "
+        lines.append(f"  {q.queue} ({q.service}): {q.state}; backlog {last.backlog if last else '?'}, drain "
                      f"{q.drain_rate_per_min if q.drain_rate_per_min is not None else '?'}/min, empty in {tte}, "
                      f"restarts {q.restarts}, new errors {', '.join(q.new_errors) or 'none'}")
         for name, ok in q.verdicts.items():
-            lines.append(f"      [{'ok' if ok else 'NO'}] {name}")
+            note = q.notes.get(name)
+            lines.append(f"      [{'ok' if ok else 'NO'}] {name}" + (f": {note}" if note else ""))
     return "\n".join(lines) + "\n"
 
 

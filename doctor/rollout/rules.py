@@ -2,6 +2,17 @@
 
 The rules never change anything. Allowed only when no rule fails; when allowed, the commands to run
 (``aws ecs update-service ...``, or the host-consumer step of the cutover).
+
+A scale request is one of, as the platform defines them (the decision names which):
+
+- *wake*: from below the queue's baseline (0 after a drain) up to it. Allowed when nothing says a new task
+  of the service would fail: no root cause on its queue or platform-wide, none about the network path of the
+  services with the same security groups and subnets, no connectivity failure from their tasks. The queue's
+  own symptoms of being at zero (a backlog, expired reservations of its last worker, overdue delayed jobs:
+  "nobody is consuming", or "the controller did not wake it") are what waking remedies, not reasons to stay.
+- *widen*: above the baseline, within the range: every rule — the queue healthy first, priority order.
+- *drain*: down to 0: only with no work left (drain before zero).
+- *scale-in* (down, not to 0) and *no-change* need only the global rules and the range.
 """
 
 from __future__ import annotations
@@ -14,9 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from doctor import __version__
 from doctor.rollout.views import CONNECTIVITY_PREFIXES, FAILING_QUEUE_SIGNALS, QueueView
 
-GATE_SCHEMA_VERSION = 1
+GATE_SCHEMA_VERSION = 2  # 2: changes[] names each request's kind (wake / widen / drain / scale-in / no-change)
 PRIORITY = ("image", "sync", "bulk")  # widen image first, then sync, then bulk
 Verdict = Literal["pass", "fail", "overridden", "not-applicable"]
+Kind = Literal["wake", "widen", "drain", "scale-in", "no-change"]
+# root causes that waking the queue remedies: nothing consumes it, the controller did not wake it
+WAKE_REMEDIES = {"queue-not-draining/workers-not-consuming", "queue-not-draining/scaler-not-waking"}
+CONNECTIVITY_BURSTS = {"sentry.redis_burst", "sentry.db_burst"}
 
 
 class RuleVerdict(BaseModel):
@@ -26,6 +41,24 @@ class RuleVerdict(BaseModel):
     verdict: Verdict
     detail: str
     evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class Change(BaseModel):
+    """One queue's requested count, and which kind of change it is."""
+
+    model_config = ConfigDict(extra="forbid")
+    queue: str
+    service: str
+    kind: Kind
+    current: int
+    requested: int
+    baseline: int
+    range: tuple[int, int]
+
+    @property
+    def summary(self) -> str:
+        return (f"{self.kind.upper()} {self.queue} {self.current} -> {self.requested} (baseline {self.baseline}, "
+                f"range {self.range[0]}..{self.range[1]})")
 
 
 class GateRequest(BaseModel):
@@ -47,6 +80,7 @@ class GateDecision(BaseModel):
     cluster: str
     request: GateRequest
     allowed: bool
+    changes: list[Change] = Field(default_factory=list)
     rules: list[RuleVerdict]
     commands: list[str] = Field(default_factory=list)
     override_reason: str | None = None
@@ -81,6 +115,59 @@ def _global_rules(out: _Verdicts, request: GateRequest, views: dict[str, QueueVi
             services=moving)
 
 
+def classify(current: int, requested: int, baseline: int) -> Kind:
+    """Which change ``current -> requested`` is for a queue whose baseline is ``baseline``."""
+    if requested == current:
+        return "no-change"
+    if requested == 0:
+        return "drain"
+    if requested < current:
+        return "scale-in"
+    return "wake" if requested <= baseline else "widen"
+
+
+def _wake_rules(out: _Verdicts, queue: str, v: QueueView) -> None:
+    """Waking (up to the baseline): allowed when nothing says a new task of the service would fail."""
+    blockers = [a for a in v.root_causes if a.name not in WAKE_REMEDIES]
+    remedies = [a for a in v.root_causes if a.name in WAKE_REMEDIES]
+    unreached = [f"{target} not reached from {where}" for target, wheres in v.unreached.items() for where in wheres]
+    bursts = sorted(v.signals & CONNECTIVITY_BURSTS)
+    title = f"{queue}: a new task of {v.service} would start and work"
+    evidence: dict[str, Any] = {
+        "blocking_root_causes": [{"cause": a.name, "state": a.root.state.value, "where": a.where} for a in blockers],
+        "remedied_root_causes": [{"cause": a.name, "state": a.root.state.value} for a in remedies],
+        "reached": v.reached, "unreached": v.unreached, "connectivity_bursts": bursts,
+        "network_peers": v.network_peers}
+    if blockers or unreached or bursts:
+        why = [f"{a.name} ({a.root.state.value}, {a.where})" +
+               (f" — first: {a.root.next_steps[0]}" if a.root.next_steps else "") for a in blockers]
+        why += unreached + [f"active Sentry connectivity burst ({s})" for s in bursts]
+        out.add("wake-new-task-would-work", title, False,
+                f"a new {queue} task would fail: " + "; ".join(why), **evidence)
+        return
+    said = ", ".join(f"{a.name} ({a.root.state.value})" for a in remedies)
+    out.add("wake-new-task-would-work", title, True,
+            "no root cause says a new task would fail" + (f"; waking remedies {said}" if said else "") +
+            f"; {_proof(v)}", **evidence)
+
+
+def _proof(v: QueueView) -> str:
+    """Where a new task's Redis and Aurora connectivity was shown from (or that it was not)."""
+    own = [w for ws in v.reached.values() for w in ws if w.startswith(f"task:{v.service}")]
+    peers = sorted({w.split(" ")[0].removeprefix("task:") for ws in v.reached.values() for w in ws
+                    if not w.startswith(f"task:{v.service}")})
+    targets = " and ".join(sorted(v.reached)) or "nothing"
+    if own:
+        via = {w.partition(" via ")[2] for w in own}
+        how = ("a probe task of its task definition" if "probe-task" in via else
+               "its running tasks" if via == {"ecs-exec"} else f"its vantage ({', '.join(sorted(via - {''}))})")
+        return f"{targets} reached from {how}"
+    if peers:
+        return f"{targets} reached from {', '.join(peers)} (the same security groups and subnets)"
+    return ("connectivity not shown from inside the VPC (no task runs with its network): run the gate with "
+            "--exec probe-task to prove it from a one-off task of its task definition")
+
+
 def _widen_rules(out: _Verdicts, queue: str, v: QueueView, views: dict[str, QueueView]) -> None:
     """Never widen a failing queue; widen in priority order."""
     problems = {cid: titles for cid, titles in v.failing.items()}
@@ -104,9 +191,10 @@ def _widen_rules(out: _Verdicts, queue: str, v: QueueView, views: dict[str, Queu
             requires=list(before), unhealthy=unhealthy)
 
 
-def _scale_rules(out: _Verdicts, request: GateRequest, queue: str, count: int, v: QueueView,
+def _scale_rules(out: _Verdicts, request: GateRequest, change: Change, v: QueueView,
                  views: dict[str, QueueView]) -> None:
-    """Within the burst/drain range (or overridden with a reason), healthy to widen, empty to go to 0."""
+    """Within the burst/drain range (or overridden with a reason); then the kind's own rules."""
+    queue, count = change.queue, change.requested
     lo, hi = v.scale
     if lo <= count <= hi:
         out.add("scale-range", f"{queue}: {count} within {lo}..{hi}", True, f"allowed range for {queue} is {lo}..{hi}")
@@ -117,15 +205,25 @@ def _scale_rules(out: _Verdicts, request: GateRequest, queue: str, count: int, v
         out.add("scale-range", f"{queue}: {count} outside {lo}..{hi}", False,
                 f"{count} is outside the burst/drain range {lo}..{hi}; use --override-range --reason \"...\" to go "
                 "beyond it", range=[lo, hi], requested=count)
-    if count > v.desired:
+    if change.kind == "wake":
+        _wake_rules(out, queue, v)
+    elif change.kind == "widen":
         _widen_rules(out, queue, v, views)
-    if count == 0:
+        if change.current < change.baseline:
+            out.add("wake-first", f"{queue}: wake to the baseline before widening", False,
+                    f"{queue} is at {change.current}, below its baseline {change.baseline}: wake it first "
+                    f"(--scale {queue}={change.baseline}), then widen once it is healthy there",
+                    baseline=change.baseline)
+    elif change.kind == "drain":
         empty = v.backlog_known and v.backlog == 0
         out.add("drain-before-zero", f"{queue} has no work before scaling to 0",
                 empty if v.backlog_known else False,
                 "queue depth unknown (queue.state could not read Redis): refusing to scale to 0" if not v.backlog_known
                 else f"ready {v.ready}, reserved {v.reserved}, delayed {v.delayed}",
                 ready=v.ready, reserved=v.reserved, delayed=v.delayed)
+    elif change.kind == "no-change":
+        out.add("change", f"{queue}: already at {count}", None, f"{v.service} is already at desired {count}: nothing "
+                "to do")
 
 
 def _release_rules(out: _Verdicts, queue: str, v: QueueView, now: datetime, soak: timedelta) -> None:
@@ -143,6 +241,13 @@ def _release_rules(out: _Verdicts, queue: str, v: QueueView, now: datetime, soak
             ", ".join(conn) or "none", signals=conn)
 
 
+def changes(request: GateRequest, views: dict[str, QueueView]) -> list[Change]:
+    """Each requested count with its kind (wake / widen / drain / scale-in / no-change), for existing services."""
+    return [Change(queue=q, service=views[q].service, kind=classify(views[q].desired, n, views[q].baseline),
+                   current=views[q].desired, requested=n, baseline=views[q].baseline, range=views[q].scale)
+            for q, n in request.scale.items() if views[q].exists]
+
+
 def evaluate(request: GateRequest, views: dict[str, QueueView], now: datetime,
              cluster: str, unreadable: str | None = None) -> tuple[bool, list[RuleVerdict], list[str]]:
     """Apply every rule; allowed only when none fails. Returns (allowed, verdicts, commands).
@@ -157,13 +262,15 @@ def evaluate(request: GateRequest, views: dict[str, QueueView], now: datetime,
         return False, list(rules), []
     _global_rules(rules, request, views, now)
     commands: list[str] = []
-    for queue, count in request.scale.items():
+    for queue in request.scale:
         v = views[queue]
         if not v.exists:
             rules.add("service-exists", f"{v.service} exists", False, f"ECS service {v.service} was not found in {cluster}")
-            continue
-        _scale_rules(rules, request, queue, count, v, views)
-        commands.append(f"aws ecs update-service --cluster {cluster} --service {v.service} --desired-count {count}")
+    for change in changes(request, views):
+        _scale_rules(rules, request, change, views[change.queue], views)
+        if change.kind != "no-change":
+            commands.append(f"aws ecs update-service --cluster {cluster} --service {change.service} "
+                            f"--desired-count {change.requested}")
     for queue in request.release_host_consumers:
         v = views[queue]
         _release_rules(rules, queue, v, now, timedelta(minutes=request.soak_minutes))

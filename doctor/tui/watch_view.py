@@ -41,7 +41,10 @@ class QueuePanel(Vertical):
         self.spark.data = [float(s.backlog or 0) for s in soak.samples]
         rate = f"{soak.drain_rate_per_min:+.1f}/min" if soak.drain_rate_per_min is not None else "rate ?"
         tte = f", empty in {soak.time_to_empty_s:.0f}s" if soak.time_to_empty_s else ""
-        state = "STEADY" if view.steady else "NOT STEADY"
+        if view.desired == 0 and view.running == 0:  # held at 0: idle, and a backlog waiting for it is the finding
+            state = "IDLE AT 0" + (" WITH A BACKLOG" if view.backlog_known and view.backlog else "")
+        else:
+            state = "STEADY" if view.steady else "NOT STEADY"
         self.line.update(
             f"backlog {view.backlog if view.backlog_known else '?'} ({rate}{tte})  tasks {view.running}/{view.desired} "
             f"{state}  restarts {soak.restarts}  new errors: {', '.join(soak.new_errors) or 'none'}")

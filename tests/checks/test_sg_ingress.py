@@ -297,7 +297,7 @@ def test_old_ip_rules_kept_for_an_address_in_use(world, moto_session) -> None:
     eni = app_host["NetworkInterfaceId"]
     assert (f"keep the rule for 10.20.50.11/32: {eni} (web tier app host, 10.20.50.11) use it today"
             in f.remediation), f.remediation
-    assert f"--port 6379 --cidr 10.20.50.11/32" not in f.remediation
+    assert "--port 6379 --cidr 10.20.50.11/32" not in f.remediation
     assert f.remediation.endswith(f"revoke-security-group-ingress --group-id {world.redis_sg} --protocol tcp "
                                   "--port 6379 --cidr 10.20.50.12/32"), f.remediation
 

@@ -127,8 +127,9 @@ def test_the_shipped_relation_holds_what_the_runbook_says() -> None:
     assert {"queue-not-draining/jobs-failing-and-requeueing", "timeout-symptoms/db-path-blocked"} <= set(
         rel["jobs-fail-immediately/bad-db-host"])
     assert "no-steady-state/bad-bootstrap" in rel["jobs-fail-immediately/stale-ssm-values"]
-    # consequences explain nothing upstream of them
-    assert rel["queue-not-draining/workers-not-consuming"] == []
+    # consequences explain nothing upstream of them; nobody consuming explains only what it leaves behind (jobs
+    # released before the drain sitting with attempts > 0: issue 18)
+    assert rel["queue-not-draining/workers-not-consuming"] == ["queue-not-draining/jobs-failing-and-requeueing"]
     assert "jobs-fail-immediately/bad-db-host" not in rel["timeout-symptoms/db-path-blocked"]
 
 
@@ -150,8 +151,8 @@ def test_explains_with_a_playbook_must_name_a_cause_of_that_playbook(tmp_path: P
 
 
 def test_a_cycle_of_explanations_is_an_error(tmp_path: Path) -> None:
-    d = _copy(tmp_path, {"queue-not-draining": ("      - queue.draining\n    next_steps:",
-                                                "      - queue.draining\n    explains: [bad-container-image]\n"
+    d = _copy(tmp_path, {"queue-not-draining": ("      - jobs-failing-and-requeueing\n    next_steps:",
+                                                "      - jobs-failing-and-requeueing\n      - bad-container-image\n"
                                                 "    next_steps:")})
     with pytest.raises(PlaybookError, match=r"\.md:\d+: causes\[\d\]\.explains\[\d\]: .+ explains .+: a cause "
                                             r"cannot explain itself, even through others") as e:

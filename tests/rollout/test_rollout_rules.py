@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from doctor.rollout.rules import GateRequest, evaluate
-from doctor.rollout.views import QueueView
+from doctor.model import CauseState, RootCause, Scope
+from doctor.rollout.rules import GateRequest, changes, classify, evaluate
+from doctor.rollout.views import AppliesTo, QueueView
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(hours=2)
@@ -91,16 +92,17 @@ def test_scaling_down_a_failing_queue_is_not_blocked_by_health() -> None:
 
 
 def test_priority_sync_needs_image_healthy() -> None:
-    ok = decide(GateRequest(scale={"sync": 1}), views(sync={"desired": 0, "running": 0}))
+    """sync configured with baseline 0: 0 -> 1 is widening it, which waits for image."""
+    ok = decide(GateRequest(scale={"sync": 1}), views(sync={"desired": 0, "running": 0, "baseline": 0}))
     assert ok[0], ok[1]["priority"].detail
-    bad = decide(GateRequest(scale={"sync": 1}), views(sync={"desired": 0, "running": 0},
+    bad = decide(GateRequest(scale={"sync": 1}), views(sync={"desired": 0, "running": 0, "baseline": 0},
                                                           image={"failing": {"ecs.startup": ["crash"]}}))
     assert not bad[0] and bad[1]["priority"].verdict == "fail" and "image" in bad[1]["priority"].detail
 
 
 def test_priority_bulk_needs_image_and_sync_healthy() -> None:
-    assert decide(GateRequest(scale={"bulk": 1}))[0]
-    allowed, rules, _ = decide(GateRequest(scale={"bulk": 1}), views(sync={"running": 0}))
+    assert decide(GateRequest(scale={"bulk": 1}), views(bulk={"baseline": 0}))[0]
+    allowed, rules, _ = decide(GateRequest(scale={"bulk": 1}), views(sync={"running": 0}, bulk={"baseline": 0}))
     assert not allowed and rules["priority"].evidence["unhealthy"] == ["sync"]
 
 
@@ -146,3 +148,92 @@ def test_nothing_in_flight_names_what_it_read() -> None:
     assert rules["service-exists"].verdict == "fail"
     _, rules, _ = decide(GateRequest(scale={"image": 2}))
     assert rules["nothing-in-flight"].detail.startswith("settled: propertyfeedtemplate-sync, ")
+
+
+# --- waking (0 -> baseline), widening (above it), draining (to 0): the decision names which ----------------
+def root(playbook: str, cause: str, *queues: str, steps: tuple[str, ...] = ()) -> RootCause:
+    return RootCause(playbook=playbook, cause=cause, state=CauseState.confirmed, score=0.95,
+                     scope=Scope(queues=list(queues), services=[f"propertyfeedtemplate-{q}" for q in queues]),
+                     next_steps=list(steps))
+
+
+def drained_image(**attrs: object) -> dict[str, QueueView]:
+    """image left at 0 after a drain while the web tier kept pushing: 800 ready, 12 expired reservations of its
+    last worker; the diagnosis: nobody consumes it. sync and bulk run with the same SG and subnets."""
+    base = {"desired": 0, "running": 0, "ready": 800, "reserved": 12, "delayed": 0,
+            "failing": {"queue.state": ["Nothing is popping `image`", "12 reservation(s) expired"]},
+            "signals": {"queue.no_consumer", "queue.stale_reservations", "queue.backlog"},
+            "root_causes": [AppliesTo(root("queue-not-draining", "workers-not-consuming", "image"), "on image")],
+            "network_peers": ["propertyfeedtemplate-sync", "propertyfeedtemplate-bulk"],
+            "reached": {"Redis": ["task:propertyfeedtemplate-sync via ecs-exec"],
+                        "Aurora": ["task:propertyfeedtemplate-sync via ecs-exec"]}}
+    return views(image={**base, **attrs})
+
+
+def test_request_kinds() -> None:
+    assert [classify(c, r, 1) for c, r in ((0, 1), (0, 2), (1, 2), (2, 0), (2, 1), (1, 1))] == [
+        "wake", "widen", "widen", "drain", "scale-in", "no-change"]
+    assert classify(0, 2, 2) == "wake" and classify(1, 2, 2) == "wake"  # a baseline of 2
+
+
+def test_waking_a_drained_queue_is_allowed_with_its_exact_command() -> None:
+    allowed, rules, commands = decide(GateRequest(scale={"image": 1}), drained_image())
+    assert allowed, {k: (r.verdict, r.detail) for k, r in rules.items()}
+    assert "never-widen-failing" not in rules and "priority" not in rules
+    wake = rules["wake-new-task-would-work"]
+    assert wake.verdict == "pass"
+    assert wake.detail == ("no root cause says a new task would fail; waking remedies "
+                           "queue-not-draining/workers-not-consuming (confirmed); Aurora and Redis reached from "
+                           "propertyfeedtemplate-sync (the same security groups and subnets)")
+    assert commands == ["aws ecs update-service --cluster propertyfeedtemplate-production "
+                        "--service propertyfeedtemplate-image --desired-count 1"]
+    (change,) = changes(GateRequest(scale={"image": 1}), drained_image())
+    assert (change.kind, change.current, change.requested, change.baseline) == ("wake", 0, 1, 1)
+
+
+def test_waking_is_refused_when_a_new_task_would_fail_for_a_root_cause() -> None:
+    bad_image = AppliesTo(root("no-steady-state", "bad-container-image", "image",
+                               steps=("aws ecs describe-tasks --cluster c --tasks <stopped-task-arn>",)), "on image")
+    vs = drained_image(root_causes=[*drained_image()["image"].root_causes, bad_image])
+    allowed, rules, commands = decide(GateRequest(scale={"image": 1}), vs)
+    assert not allowed and commands == []
+    assert rules["wake-new-task-would-work"].detail == (
+        "a new image task would fail: no-steady-state/bad-container-image (confirmed, on image) — first: "
+        "aws ecs describe-tasks --cluster c --tasks <stopped-task-arn>")
+
+
+def test_waking_is_refused_when_tasks_with_its_network_cannot_connect() -> None:
+    vs = drained_image(reached={}, unreached={"Redis": ["task:propertyfeedtemplate-sync via ecs-exec: timeout"]})
+    allowed, rules, _ = decide(GateRequest(scale={"image": 1}), vs)
+    assert not allowed and rules["wake-new-task-would-work"].detail == (
+        "a new image task would fail: Redis not reached from task:propertyfeedtemplate-sync via ecs-exec: timeout")
+
+
+def test_waking_with_no_task_to_show_connectivity_says_how_to_prove_it() -> None:
+    allowed, rules, _ = decide(GateRequest(scale={"image": 1}), drained_image(reached={}))
+    assert allowed and rules["wake-new-task-would-work"].detail.endswith(
+        "connectivity not shown from inside the VPC (no task runs with its network): run the gate with "
+        "--exec probe-task to prove it from a one-off task of its task definition")
+    proven = drained_image(reached={"Redis": ["task:propertyfeedtemplate-image via probe-task"]})
+    assert decide(GateRequest(scale={"image": 1}), proven)[1]["wake-new-task-would-work"].detail.endswith(
+        "Redis reached from a probe task of its task definition")
+
+
+def test_widening_keeps_every_rule_and_from_zero_wakes_first() -> None:
+    allowed, rules, commands = decide(GateRequest(scale={"image": 2}), drained_image())
+    assert not allowed and commands == []
+    assert rules["never-widen-failing"].verdict == "fail" and "Nothing is popping" in rules["never-widen-failing"].detail
+    assert rules["wake-first"].detail == ("image is at 0, below its baseline 1: wake it first (--scale image=1), then "
+                                          "widen once it is healthy there")
+
+
+def test_draining_keeps_drain_before_zero() -> None:
+    allowed, rules, _ = decide(GateRequest(scale={"image": 0}), views(image={"ready": 0, "reserved": 0}))
+    assert allowed and rules["drain-before-zero"].verdict == "pass"
+    (change,) = changes(GateRequest(scale={"image": 0}), views())
+    assert change.kind == "drain"
+
+
+def test_no_change_prints_no_command() -> None:
+    allowed, rules, commands = decide(GateRequest(scale={"image": 1}))
+    assert allowed and rules["change"].verdict == "not-applicable" and commands == []
