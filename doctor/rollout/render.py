@@ -61,7 +61,8 @@ def tick_line(t: float, views: dict[str, QueueView], soaks: dict[str, QueueSoak]
         summarise(q, NO_STORM)
         rate = f"{q.drain_rate_per_min:+.1f}/min" if q.drain_rate_per_min is not None else "rate ?"
         backlog = v.backlog if v.backlog_known else "?"
-        parts.append(f"{name}: backlog {backlog} ({rate}) {v.running}/{v.desired} restarts {q.restarts}"
+        idle = " idle" if v.desired == 0 and v.running == 0 else ""
+        parts.append(f"{name}: backlog {backlog} ({rate}) {v.running}/{v.desired}{idle} restarts {q.restarts}"
                      + (f" new: {','.join(q.new_errors)}" if q.new_errors else ""))
     return f"[{t:6.0f}s] " + " | ".join(parts)
 

@@ -201,7 +201,7 @@ def summarise(q: QueueSoak, restart_storm: int) -> None:
                                  f"{last.running}/{last.desired} running, steady" if last and last.steady else
                                  f"not steady: {last.running}/{last.desired} running" if last else "not sampled"),
         "no restart storm": (not storm, f"{last.stopped_in_window if last else 0} stopped task(s) in the window "
-                                        f"(a storm is {restart_storm})"),
+                                        f"(a storm is {restart_storm} or more)"),
         "jobs not failing in loops": (failures is None, failures or ("nothing ran (idle at 0)" if idle else
                                       "no failure evidence: no release loop or exhausted tries, failed_jobs " +
                                       (f"flat at {failed_jobs[-1]}" if failed_jobs else "not rising") +

@@ -73,6 +73,7 @@ def test_growing_backlog_fails_the_soak(live: dict[str, Any]) -> None:
     bulk = next(q for q in result.queues if q.queue == "bulk")
     assert [s.backlog for s in bulk.samples] == [1, 21, 41]
     assert bulk.drain_rate_per_min == -20.0 and not bulk.verdicts["backlog trending down"]
+    assert bulk.notes["backlog trending down"] == "growing 1 -> 41 (+20/min)"
     assert not result.healthy
 
 
