@@ -153,15 +153,18 @@ def _connect_timeout(config: Any) -> float:
     return float(config.host_timeouts()[0])
 
 
-# Runs the doctor and, at exit, writes its own peak RSS (VmHWM: this process image only, not the bench process
-# it was forked from, which ru_maxrss would count) to the file named by $AME_BENCH_RSS.
+# Runs the doctor and, as it leaves (the CLI ends with os._exit once its output is flushed), writes its own peak
+# RSS (VmHWM: this process image only, not the bench process it was forked from, which ru_maxrss would count) to
+# the file named by $AME_BENCH_RSS.
 LAUNCHER = """
-import atexit, os, runpy, sys
-def _peak():
+import os, runpy, sys
+leave = os._exit
+def _peak(code):
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             open(os.environ["AME_BENCH_RSS"], "w").write(line.split()[1])
-atexit.register(_peak)
+    leave(code)
+os._exit = _peak
 sys.argv = ["ame-doctor", *sys.argv[1:]]
 runpy.run_module("doctor", run_name="__main__")
 """

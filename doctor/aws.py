@@ -78,6 +78,7 @@ class AwsSession:
         self.__session: boto3.Session | None = None  # private: every client goes through _boto_session()
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._making = threading.Lock()  # clients are made one at a time; using a made one never waits for it
         self.calls: list[tuple[str, str]] = []  # (service, operation), for tests and the IAM policy
         self.unreachable: dict[str, BaseException] = {}  # endpoint URL -> the connection error seen
         self.down: BaseException | None = None  # AWS found unreachable for the run: every call fails with it
@@ -103,9 +104,12 @@ class AwsSession:
         CloudTrail events; else the session's)."""
         from botocore.config import Config as BotoConfig
 
-        session = self._boto_session()
         key = f"{service}@{region}" if region else service
-        with self._lock:
+        made = self._clients.get(key)
+        if made is not None:  # no lock: a call never waits while another check's client (EC2's: ~0.2 s) is made
+            return made
+        session = self._boto_session()
+        with self._making:
             if key not in self._clients:
                 cfg = BotoConfig(
                     retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},

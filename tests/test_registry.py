@@ -145,18 +145,22 @@ def test_run_only_one_check_imports_no_other_check_module(tmp_path: Any) -> None
     import json
     import subprocess
     import sys
+    from pathlib import Path
 
     from doctor.sim.servers import free_port
 
-    from conftest import ROOT
-
-    probe = (
-        "import atexit, json, runpy, sys\n"
-        "atexit.register(lambda: print('MODULES ' + json.dumps(sorted(m for m in sys.modules"
-        " if m.startswith('checks.'))), file=sys.stderr))\n"
+    root = Path(__file__).resolve().parent.parent
+    probe = (  # the CLI leaves through os._exit once its output is flushed: list the modules there
+        "import json, os, runpy, sys\n"
+        "leave = os._exit\n"
+        "def listed(code):\n"
+        "    print('MODULES ' + json.dumps(sorted(m for m in sys.modules if m.startswith('checks.'))),"
+        " file=sys.stderr, flush=True)\n"
+        "    leave(code)\n"
+        "os._exit = listed\n"
         "sys.argv = ['ame-doctor', *sys.argv[1:]]\n"
         "runpy.run_module('doctor', run_name='__main__')\n")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1",
            "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
            "AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1"}
