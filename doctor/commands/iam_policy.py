@@ -23,7 +23,14 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
     import sys
 
     from doctor.errors import UsageError
-    from doctor.iam import ACTING, ENGINE_ACTIONS, TIMELINE_ACTIONS, TRANSPORT_ACTIONS, actions_by_check, policy
+    from doctor.iam import (
+        ACTING,
+        ENGINE_ACTIONS,
+        TIMELINE_ACTIONS,
+        TRANSPORT_ACTIONS,
+        actions_by_check,
+        policy,
+    )
     from doctor.model import EXIT_OK
     from doctor.registry import all_checks
     from doctor.runspec import split_ids
