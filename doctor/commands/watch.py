@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from doctor.commands.options import add_run_options
@@ -69,9 +69,11 @@ def engine_sampler(spec: RunSpec) -> tuple[Sampler, Redactor]:
 
     def sample() -> dict[str, QueueView]:
         engine = cheap.engine(diagnose=False, redactor=redactor)
-        with prefetch(engine.facts, spec.config):
+        with prefetch(engine.facts, spec.config) as fetching:
             report = asyncio.run(engine.run())
-        why = engine.why_cannot_run(report)
+            why = engine.why_cannot_run(report)
+            if why:  # AWS silent or refusing: leave the fetches still waiting on it, report at once
+                fetching.abandon()
         if why:
             raise NoData(why)
         return build_views(report, engine.facts, spec.config)
@@ -79,25 +81,47 @@ def engine_sampler(spec: RunSpec) -> tuple[Sampler, Redactor]:
     return sample, redactor
 
 
+class Fetching:
+    """The prefetch threads of one sample (daemon threads: an abandoned one never holds the process)."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+        self.abandoned = False
+
+    def submit(self, call: Callable[[], object]) -> None:
+        def quiet() -> None:
+            with contextlib.suppress(Exception):  # remembered by the facts: the check meets it and reports it
+                call()
+
+        t = threading.Thread(target=quiet, name="watch-prefetch", daemon=True)
+        self.threads.append(t)
+        t.start()
+
+    def abandon(self) -> None:
+        self.abandoned = True
+
+    def settle(self) -> None:
+        """Wait for every fetch, those started by other fetches too: none outlives the sample."""
+        while not self.abandoned and any(t.is_alive() for t in self.threads):
+            for t in list(self.threads):
+                t.join()
+
+
 @contextlib.contextmanager
-def prefetch(facts: Facts, config: Config) -> Iterator[None]:
+def prefetch(facts: Facts, config: Config) -> Iterator[Fetching]:
     """While the checks of a sample run, fetch the facts they read concurrently: the services, each service's
     running and stopped tasks and task definition, the SSM parameters and, for a Lambda controller, its function,
     trigger, metrics, log lines, subnets' path to ECS and the Redis security groups (scaler.controller starts
     after queue.state and would read them one after the other). The checks read them through the same memo (a
     fetch in flight is waited for, a failure is remembered for the check as if it had made the call), so a
-    sample costs its slowest call path instead of the sum of each check's calls."""
+    sample costs its slowest call path instead of the sum of each check's calls. On leaving, the fetches are
+    waited for (by then the checks needed every one), unless the sample was abandoned (no data)."""
     from doctor.facts import scaler as sf
     from doctor.facts.datastores import redis_store, store_via_chain
     from doctor.facts.security_groups import security_groups
 
-    pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="watch-prefetch")
-
-    def submit(call: Callable[[], object]) -> None:
-        def quiet() -> None:
-            with contextlib.suppress(Exception):  # remembered by the facts: the check meets it and reports it
-                call()
-        pool.submit(quiet)
+    fetching = Fetching()
+    submit = fetching.submit
 
     def per_service(service: str) -> None:
         facts.services()
@@ -132,9 +156,9 @@ def prefetch(facts: Facts, config: Config) -> Iterator[None]:
             submit(functools.partial(per_service, service))
         if config.scaler.kind == "lambda" and config.scaler.function:
             submit(controller)
-        yield
+        yield fetching
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # none outlives the sample: what is left was not needed
+        fetching.settle()
 
 
 def main(args: argparse.Namespace, argv: list[str]) -> int:

@@ -153,9 +153,9 @@ def _wake_rules(out: _Verdicts, queue: str, v: QueueView) -> None:
 
 def _proof(v: QueueView) -> str:
     """Where a new task's Redis and Aurora connectivity was shown from (or that it was not)."""
-    own = [w for ws in v.reached.values() for w in ws if w.startswith(f"task:{v.service}")]
-    peers = sorted({w.split(" ")[0].removeprefix("task:") for ws in v.reached.values() for w in ws
-                    if not w.startswith(f"task:{v.service}")})
+    vantages = [(w.split(" ")[0], w) for ws in v.reached.values() for w in ws]  # ("task:<service>", text)
+    own = [w for vantage, w in vantages if vantage == f"task:{v.service}"]
+    peers = sorted({vantage.removeprefix("task:") for vantage, _ in vantages if vantage != f"task:{v.service}"})
     targets = " and ".join(sorted(v.reached)) or "nothing"
     if own:
         via = {w.partition(" via ")[2] for w in own}

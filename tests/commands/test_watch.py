@@ -183,7 +183,7 @@ def test_prefetching_the_shared_facts_changes_no_reading(live: dict[str, Any], m
     live["redis"].rpush(f"{PREFIX}queues:image", *[_job(n) for n in range(7)])
     sampler, _ = engine_sampler(RunSpec(live["config"], tuple(all_checks()), argv=("test",)))
     with_prefetch = sampler()
-    monkeypatch.setattr(watch_cmd, "prefetch", lambda facts, config: contextlib.nullcontext())
+    monkeypatch.setattr(watch_cmd, "prefetch", lambda facts, config: contextlib.nullcontext(watch_cmd.Fetching()))
     without = sampler()
 
     def reading(views: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
