@@ -18,6 +18,7 @@ Numbers, not assertions: tests never time things; this script is where timing li
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -120,9 +121,9 @@ def _platform(world: str, redis: RedisServer, db: MariaDB, workdir: Path) -> Sim
     return platform
 
 
-def critical_path(platform: SimPlatform) -> dict[str, float]:
-    """Each single probe of the run timed alone (seconds): the host's Redis and MySQL probes, and every
-    service's in-task probe (local transport)."""
+def critical_path(platform: SimPlatform, repeat: int = 1) -> dict[str, float]:
+    """Each single probe of the run timed alone (seconds, the median of ``repeat`` timings): the host's Redis
+    and MySQL probes, and every service's in-task probe (local transport)."""
     from doctor.aws import AwsSession
     from doctor.config import Config
     from doctor.facts import Facts
@@ -136,15 +137,19 @@ def critical_path(platform: SimPlatform) -> dict[str, float]:
     connect, read = config.host_timeouts()
     ns = config.dns.nameservers
     facts = Facts(config, AwsSession(config.aws.region, transport="local"), Redactor(config.ssm.secret_keys))
-    for name, probe in (("host redis", lambda: redis_check(facts.redis_target(), ns, connect, read_timeout=read)),
-                        ("host mysql", lambda: mysql_check(facts.db_target(), ns, connect, read_timeout=read))):
-        start = time.perf_counter()
-        probe()
-        waits[name] = time.perf_counter() - start
+    probes: dict[str, Callable[[], Any]] = {
+        "host redis": lambda: redis_check(facts.redis_target(), ns, connect, read_timeout=read),
+        "host mysql": lambda: mysql_check(facts.db_target(), ns, connect, read_timeout=read)}
     for svc in [q.service for q in config.queues.values()]:
-        start = time.perf_counter()
-        get_transport("local").run_all(facts, svc, probe_spec(facts, "local"))
-        waits[f"task {svc.rsplit('-', 1)[-1]}"] = time.perf_counter() - start
+        probes[f"task {svc.rsplit('-', 1)[-1]}"] = functools.partial(
+            lambda s: get_transport("local").run_all(facts, s, probe_spec(facts, "local")), svc)
+    for name, probe in probes.items():
+        timings = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            probe()
+            timings.append(time.perf_counter() - start)
+        waits[name] = statistics.median(timings)
     return waits
 
 
@@ -153,18 +158,21 @@ def _connect_timeout(config: Any) -> float:
     return float(config.host_timeouts()[0])
 
 
-# Runs the doctor and, as it leaves (the CLI ends with os._exit once its output is flushed), writes its own peak
-# RSS (VmHWM: this process image only, not the bench process it was forked from, which ru_maxrss would count) to
+# Runs the doctor and, as it leaves (the CLI ends with os._exit once its output is flushed, or through the
+# interpreter's teardown), writes its own peak RSS (VmHWM: this process image only, not the bench process it was forked from, which ru_maxrss would count) to
 # the file named by $AME_BENCH_RSS.
 LAUNCHER = """
-import os, runpy, sys
+import atexit, os, runpy, sys
 leave = os._exit
-def _peak(code):
+def _peak():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             open(os.environ["AME_BENCH_RSS"], "w").write(line.split()[1])
+def _leaving(code):
+    _peak()
     leave(code)
-os._exit = _peak
+os._exit = _leaving
+atexit.register(_peak)  # a CLI that ends through the interpreter's teardown instead
 sys.argv = ["ame-doctor", *sys.argv[1:]]
 runpy.run_module("doctor", run_name="__main__")
 """
@@ -224,7 +232,7 @@ def main() -> int:
                 platform = _platform(world, redis, db, Path(tmp) / world)
                 try:
                     connect_timeout = _connect_timeout(_config(platform))
-                    waits = critical_path(platform)
+                    waits = critical_path(platform, args.runs)
                     runs = [run_doctor(platform, endpoint, []) for _ in range(args.runs)]
                 finally:
                     platform.stop()
