@@ -73,16 +73,14 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         ctx.unknown(f"SSM values unreadable ({action or type(e).__name__}); using config and defaults", unlock=action)
     target = ctx.facts.redis_target()
     connect, read = _timeouts(ctx)
-    address = _redis_address(target, ctx.config.dns.nameservers)
-    ping = Background(functools.partial(_ping, ctx, target, address, connect, read)) if isinstance(address, str) \
-        else None
+    contact = Background(functools.partial(_first_contact, ctx, target, connect, read)) if target.host else None
     failed = Background(functools.partial(_read_failed_jobs, ctx, connect, read))
 
     consumers = yield from _routing(ctx, values, target)
 
     probes = _probe_locations(ctx, consumers)
     task_readings = {svc: r for svc, r in probes.items() if r.ok and (r.queues or {}).get("queues")}
-    pool, note = _connect(ctx, target, address, ping, probes, bool(task_readings))
+    pool, note = _connect(ctx, target, contact, probes, bool(task_readings))
     if note is not None:
         yield note
     if pool is None and task_readings:
@@ -250,22 +248,19 @@ def _activity(ctx: CheckContext, c: Consumer) -> WorkerActivity:
 
 
 # --- Redis ------------------------------------------------------------------------------------
-def _redis_address(target: RedisTarget, nameservers: list[str]) -> str | Exception | None:
-    """The address to connect to Redis at, the lookup's error, or None without a host."""
-    if not target.host:
-        return None
-    try:
-        return connect_address(target.host, nameservers)
-    except Exception as e:
-        return e
+Contact = tuple[RedisPool | None, BaseException | DeadEndpoint | None]
 
 
-def _ping(ctx: CheckContext, target: RedisTarget, address: str, connect: float,
-          read: float) -> tuple[RedisPool, BaseException | DeadEndpoint | None]:
-    """A client pool for the target and what its first PING met: None (it answered), the endpoint's timeout (this
-    PING's or one remembered from earlier in the run) or the error."""
-    pool = RedisPool.for_target(target, address, connect, read)
+def _first_contact(ctx: CheckContext, target: RedisTarget, connect: float, read: float) -> Contact:
+    """The target's address looked up and a client pool for it after one PING: (pool, None) when it answered;
+    (pool, the endpoint's timeout — this PING's or one remembered from earlier in the run — or the error); (None,
+    the lookup's error) when the name does not resolve."""
     assert target.host is not None
+    try:
+        address = connect_address(target.host, ctx.config.dns.nameservers)
+    except Exception as e:
+        return None, e
+    pool = RedisPool.for_target(target, address, connect, read)
     with ctx.facts.dead_endpoints.attempt("host", target.host, target.port, wait=connect + read) as turn:
         if turn.dead is not None:
             return pool, turn.dead
@@ -280,17 +275,17 @@ def _ping(ctx: CheckContext, target: RedisTarget, address: str, connect: float,
     return pool, None
 
 
-def _connect(ctx: CheckContext, target: RedisTarget, address: str | Exception | None,
-             ping: Background[tuple[RedisPool, BaseException | DeadEndpoint | None]] | None, probes: dict[str, Any],
+def _connect(ctx: CheckContext, target: RedisTarget, contact: Background[Contact] | None, probes: dict[str, Any],
              task_counts: bool = False) -> tuple[RedisPool | None, Finding | None]:
     """The client pool once the first PING answered, or None (with the vantage in the reason). When the in-task
     probe read the queue counts (``task_counts``) the check is not unknown: only the key-split search is."""
-    if address is None:
+    if contact is None:
         ctx.unknown("Redis not inspected: no REDIS_HOST in SSM and no [redis] host in the config",
                     unlock="[redis] host")
         return None, None
-    if isinstance(address, Exception):
-        e = address
+    pool, failure = contact.result()
+    if pool is None:
+        e = failure
         ctx.unknown(f"Redis not inspected from vantage host (the doctor's host): {target.host} does not resolve "
                     f"({type(e).__name__}: {e}); dns.resolve reports why"
                     + ("; queue counts read through the in-task probe, key-split search skipped" if task_counts
@@ -300,8 +295,6 @@ def _connect(ctx: CheckContext, target: RedisTarget, address: str | Exception | 
                                           "nameservers": ctx.config.dns.nameservers or ["system resolver"],
                                           "error": f"{type(e).__name__}: {e}"},
             variant="unresolved", host=target.host)
-    assert ping is not None
-    pool, failure = ping.result()
     if failure is None:
         return pool, None
     pool.close()
