@@ -20,6 +20,8 @@ from doctor.sim.scenarios import SCENARIOS, Scenario, start, verdict
 from support.demo import run_platform
 from support.render import JUNIT_XSD
 
+pytestmark = pytest.mark.xdist_group("scenario_runs")  # one worker builds the scenario worlds once
+
 
 def test_one_scenario_per_playbook_cause_plus_healthy() -> None:
     causes = {c.id: b.id for b in load_playbooks() for c in b.causes}

@@ -13,6 +13,8 @@ import pytest
 
 from support.demo import explain
 
+pytestmark = pytest.mark.xdist_group("scenario_runs")  # one worker builds the scenario worlds once
+
 
 def by_signal(report: Any) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}

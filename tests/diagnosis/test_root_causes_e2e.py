@@ -17,7 +17,7 @@ import pytest
 from doctor.model import CauseState, Report
 from doctor.sim.scenarios import SCENARIOS, runner_up, verdict
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("scenario_runs")]  # one worker builds the worlds once
 
 NO_FAULT = ("healthy", "resolved-history")  # the worlds that must have no root cause (the ones that exist)
 

@@ -13,6 +13,8 @@ import pytest
 from doctor.sim.scenarios import SCENARIOS
 from doctor.sim.world import World
 
+pytestmark = pytest.mark.xdist_group("scenario_runs")  # one worker builds the scenario worlds once
+
 IMAGE, BULK = "service:propertyfeedtemplate-image", "service:propertyfeedtemplate-bulk"
 OLD_CLUSTER = "db-cluster:ame-aurora-old"
 # scenario -> (CloudTrail event name, the resource token it must name) of the change that caused the fault
