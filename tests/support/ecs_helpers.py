@@ -61,7 +61,6 @@ def moto_session() -> Iterator[Any]:
 def run_checks(*ids: str, **config: Any) -> Report:
     cfg = Config.model_validate({"aws": {"region": REGION}, **config})
     aws = AwsSession(REGION, transport=cfg.exec.transport)
-    aws._session = fast_session()
     return asyncio.run(Engine(cfg, all_checks(), EngineOptions(only=list(ids), diagnose=False), aws=aws).run())
 
 

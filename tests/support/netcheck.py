@@ -22,7 +22,6 @@ def run_check(check_id: str, deny: dict[str, list[str]] | None = None, **cfg: An
     """Run one check with the in-process moto world; ``deny`` = {service: [Operation, ...]} -> AccessDenied."""
     config = Config(aws={"region": "eu-west-1"}, **cfg)
     aws = AwsSession("eu-west-1", transport=config.exec.transport)
-    aws._session = fast_session()
     engine = Engine(config, [get_check(check_id)], aws=aws)
     for service, ops in (deny or {}).items():
         client = engine.aws.client(service)
