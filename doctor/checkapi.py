@@ -17,7 +17,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from doctor.redact import Redactor
 
 T = TypeVar("T")
+# what a check may read of the run's shared facts; the engine fetches the union ahead (doctor.prefetch)
+Read = Literal["probe", "ssm", "services", "tasks", "stopped_tasks", "scaler"]
 SIGNAL_PATTERN = r"^[a-z0-9]+\.[a-z0-9_]+$"
 
 
@@ -125,6 +127,9 @@ class CheckMeta(BaseModel):
     after: tuple[str, ...] = Field(default=(), description="checks this one starts after (when they run); unlike "
                                    "depends_on, their outcome never skips it (it reads their results if present)")
     needs: tuple[str, ...] = Field(default=(), description="inputs: 'aws', 'redis', 'mysql', 'env-file', 'exec'")
+    reads: tuple[Read, ...] = Field(default=(), description="shared facts it reads, fetched as the run starts: "
+                                    "'probe' (every service's in-task probe), 'ssm', 'services' (and their task "
+                                    "definitions), 'tasks', 'stopped_tasks', 'scaler' (the Lambda controller's)")
     timeout: float | None = Field(default=None, gt=0, description="overrides [run] check_timeout")
     kinds: dict[str, FindingKind] = Field(default_factory=dict, description="the finding kinds it reports")
     fragments: dict[str, str] = Field(default_factory=dict, description="named text templates several kinds "

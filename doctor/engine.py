@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from doctor import __version__
+from doctor import __version__, prefetch
 from doctor.aws import REJECTED_CODES, AwsSession, WriteRefused, denied_action, error_code, is_unreachable
 from doctor.checkapi import CheckContext
 from doctor.config import Config
@@ -51,6 +51,9 @@ from doctor.redact import Redactor
 from doctor.registry import RegisteredCheck
 from doctor.threads import in_thread
 from doctor.timeline.runner import TimelineJob
+
+# seconds the checks wait at most for the in-task probes to be under way (doctor.prefetch)
+LAUNCH_WAIT = 1.0
 
 
 def status_from(findings: list[Finding], unknown: bool) -> CheckStatus:
@@ -97,6 +100,7 @@ class Engine:
         self.unreachable: set[str] = set()  # checks that ended because AWS could not be reached
         self.cannot_run: str | None = None  # why AWS cannot be reached at all (decided once, early): exit 3
         self.account: str | None = None  # from the early STS call
+        self.prefetch = prefetch.Prefetch()  # the run's fetches ahead of the checks (started by run())
         self._listeners: list[Callable[[Event], None]] = []
 
     def _selected(self, check_id: str) -> bool:
@@ -144,6 +148,8 @@ class Engine:
 
         async def one(rc: RegisteredCheck) -> None:
             try:
+                if launching is not None:
+                    await asyncio.shield(launching)
                 for dep in (*rc.meta.depends_on, *rc.meta.after):
                     if dep in done:
                         await done[dep].wait()
@@ -165,11 +171,22 @@ class Engine:
             finally:
                 done[rc.id].set()
 
+        deadline = time.monotonic() + self.config.run.timeout
+        # the shared facts the checks read, fetched ahead: the in-task probes first, and the checks (and the
+        # timeline) start once every probe is under way, so a broken run costs about the probe's wait
+        launch_wait = min(LAUNCH_WAIT, self.config.run.timeout / 10)
+        self.prefetch = prefetch.start(self.facts, self.config, {r for c in self.checks for r in c.meta.reads},
+                                       launch_wait)
+        launching = None if self.prefetch.launched.is_set() else asyncio.ensure_future(in_thread(
+            loop, lambda _: self.prefetch.launched.wait(launch_wait), None, "doctor-probe-launch"))
         ordered = sorted(self.checks, key=lambda c: (rank.get(c.id, len(rank)), c.meta.order))
         tasks = [asyncio.create_task(one(c)) for c in ordered]
-        deadline = time.monotonic() + self.config.run.timeout
-        timeline = (TimelineJob(self.config, self.facts, self.redactor, deadline).start(loop)
-                    if self.options.timeline else None)
+        timeline = TimelineJob(self.config, self.facts, self.redactor, deadline) if self.options.timeline else None
+        if timeline is not None:
+            if launching is None:
+                timeline.start(loop)
+            else:
+                launching.add_done_callback(lambda f: f.cancelled() or timeline.start(loop))
         reach = asyncio.create_task(self._reach(loop)) if self._needs_aws() else None
         try:
             await asyncio.wait_for(self._until_done(tasks, reach), timeout=self.config.run.timeout)

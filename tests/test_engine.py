@@ -365,3 +365,43 @@ def test_throttling_is_retried(code: str, monkeypatch: pytest.MonkeyPatch) -> No
         server.shutdown()
     assert report.check("syn.ssm").status == CheckStatus.passed, report.check("syn.ssm").summary
     assert [h for h in hits if h.startswith("AmazonSSM")] == ["AmazonSSM.GetParametersByPath"] * 3
+
+
+def test_the_facts_checks_read_are_fetched_ahead_probes_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the selected checks declare in ``reads`` is fetched as the run starts: every service's probe is
+    under way (its transport's reads done) before any check starts, the other facts only after; a fact no
+    selected check reads is never fetched."""
+    from doctor.probe import runner, transports
+
+    log: list[str] = []
+    lock = threading.Lock()
+
+    def note(what: str) -> None:
+        with lock:
+            log.append(what)
+
+    class Prepared(transports.LocalTransport):
+        def prepare(self, facts: Any, service: str) -> None:
+            time.sleep(0.2)  # AWS reads: the checks would be well under way without the wait for the launch
+            note(f"prepare {service}")
+
+    monkeypatch.setitem(transports.TRANSPORTS, "local", Prepared)
+    monkeypatch.setattr(runner, "probe_service", lambda facts, service: note(f"probe {service}"))
+    monkeypatch.setattr("doctor.facts.core.Facts.ssm_parameters", lambda self: note("ssm") or {})
+    monkeypatch.setattr("doctor.facts.core.Facts.services", lambda self: note("services") or {})
+
+    def reader(ctx: CheckContext) -> Iterator[Finding]:
+        note(f"check {ctx.meta.id}")
+        yield ctx.finding("ok", "x")
+
+    cfg = Config(aws={"region": "eu-west-1"}, exec={"transport": "local"},
+                 queues={"sync": {"service": "svc-sync"}, "image": {"service": "svc-image"}})
+    engine, report = run([synth("syn.probe", 1, reader, reads=("probe",)), synth("syn.ssm", 2, reader, reads=("ssm",))],
+                         cfg)
+    engine.prefetch.settle()
+    assert report.summary.passed == 2
+    first_check = min(log.index("check syn.probe"), log.index("check syn.ssm"))
+    assert {"prepare svc-sync", "prepare svc-image"} <= set(log[:first_check])
+    assert log.index("ssm") > max(log.index("prepare svc-sync"), log.index("prepare svc-image"))
+    assert sorted(e for e in log if e.startswith("probe ")) == ["probe svc-image", "probe svc-sync"]
+    assert "services" not in log  # no selected check reads it

@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ("doctor.registry",)),  # discovers the `checks` package
     ("diagnosis", ("doctor.diagnosis",)),
     ("timeline", ("doctor.timeline",)),  # the engine attaches it to the report
-    ("engine", ("doctor.engine", "doctor.events")),  # the engine diagnoses the finished run
+    ("engine", ("doctor.engine", "doctor.events", "doctor.prefetch")),  # the engine diagnoses the finished run
     ("reports", ("doctor.render", "doctor.diff", "doctor.saved", "doctor.iam", "doctor.rollout", "doctor.sim")),
     ("runspec", ("doctor.runspec", "doctor.outputs")),
     ("tui", ("doctor.tui",)),

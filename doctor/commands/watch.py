@@ -9,24 +9,18 @@ flat with live consumers and completions; idle at 0 with a backlog is the findin
 errors, controller not failing — each with why, and its exit code (0 healthy soak, 1 not).
 
 The checks of a sample run concurrently, and the facts they share (each service's description, tasks,
-stopped tasks, task definition) are fetched concurrently ahead of them: one sample costs about its slowest
-AWS call path, not the sum of them.
+stopped tasks, task definition, the controller's) are fetched concurrently ahead of them by the engine
+(doctor.prefetch): one sample costs about its slowest AWS call path, not the sum of them.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
-import threading
-from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from doctor.commands.options import add_run_options
 
 if TYPE_CHECKING:
-    from doctor.config import Config
-    from doctor.facts.core import Facts
     from doctor.redact import Redactor
     from doctor.rollout.soak import Sampler
     from doctor.runspec import RunSpec
@@ -69,96 +63,15 @@ def engine_sampler(spec: RunSpec) -> tuple[Sampler, Redactor]:
 
     def sample() -> dict[str, QueueView]:
         engine = cheap.engine(diagnose=False, redactor=redactor)
-        with prefetch(engine.facts, spec.config) as fetching:
-            report = asyncio.run(engine.run())
-            why = engine.why_cannot_run(report)
-            if why:  # AWS silent or refusing: leave the fetches still waiting on it, report at once
-                fetching.abandon()
+        report = asyncio.run(engine.run())  # the facts the checks share are fetched ahead (doctor.prefetch)
+        why = engine.why_cannot_run(report)
+        if not why:  # none outlives the sample; with AWS silent or refusing they would only wait on it
+            engine.prefetch.settle()
         if why:
             raise NoData(why)
         return build_views(report, engine.facts, spec.config)
 
     return sample, redactor
-
-
-class Fetching:
-    """The prefetch threads of one sample (daemon threads: an abandoned one never holds the process)."""
-
-    def __init__(self) -> None:
-        self.threads: list[threading.Thread] = []
-        self.abandoned = False
-
-    def submit(self, call: Callable[[], object]) -> None:
-        def quiet() -> None:
-            with contextlib.suppress(Exception):  # remembered by the facts: the check meets it and reports it
-                call()
-
-        t = threading.Thread(target=quiet, name="watch-prefetch", daemon=True)
-        self.threads.append(t)
-        t.start()
-
-    def abandon(self) -> None:
-        self.abandoned = True
-
-    def settle(self) -> None:
-        """Wait for every fetch, those started by other fetches too: none outlives the sample."""
-        while not self.abandoned and any(t.is_alive() for t in self.threads):
-            for t in list(self.threads):
-                t.join()
-
-
-@contextlib.contextmanager
-def prefetch(facts: Facts, config: Config) -> Iterator[Fetching]:
-    """While the checks of a sample run, fetch the facts they read concurrently: the services, each service's
-    running and stopped tasks and task definition, the SSM parameters and, for a Lambda controller, its function,
-    trigger, metrics, log lines, subnets' path to ECS and the Redis security groups (scaler.controller starts
-    after queue.state and would read them one after the other). The checks read them through the same memo (a
-    fetch in flight is waited for, a failure is remembered for the check as if it had made the call), so a
-    sample costs its slowest call path instead of the sum of each check's calls. On leaving, the fetches are
-    waited for (by then the checks needed every one), unless the sample was abandoned (no data)."""
-    from doctor.facts import scaler as sf
-    from doctor.facts.datastores import redis_store, store_via_chain
-    from doctor.facts.security_groups import security_groups
-
-    fetching = Fetching()
-    submit = fetching.submit
-
-    def per_service(service: str) -> None:
-        facts.services()
-        submit(lambda: facts.tasks(service, "RUNNING"))
-        submit(lambda: facts.tasks(service, "STOPPED"))
-        facts.service_task_definition(service)
-
-    def controller() -> None:
-        cfg = config.scaler
-        fn = sf.lambda_function(facts, cfg.function or "")
-        if not fn:
-            return
-        name, arn = str(fn.get("FunctionName", cfg.function)), str(fn.get("FunctionArn", cfg.function))
-        since, until = sf.window(facts)
-        submit(lambda: sf.triggers(facts, arn, cfg.rule))
-        submit(lambda: sf.lambda_metrics(facts, name, since, until))
-        submit(lambda: sf.lambda_log_lines(facts, name, since))
-        subnet_ids = list((fn.get("VpcConfig") or {}).get("SubnetIds") or [])
-        if subnet_ids:
-            submit(lambda: [sf.path_from(facts, s, "ecs") for s in sf.subnets(facts, subnet_ids).values()])
-            submit(redis_groups)
-
-    def redis_groups() -> None:
-        host = facts.redis_target().host
-        store = store_via_chain(facts, host, lambda h: redis_store(facts, h)) if host else None
-        if store is not None and store.sgs:
-            security_groups(facts, store.sgs)
-
-    try:
-        submit(facts.ssm_parameters)
-        for service in [q.service for q in config.queues.values()]:
-            submit(functools.partial(per_service, service))
-        if config.scaler.kind == "lambda" and config.scaler.function:
-            submit(controller)
-        yield fetching
-    finally:
-        fetching.settle()
 
 
 def main(args: argparse.Namespace, argv: list[str]) -> int:

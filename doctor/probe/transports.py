@@ -119,6 +119,12 @@ def pick_tasks(tasks: list[dict[str, Any]], limit: int, current_td: str | None) 
 class Transport:
     name = "off"
 
+    def prepare(self, facts: Facts, service: str) -> None:
+        """Fetch what ``run`` reads before it launches the probe (into the run's memo): the service and its
+        task definition. The engine starts the other checks once every probe is under way."""
+        facts.services()
+        facts.service_task_definition(service)
+
     def run(self, facts: Facts, service: str, spec: ProbeSpec) -> ProbeResult:
         raise NotImplementedError
 
@@ -129,6 +135,9 @@ class Transport:
 
 class OffTransport(Transport):
     name = "off"
+
+    def prepare(self, facts: Facts, service: str) -> None:
+        return None
 
     def run(self, facts: Facts, service: str, spec: ProbeSpec) -> ProbeResult:
         raise TransportUnavailable("exec transport is off", kind="exec_off",
@@ -141,6 +150,10 @@ class LocalTransport(Transport):
     """The probe on this host, in the environment the service's container would have."""
 
     name = "local"
+
+    def prepare(self, facts: Facts, service: str) -> None:
+        super().prepare(facts, service)
+        facts.ssm_parameters()  # the container's environment
 
     def run(self, facts: Facts, service: str, spec: ProbeSpec) -> ProbeResult:
         env = container_env(facts, service)
@@ -172,6 +185,10 @@ class EcsExecTransport(Transport):
     ``[exec] max_tasks_per_service`` RUNNING tasks of the service at once."""
 
     name = "ecs-exec"
+
+    def prepare(self, facts: Facts, service: str) -> None:
+        super().prepare(facts, service)
+        facts.tasks(service, "RUNNING")  # the tasks to exec into
 
     def run(self, facts: Facts, service: str, spec: ProbeSpec) -> ProbeResult:
         return self.run_all(facts, service, spec)[0]

@@ -37,8 +37,10 @@ class TimelineJob:
 
     async def attach(self, report: Report) -> None:
         """Wait for the sources (until the deadline), then set ``report.timeline``."""
-        assert self._task is not None, "start() first"
         loop = asyncio.get_running_loop()
+        if self._task is None:  # not started yet (the engine starts it once the probes are under way)
+            self.start(loop)
+        assert self._task is not None
         budget = max(0.0, self.window.deadline - time.monotonic()) + GRACE
         try:
             collected = await asyncio.wait_for(asyncio.shield(self._task), budget)

@@ -176,14 +176,12 @@ def test_a_queue_drained_to_zero_is_idle_and_idle_with_a_backlog_is_the_finding(
 def test_prefetching_the_shared_facts_changes_no_reading(live: dict[str, Any], monkeypatch: Any) -> None:
     """The facts a sample's checks share are fetched concurrently ahead of them: the views are the same as when
     each check fetches them itself."""
-    import contextlib
-
-    from doctor.commands import watch as watch_cmd
+    from doctor import prefetch
 
     live["redis"].rpush(f"{PREFIX}queues:image", *[_job(n) for n in range(7)])
     sampler, _ = engine_sampler(RunSpec(live["config"], tuple(all_checks()), argv=("test",)))
     with_prefetch = sampler()
-    monkeypatch.setattr(watch_cmd, "prefetch", lambda facts, config: contextlib.nullcontext(watch_cmd.Fetching()))
+    monkeypatch.setattr(prefetch, "start", lambda facts, config, reads, launch_wait=1.0: prefetch.Prefetch())
     without = sampler()
 
     def reading(views: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
