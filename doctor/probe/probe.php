@@ -1,6 +1,7 @@
 <?php
-// ame-doctor in-task probe (php part), run by probe.sh when the image has php. Connects the way Laravel
-// does: the cached config (bootstrap/cache/config.php) when present, else the environment. One
+// ame-doctor in-task probe (php part), run by probe.sh when the image has php: twice at once, the second
+// (argument "mysql") for MySQL only, so a black-holed path costs one timeout, not one per endpoint.
+// Connects the way Laravel does: the cached config (bootstrap/cache/config.php) when present, else the environment. One
 // "AMEPROBE {json}" line per target. Secrets never leave: values only as keyed fingerprints.
 // Inputs: AME_PROBE_DH (the doctor's Diffie-Hellman public value, base64), AME_PROBE_TIMEOUT (s),
 // AME_PROBE_ROOT (the app root probe.sh found), AME_PROBE_RESOLVE ("host=ip,..." like curl --resolve),
@@ -8,7 +9,7 @@
 error_reporting(0);
 $T = max(0.2, (float)(getenv('AME_PROBE_TIMEOUT') ?: 3));
 $ROOT = getenv('AME_PROBE_ROOT') ?: null;
-function out($a) { echo 'AMEPROBE ', json_encode($a, JSON_UNESCAPED_SLASHES), "\n"; }
+function out($a) { echo 'AMEPROBE ' . json_encode($a, JSON_UNESCAPED_SLASHES) . "\n"; } // one write: two phps share stdout
 function ev($k) { $v = getenv($k); return $v === false ? null : $v; }
 function ms($t0) { return (int)round((hrtime(true) - $t0) / 1e6); }
 // --- the fingerprint key: ephemeral ECDH (P-256, openssl) with the doctor's public key (keys.py) ------
@@ -22,7 +23,8 @@ function agree() {
     return [hash('sha256', "ame-doctor probe fingerprint v1\0" . ltrim($z, "\0"), true),
             preg_replace('/-----[^-]+-----|\s/', '', openssl_pkey_get_details($k)['key']), null];
 }
-[$KEY, $PUB, $NOFP] = agree();
+$ONLY = $argv[1] ?? ''; // 'mysql': the second php, run by probe.sh at the same time, probes MySQL only
+[$KEY, $PUB, $NOFP] = $ONLY ? [null, null, null] : agree();
 function fp($v) { global $KEY; return ($v === null || $KEY === null) ? null : 'hmac:' . substr(hash_hmac('sha256', (string)$v, $KEY), 0, 32); }
 function resolve($h) {
     foreach (explode(',', (string)getenv('AME_PROBE_RESOLVE')) as $p) {
@@ -198,9 +200,9 @@ function queues($s, $k) {
     out($q);
 }
 $K = conf();
+if ($ONLY) exit(mysql_probe($K) ?? 0);
 out(['t' => 'start', 'rt' => 'php', 'php' => PHP_VERSION, 'root' => $ROOT, 'dh' => $PUB]);
 redis_probe($K);
-mysql_probe($K);
 $e = ['t' => 'env', 'config_cache' => $K['src'] === 'config_cache', 'source' => $K['src'], 'redis_prefix' => $K['REDIS_PREFIX'],
     'redis_db' => (int)($K['REDIS_DB'] ?? 0), 'app_name' => ev('APP_NAME'), 'fp' => []];
 foreach (['DB_HOST', 'REDIS_HOST', 'APP_KEY', 'DB_PASSWORD'] as $n) $e['fp'][$n] = fp($K[$n] ?? null);

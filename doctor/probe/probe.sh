@@ -1,6 +1,7 @@
 #!/bin/sh
 # ame-doctor in-task probe: POSIX sh entry point. Finds the app root and the worker's user, judges the
-# runtime directories as that user, then runs the php probe (embedded below) when php is present; else
+# runtime directories as that user, then runs the php probe (embedded below) when php is present (two at
+# once: Redis, and MySQL, so a dead path costs one timeout, not one per endpoint); else
 # talks to Redis (RESP arrays) and MySQL (greeting) through bash /dev/tcp, then nc. One "AMEPROBE {json}"
 # line per target. Without php there are no fingerprints (the key exchange needs php's openssl).
 LC_ALL=C; export LC_ALL
@@ -56,9 +57,12 @@ done
 out "\"t\":\"dirs\",\"root\":\"$(esc "$R")\",\"root_source\":\"$RS\",\"as\":{\"uid\":\"$WU\",\"gid\":\"$WG\",\"source\":\"$WS\"},\"dirs\":{${D%,}},\"modes\":{${M%,}}"
 export AME_PROBE_ROOT="$R"
 if command -v php >/dev/null 2>&1; then
-  php -d display_errors=0 <<"EOP" && exit 0
+  P=$(cat <<"EOP"
 @PHP@
 EOP
+)
+  printf %s "$P" | php -d display_errors=0 -- mysql & printf %s "$P" | php -d display_errors=0 && wait && exit 0
+  wait
 fi
 # --- no php. The full probe talks to Redis and MySQL itself (bash /dev/tcp, else nc); a command over its
 # size budget (RunTask overrides: 8192 characters) carries the short form instead, which only says so.
@@ -142,8 +146,8 @@ probe() {
 RT=none; probe() { out "\"t\":\"$1\",\"rt\":\"none\",\"tcp\":\"untested\",\"error\":\"no php in the container (the probe without php did not fit the command)\""; }
 #<short
 out "\"t\":\"start\",\"rt\":\"$RT\",\"root\":\"$(esc "$R")\""
-probe redis "$REDIS_HOST" "${REDIS_PORT:-6379}"
-probe mysql "$DB_HOST" "${DB_PORT:-3306}"
+# both at once: a black-holed path costs one timeout, not one per endpoint (each line is one write)
+probe redis "$REDIS_HOST" "${REDIS_PORT:-6379}" & probe mysql "$DB_HOST" "${DB_PORT:-3306}"; wait
 C=false; [ -f "$R/bootstrap/cache/config.php" ] && C=true
 P=${REDIS_PREFIX-$(printf %s "${APP_NAME:-laravel}" | tr "A-Z" "a-z" | sed -e "s/-\{1,\}/_/g" -e "s/@/_at_/g" -e "s/[^_a-z0-9[:space:]]//g" -e "s/[_[:space:]]\{1,\}/_/g" -e "s/^_*//" -e "s/_*\$//")_database_}
 N=${REDIS_DB:-0}; case $N in *[!0-9]*) N=0 ;; esac

@@ -16,6 +16,7 @@ from doctor.probe import (
     parse_output,
 )
 
+from support.netfaults import SilentServer
 from support.probe import laravel_root, path_without_php, php_with, run_probe
 
 
@@ -101,6 +102,19 @@ def test_refused_blackhole_and_unresolvable(runtime, tmp_path, refused_port, bla
     r = run_probe(_spec(tmp_path), {"REDIS_HOST": unresolvable_name, "DB_HOST": ""}, path=runtime)
     assert r.redis["tcp"] == "dns" and r.redis["addrs"] == []
     assert r.mysql["tcp"] == "unset"
+
+
+def test_redis_and_mysql_are_probed_at_once(runtime, tmp_path) -> None:
+    """Both paths silent (connect, never answer): the MySQL connection is opened while the Redis one still
+    waits — one timeout for the two, not one after the other."""
+    with SilentServer() as redis_side, SilentServer() as mysql_side:
+        r = run_probe(_spec(tmp_path), {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_side.port),
+                                        "DB_HOST": "127.0.0.1", "DB_PORT": str(mysql_side.port)}, path=runtime)
+        [(redis_open, redis_gone)], [(mysql_open, mysql_gone)] = redis_side.spans(), mysql_side.spans()
+    assert r.ok and r.redis["tcp"] == "ok" and r.redis["reply"] == "TIMEOUT"
+    assert r.mysql["tcp"] == "ok" and r.mysql["greeting"] == "none"
+    assert redis_gone is not None and mysql_gone is not None
+    assert mysql_open < redis_gone and redis_open < mysql_gone  # the two waits overlap
 
 
 def test_resolve_overrides_like_curl_resolve(runtime, tmp_path, redis_server) -> None:
