@@ -1,7 +1,7 @@
 """AWS session factory, the read-only guard, and error classification.
 
 Every client made here carries a botocore ``before-call`` hook that refuses any operation that is
-not a read: the hook sits on the boto3 session itself, which is private (no attribute hands it out), so
+not a read: the hook sits on the botocore session itself, which is private (no attribute hands it out), so
 no client can be made around it. ``ExecuteCommand`` / ``RunTask`` / ``StopTask`` are allowed only when the chosen probe
 transport needs them. A refused call raises ``WriteRefused``: that is a bug in the doctor.
 """
@@ -14,7 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    import boto3
+    import botocore.session
 
 READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Filter", "Simulate")
 EXEC_OPERATIONS = {
@@ -37,6 +37,18 @@ IAM_ACTION_OVERRIDES = {
 }
 IAM_PREFIX = {"elasticache": "elasticache", "rds": "rds", "logs": "logs", "ec2": "ec2", "ecs": "ecs",
               "ssm": "ssm", "s3": "s3", "iam": "iam", "sts": "sts"}
+
+
+def botocore_session(region: str | None, profile: str | None) -> botocore.session.Session:
+    """A botocore session for ``region`` and ``profile`` (the environment's when None). botocore is boto3's
+    own core: the doctor makes clients only, and boto3's resources and S3 transfer manager would add ~60 ms
+    of imports to every run."""
+    import botocore.session
+
+    session = botocore.session.Session(profile=profile)
+    if region:
+        session.set_config_variable("region", region)
+    return session
 
 
 class WriteRefused(RuntimeError):
@@ -75,7 +87,7 @@ class AwsSession:
         # "adaptive" (client-side rate limiting for accounts that throttle hard)
         mode = os.environ.get("AWS_RETRY_MODE", "standard")
         self.retry_mode: Literal["standard", "adaptive"] = "adaptive" if mode == "adaptive" else "standard"
-        self.__session: boto3.Session | None = None  # private: every client goes through _boto_session()
+        self.__session: botocore.session.Session | None = None  # private: every client goes through _boto_session()
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._making = threading.Lock()  # clients are made one at a time; using a made one never waits for it
@@ -84,20 +96,18 @@ class AwsSession:
         self.down: BaseException | None = None  # AWS found unreachable for the run: every call fails with it
 
     def _boto_session(self) -> Any:
-        """The boto3 session, made once, with the read-only guard on its events: every client made from it
+        """The botocore session, made once, with the read-only guard on its events: every client made from it
         (here or anywhere) inherits the guard."""
-        import boto3
-
         with self._lock:
             if self.__session is None:
-                session = boto3.Session(region_name=self.region, profile_name=self.profile)
-                session.events.register("before-call.*.*", self._guard)
+                session = botocore_session(self.region, self.profile)
+                session.register("before-call.*.*", self._guard)
                 self.__session = session
             return self.__session
 
     @property
     def region_name(self) -> str | None:
-        return str(self._boto_session().region_name or "") or None
+        return str(self._boto_session().get_config_variable("region") or "") or None
 
     def client(self, service: str, region: str | None = None) -> Any:
         """The guarded client of ``service`` (in ``region`` when given, e.g. us-east-1 for a global service's
@@ -116,7 +126,7 @@ class AwsSession:
                     connect_timeout=self.connect_timeout,
                     read_timeout=self.read_timeout,
                 )
-                client = session.client(service, config=cfg, region_name=region)  # guarded by the session's hook
+                client = session.create_client(service, config=cfg, region_name=region)  # guarded by its hook
                 endpoint = client.meta.endpoint_url
                 client.meta.events.register("before-call.*.*", lambda **_: self._fail_fast(endpoint))
                 client.meta.events.register("after-call-error.*.*",
@@ -138,7 +148,8 @@ class AwsSession:
         if exc is not None:
             raise exc
 
-    def _guard(self, model: Any, **_: Any) -> None:
+    def _guard(self, **kwargs: Any) -> None:
+        model = kwargs["model"]  # the operation's model (botocore passes every before-call argument by name)
         service = model.service_model.service_name
         op = model.name
         _LAST_CALL.value = (service, op)
@@ -160,7 +171,7 @@ class AwsSession:
         try:
             session = self._boto_session()
             with self._making:  # one at a time: clients made concurrently each load the models, 2x slower
-                client = session.client(service, config=cfg)  # guarded by the session's hook
+                client = session.create_client(service, config=cfg)  # guarded by the session's hook
             if service == "sts":
                 return dict(client.get_caller_identity()), None
             return dict(client.describe_clusters(clusters=[cluster])), None

@@ -99,17 +99,19 @@ def preflight_aws(config: Config, checks: Sequence[RegisteredCheck]) -> str | No
     """Why the doctor cannot talk to AWS at all (exit 3), or None. Only asked when a check needs AWS."""
     if not any("aws" in c.meta.needs for c in checks):
         return None
-    import boto3
     from botocore.exceptions import BotoCoreError
 
+    from doctor.aws import botocore_session
+
     try:
-        session = boto3.Session(region_name=config.aws.region, profile_name=config.aws.profile)
+        session = botocore_session(config.aws.region, config.aws.profile)
         creds = session.get_credentials()
+        region = session.get_config_variable("region")
     except BotoCoreError as e:
         return f"AWS session could not be created: {e}"
     if creds is None:
         return "no AWS credentials found (use --profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
-    if not session.region_name:
+    if not region:
         return "no AWS region (use --region, AWS_REGION, or [aws] region in the config)"
     return None
 

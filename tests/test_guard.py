@@ -146,7 +146,7 @@ def test_no_attribute_hands_out_an_unguarded_session(moto_session: Any) -> None:
             continue
         value = getattr(aws, name)
         assert not isinstance(value, boto3.Session | botocore.session.Session), name
-    raw = aws._boto_session().client("ssm")  # even through the private door
+    raw = aws._boto_session().create_client("ssm")  # even through the private door
     with pytest.raises(WriteRefused, match="ssm:PutParameter"):
         raw.put_parameter(Name="/x/Y", Value="v", Type="String")
 
