@@ -153,12 +153,23 @@ class LocalTransport(Transport):
 
     def prepare(self, facts: Facts, service: str) -> None:
         super().prepare(facts, service)
-        facts.ssm_parameters()  # the container's environment
+        self._container(facts, service)
+
+    @staticmethod
+    def _container(facts: Facts, service: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The service's container environment and the addresses of its Redis and DB hosts (memoised)."""
+
+        def make() -> tuple[dict[str, str], dict[str, str]]:
+            env = container_env(facts, service)
+            hosts = [env.get("REDIS_HOST"), env.get("DB_HOST")]
+            return env, resolve_overrides(facts, hosts, facts.config.exec.probe_timeout)
+
+        return facts.memo(("probe.container", service), make)
 
     def run(self, facts: Facts, service: str, spec: ProbeSpec) -> ProbeResult:
-        env = container_env(facts, service)
-        spec = dataclasses.replace(spec, resolve=resolve_overrides(
-            facts, [env.get("REDIS_HOST"), env.get("DB_HOST")], spec.timeout))
+        env, resolve = self._container(facts, service)
+        env = dict(env)
+        spec = dataclasses.replace(spec, resolve=resolve)
         for k in ("PATH", "HOME", "TMPDIR", "LANG"):
             if k in os.environ:
                 env.setdefault(k, os.environ[k])
