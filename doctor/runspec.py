@@ -137,13 +137,16 @@ class RunSpec:
         """Why the doctor cannot talk to AWS at all (the caller exits 3), or None."""
         return preflight_aws(self.config, self.selected)
 
-    def engine(self, only: Sequence[str] | None = None, *, diagnose: bool = True, **kwargs: Any) -> Engine:
-        """The engine for this run; ``only``: rerun just those checks (no --skip then).
+    def engine(self, only: Sequence[str] | None = None, *, diagnose: bool = True, timeline: bool | None = None,
+               **kwargs: Any) -> Engine:
+        """The engine for this run; ``only``: rerun just those checks (no --skip then). ``timeline``: read
+        what changed ([timeline] enabled permitting); by default unless this reruns some checks.
         ``kwargs`` go to ``Engine`` (``aws=``, ``redactor=`` for tests and shared redactors)."""
 
+        wanted = not only if timeline is None else timeline
         opts = EngineOptions(only=list(only) if only else list(self.only), skip=[] if only else list(self.skip),
                              priority=list(self.priority), argv=list(self.argv), diagnose=diagnose,
-                             timeline=diagnose and not only and self.config.timeline.enabled)
+                             timeline=diagnose and wanted and self.config.timeline.enabled)
         engine = Engine(self.config, list(self.checks), opts, **kwargs)
         _ACTIVE[:] = [engine.redactor]
         return engine

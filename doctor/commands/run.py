@@ -37,7 +37,7 @@ def run_headless(spec: RunSpec) -> int:
     if why:
         print(f"ame-doctor: cannot run: {why}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    engine = spec.engine()
+    engine = spec.engine(timeline=not spec.only)  # a narrow run is for speed: `ame-doctor timeline --only` has both
     engine.subscribe(ProgressPrinter(sys.stderr, sys.stderr.isatty()))
     interrupted = False
     try:

@@ -52,6 +52,21 @@ def test_a_run_links_the_parameter_change_to_the_stale_values(cli: Any, moto_end
     assert "CHANGE  [cloudtrail] SSM parameter" in text.stdout
 
 
+def test_a_narrow_run_leaves_the_timeline_to_the_timeline_command(cli: Any, moto_endpoint: str,
+                                                                 cloudtrail: CloudTrailStandIn) -> None:
+    """``run --only`` is for speed: it reads no change source (the timeline command above, with the same --only,
+    has the checks and the timeline); a whole run attaches it."""
+    import boto3
+
+    from doctor.sim.world import build_world
+
+    build_world(boto3.Session(region_name="eu-west-1"))
+    narrow = cli("run", "--only", "ssm.values", "--format", "json")
+    assert json.loads(narrow.stdout)["timeline"]["sources"] == [] and cloudtrail.calls == [], narrow.stderr
+    whole = cli("run", "--skip", "reach.redis,reach.aurora,queue.state", "--format", "json")
+    assert json.loads(whole.stdout)["timeline"]["sources"] and cloudtrail.calls, whole.stderr
+
+
 def _age(world: Any) -> None:
     """What moto does not report: the tasks started two hours ago, every parameter was set three hours ago (moto's
     server runs in this process: its backend is bent, never the product)."""
