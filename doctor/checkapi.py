@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 # what a check may read of the run's shared facts; the engine fetches the union ahead (doctor.prefetch)
-Read = Literal["probe", "ssm", "services", "tasks", "stopped_tasks", "scaler"]
+Read = Literal["probe", "host", "ssm", "services", "tasks", "stopped_tasks", "scaler"]
 SIGNAL_PATTERN = r"^[a-z0-9]+\.[a-z0-9_]+$"
 
 
@@ -128,7 +128,8 @@ class CheckMeta(BaseModel):
                                    "depends_on, their outcome never skips it (it reads their results if present)")
     needs: tuple[str, ...] = Field(default=(), description="inputs: 'aws', 'redis', 'mysql', 'env-file', 'exec'")
     reads: tuple[Read, ...] = Field(default=(), description="shared facts it reads, fetched as the run starts: "
-                                    "'probe' (every service's in-task probe), 'ssm', 'services' (and their task "
+                                    "'probe' (every service's in-task probe), 'host' (the host probes' Redis "
+                                    "and MySQL clients, loaded ahead), 'ssm', 'services' (and their task "
                                     "definitions), 'tasks', 'stopped_tasks', 'scaler' (the Lambda controller's)")
     timeout: float | None = Field(default=None, gt=0, description="overrides [run] check_timeout")
     kinds: dict[str, FindingKind] = Field(default_factory=dict, description="the finding kinds it reports")

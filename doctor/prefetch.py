@@ -77,6 +77,9 @@ def start(facts: Facts, config: Config, reads: Iterable[str], launch_wait: float
         for service in services:
             submit(functools.partial(_probe, facts, service, preparing), f"prefetch-probe-{service}")
 
+    if "host" in wanted:  # beside the probes' preparation: the host's probes connect as soon as their checks start
+        submit(_host_clients, "prefetch-host-clients")
+
     def rest() -> None:
         fetching.launched.wait(launch_wait)
         if "ssm" in wanted:
@@ -116,6 +119,13 @@ def _probe(facts: Facts, service: str, prepared: Callable[[], None]) -> None:
     finally:
         prepared()
     probe_service(facts, service)
+
+
+def _host_clients() -> None:
+    """Load the host probes' client libraries (redis-py alone takes 0.2 s, and longer beside the other checks):
+    loaded when a check's host probe starts, they would delay its connect, on a black-holed path its timeout."""
+    import pymysql  # noqa: F401
+    import redis  # noqa: F401
 
 
 def _per_service(facts: Facts, service: str, wanted: set[str], submit: Callable[..., None]) -> None:
