@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 
 
 class Prefetch:
-    """The fetch threads of one run (daemon threads: an abandoned one never holds the process).
+    """The fetch threads of one run (daemon threads: one nobody waits for never holds the process).
 
     ``launched`` is set once every probe is under way (its transport has read what it needs to launch) or
     there is no probe: until then only the probes fetch, so on a busy interpreter their AWS reads are not
@@ -31,7 +30,6 @@ class Prefetch:
 
     def __init__(self) -> None:
         self.threads: list[threading.Thread] = []
-        self.abandoned = False
         self.launched = threading.Event()
         self.launched.set()
         self._lock = threading.Lock()
@@ -46,22 +44,15 @@ class Prefetch:
             self.threads.append(t)
         t.start()
 
-    def abandon(self) -> None:
-        """Stop waiting for the fetches (AWS unreachable: they would only wait on it)."""
-        self.abandoned = True
-
-    def settle(self, deadline: float | None = None) -> None:
-        """Wait for every fetch, those started by other fetches too, until ``deadline`` (monotonic)."""
-        while not self.abandoned:
+    def settle(self) -> None:
+        """Wait for every fetch, those started by other fetches too."""
+        while True:
             with self._lock:
                 alive = [t for t in self.threads if t.is_alive()]
             if not alive:
                 return
             for t in alive:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return
-                t.join(left)
+                t.join()
 
 
 def start(facts: Facts, config: Config, reads: Iterable[str], launch_wait: float = 1.0) -> Prefetch:
